@@ -1,0 +1,19 @@
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    DOCGRAPH_HOST=0.0.0.0 \
+    DOCGRAPH_PORT=8000
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY docgraph ./docgraph
+RUN pip install . && useradd --system --uid 10001 --no-create-home docgraph
+
+USER docgraph
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
+    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2).status != 200)"
+CMD ["docgraph", "serve"]

@@ -1,0 +1,5 @@
+import sys
+
+from docgraph.cli import main
+
+sys.exit(main())

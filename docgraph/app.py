@@ -1,0 +1,120 @@
+"""The Starlette application: middleware, routes and their shared resources."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from docgraph import auth
+from docgraph.auth import KeyVerifier, Principal
+from docgraph.config import Settings
+from docgraph.db import workspaces
+from docgraph.db.database import Database, ping
+from docgraph.errors import AppError, MethodNotAllowed, NotFound
+from docgraph.middleware import AuthMiddleware, RequestIdMiddleware
+from docgraph.responses import JSONResponse, error_response
+
+log = logging.getLogger("docgraph.app")
+
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+def is_public(method: str, path: str) -> bool:
+    return path in PUBLIC_PATHS
+
+
+def principal_of(request: Request) -> Principal:
+    return request.state.principal
+
+
+async def healthz(request: Request) -> Response:
+    """The process is alive and serving."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """The database answers: this instance can serve traffic."""
+    if await ping(request.app.state.db):
+        return JSONResponse({"status": "ready"})
+    return JSONResponse({"status": "unavailable", "reason": "database unreachable"},
+                        status_code=503, headers={"Retry-After": "2"})
+
+
+async def current_workspace(request: Request) -> Response:
+    """The caller's workspace and storage usage, and the key's scopes."""
+    principal = principal_of(request)
+    principal.require(auth.READ_DOCUMENTS)
+    workspace = await workspaces.get_workspace(request.app.state.db, principal.workspace_id)
+    if workspace is None:
+        raise NotFound("Workspace not found.")
+    return JSONResponse({"data": {
+        "id": str(workspace["id"]),
+        "name": workspace["name"],
+        "quota_bytes": workspace["quota_bytes"],
+        "used_bytes": workspace["used_bytes"],
+        "created_at": workspace["created_at"],
+        "key": {"id": str(principal.key_id), "scopes": sorted(principal.scopes)},
+    }})
+
+
+async def app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return error_response(exc, request.state.request_id)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: AppError
+    if exc.status_code == 405:
+        error = MethodNotAllowed()
+    elif exc.status_code == 404:
+        error = NotFound("No such path.")
+    else:
+        error = AppError(exc.detail)
+        error.status = exc.status_code
+    return error_response(error, request.state.request_id)
+
+
+def create_app(settings: Settings, database_url: str) -> Starlette:
+    """Build the app; its lifespan opens the database pool and closes it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        db = await Database.connect(
+            database_url,
+            min_size=settings.db_pool_min,
+            max_size=settings.db_pool_max,
+            acquire_timeout=settings.db_acquire_timeout,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+        )
+        app.state.db = db
+        app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
+        try:
+            yield
+        finally:
+            await db.close()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/v1/workspace", current_workspace, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(RequestIdMiddleware, log_requests=settings.access_log),
+            Middleware(AuthMiddleware, is_public=is_public),
+        ],
+        exception_handlers={AppError: app_error, HTTPException: http_error},
+    )
+    app.state.settings = settings
+    return app

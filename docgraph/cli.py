@@ -1,0 +1,288 @@
+"""The ``docgraph`` command: serve, dev, migrate, workspaces and keys.
+
+Commands that need a database use ``DOCGRAPH_DATABASE_URL`` when it is set,
+otherwise the embedded cluster under ``DOCGRAPH_DATA_DIR`` (attached to when
+``make run`` already runs it, started for the command's duration if not).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import uvicorn
+
+from docgraph import auth
+from docgraph.config import ConfigError, Settings
+from docgraph.db import api_keys, workspaces
+from docgraph.db.database import Database
+from docgraph.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from docgraph.db.migrate import MigrationError, migrate
+from docgraph.errors import AppError, InvalidKey
+from docgraph.logs import configure_logging
+
+T = TypeVar("T")
+
+DEV_WORKSPACE_NAME = "Development"
+DEV_KEY_FILE = "dev-api-key"
+
+
+class CommandError(Exception):
+    """A failure the user can act on; printed without a traceback."""
+
+
+def _embedded(settings: Settings, *, ephemeral: bool = False) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.data_dir / "pgdata", ephemeral=ephemeral)
+
+
+@contextlib.contextmanager
+def database_url(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one for this command's duration."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    cluster = _embedded(settings)
+    url, started = cluster.attach_or_start()
+    try:
+        yield url
+    finally:
+        if started:
+            cluster.stop()
+
+
+def _run_with_db(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    async def runner() -> T:
+        db = await Database.connect(url, min_size=1, max_size=2)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(runner())
+
+
+def _print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    table = [[str(row.get(c, "")) if row.get(c) is not None else "-" for c in columns]
+             for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in table)) if table else len(c)
+              for i, c in enumerate(columns)]
+    print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in table:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def _uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {value!r}") from None
+
+
+# -- commands ------------------------------------------------------------
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        applied = asyncio.run(migrate(url))
+    if applied:
+        for m in applied:
+            print(f"applied {m.version:04d}_{m.name}")
+    else:
+        print("database is up to date")
+
+
+def cmd_workspace_create(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        ws = _run_with_db(url, lambda db: workspaces.create_workspace(db, args.name,
+                                                                      args.quota_bytes))
+    print(ws["id"])
+
+
+def cmd_workspace_list(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        rows = _run_with_db(url, workspaces.list_workspaces)
+    _print_rows(rows, ["id", "name", "quota_bytes", "used_bytes", "created_at"])
+
+
+def cmd_key_create(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(db: Database) -> tuple[str, dict]:
+        if await workspaces.get_workspace(db, args.workspace) is None:
+            raise CommandError(f"no workspace {args.workspace}")
+        return await auth.create_key(db, args.workspace, args.scopes, name=args.name,
+                                     rate_limit=args.rate_limit)
+
+    with database_url(settings) as url:
+        key, record = _run_with_db(url, work)
+    print(f"key id: {record['id']}", file=sys.stderr)
+    print(f"scopes: {' '.join(record['scopes'])}", file=sys.stderr)
+    print("The key is shown once; store it now:", file=sys.stderr)
+    print(key)
+
+
+def cmd_key_list(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        rows = _run_with_db(url, lambda db: api_keys.list_keys(db, args.workspace))
+    for row in rows:
+        row["scopes"] = ",".join(row["scopes"])
+    _print_rows(rows, ["id", "workspace_id", "prefix", "name", "scopes", "rate_limit",
+                       "created_at", "revoked_at"])
+
+
+def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        row = _run_with_db(url, lambda db: api_keys.revoke_key(db, args.id))
+    if row is None:
+        raise CommandError(f"no key {args.id}")
+    print(f"revoked {row['id']} at {row['revoked_at']}")
+
+
+def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
+                          access_log=False, proxy_headers=False, server_header=False,
+                          **kwargs)
+
+
+def app_from_env() -> Any:
+    """Factory for uvicorn workers started by ``docgraph serve``."""
+    from docgraph.app import create_app
+
+    settings = Settings.from_env(require_database=True)
+    configure_logging(settings.log_level)
+    assert settings.database_url is not None
+    return create_app(settings, settings.database_url)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    """Production: migrate once, then run the workers (each builds its own app)."""
+    settings = Settings.from_env(require_database=True)
+    assert settings.database_url is not None
+    asyncio.run(migrate(settings.database_url))
+    uvicorn.run("docgraph.cli:app_from_env", factory=True, host=settings.host,
+                port=settings.port, workers=settings.workers, log_config=None,
+                access_log=False, server_header=False, proxy_headers=False)
+
+
+async def ensure_dev_key(db: Database, stored_key: str | None) -> tuple[str, bool]:
+    """The development key: the stored one if it still works, else a new one.
+
+    Returns the key and whether it is new (and must be stored).
+    """
+    if stored_key:
+        try:
+            await auth.KeyVerifier(db, 0).verify(auth.bearer_token(f"Bearer {stored_key}"))
+            return stored_key, False
+        except InvalidKey:
+            pass
+    workspace = await workspaces.create_workspace(db, DEV_WORKSPACE_NAME)
+    key, _ = await auth.create_key(db, workspace["id"], auth.SCOPES, name="development")
+    return key, True
+
+
+def _store_dev_key(key_file: Path, key: str) -> None:
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+
+
+def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
+    """What ``make run`` does: embedded services, migrations, a dev key, serve."""
+    from docgraph.app import create_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    cluster = None
+    url = settings.database_url
+    if url is None:
+        cluster = _embedded(settings)
+        url = cluster.start()
+    try:
+        asyncio.run(migrate(url))
+        key_file = settings.data_dir / DEV_KEY_FILE
+        stored = key_file.read_text().strip() if key_file.exists() else None
+        key, created = _run_with_db(url, lambda db: ensure_dev_key(db, stored))
+        if created:
+            _store_dev_key(key_file, key)
+        base = settings.base_url
+        print(
+            "\n"
+            f"  docgraph is starting on {base}\n"
+            f"  GraphQL:         {base}/graphql\n"
+            f"  Development key: {key}"
+            f"{'  (new)' if created else ''}\n"
+            f"  (stored in {key_file})\n"
+            f"  Try: curl -H 'Authorization: Bearer {key}' {base}/v1/workspace\n",
+            file=sys.stderr, flush=True,
+        )
+        uvicorn.Server(_uvicorn_config(create_app(settings, url), settings)).run()
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+# -- parser ----------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="docgraph", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("serve", help="serve the API (needs DOCGRAPH_DATABASE_URL)").set_defaults(
+        func=cmd_serve)
+    sub.add_parser("dev", help="embedded services + development key + serve (make run)"
+                   ).set_defaults(func=cmd_dev)
+    sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+
+    ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(
+        dest="action", required=True)
+    p = ws.add_parser("create", help="create a workspace and print its id")
+    p.add_argument("name")
+    p.add_argument("--quota-bytes", type=int, default=None)
+    p.set_defaults(func=cmd_workspace_create)
+    ws.add_parser("list", help="list workspaces").set_defaults(func=cmd_workspace_list)
+
+    keys = sub.add_parser("key", help="manage API keys").add_subparsers(
+        dest="action", required=True)
+    p = keys.add_parser("create", help="create a key and print it once")
+    p.add_argument("--workspace", required=True, type=_uuid)
+    p.add_argument("--scopes", nargs="+", default=list(auth.SCOPES),
+                   help="read:documents and/or write:documents (default: both)")
+    p.add_argument("--name", default=None)
+    p.add_argument("--rate-limit", type=int, default=None,
+                   help="requests per window for this key (default: the deployment's)")
+    p.set_defaults(func=cmd_key_create)
+    p = keys.add_parser("list", help="list keys (never the keys themselves)")
+    p.add_argument("--workspace", type=_uuid, default=None)
+    p.set_defaults(func=cmd_key_list)
+    p = keys.add_parser("revoke", help="revoke a key")
+    p.add_argument("id", type=_uuid)
+    p.set_defaults(func=cmd_key_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        configure_logging(settings.log_level)
+        args.func(settings, args)
+    except (ConfigError, CommandError, MigrationError, EmbeddedPostgresError) as exc:
+        print(f"docgraph: error: {exc}", file=sys.stderr)
+        return 2
+    except AppError as exc:
+        print(f"docgraph: error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Configuration, read once from the environment (``DOCGRAPH_*``).
+
+Every variable is declared in ``VARIABLES`` with its parser, default and
+meaning; the README's configuration table is checked against it. A missing
+or malformed value raises :class:`ConfigError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed."""
+
+
+def _int(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected an integer, got {raw!r}") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def _float(minimum: float = 0.0) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {raw!r}") from None
+        if value < minimum:
+            raise ValueError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _postgres_url(raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"postgres", "postgresql"} or not parts.hostname:
+        raise ValueError("expected a URL of the form postgresql://user:password@host:port/dbname")
+    return raw.strip()
+
+
+def _http_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"expected an http(s) URL, got {raw!r}")
+    return value
+
+
+def _text(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
+def _secret(raw: str) -> str:
+    value = raw.strip()
+    if len(value) < 32:
+        raise ValueError("must be at least 32 characters")
+    return value
+
+
+def _path(raw: str) -> Path:
+    return Path(_text(raw)).expanduser()
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    env: str
+    field: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    required_for_serve: bool = False
+
+
+_MISSING = object()
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("DOCGRAPH_DATABASE_URL", "database_url", _postgres_url, None,
+             "PostgreSQL URL. Required by `docgraph serve`; when unset, `make run` and the "
+             "CLI start the embedded cluster under the data directory.",
+             required_for_serve=True),
+    Variable("DOCGRAPH_DATA_DIR", "data_dir", _path, Path(".docgraph"),
+             "Where `make run` keeps the embedded PostgreSQL cluster, local objects and the "
+             "development key."),
+    Variable("DOCGRAPH_HOST", "host", _text, "127.0.0.1", "Interface to listen on."),
+    Variable("DOCGRAPH_PORT", "port", _int(1, 65535), 8000, "Port to listen on."),
+    Variable("DOCGRAPH_WORKERS", "workers", _int(1, 64), 1,
+             "Worker processes for `docgraph serve`."),
+    Variable("DOCGRAPH_PUBLIC_URL", "public_url", _http_url, None,
+             "Base URL clients reach this service at; signed local-storage URLs start with it. "
+             "Defaults to http://HOST:PORT."),
+    Variable("DOCGRAPH_LOG_LEVEL", "log_level", _choice("debug", "info", "warning", "error"),
+             "info", "Log level of the JSON logs."),
+    Variable("DOCGRAPH_ACCESS_LOG", "access_log", _bool, True,
+             "Write one JSON line per request."),
+    Variable("DOCGRAPH_DB_POOL_MIN", "db_pool_min", _int(0, 1000), 2,
+             "Connections the pool keeps open."),
+    Variable("DOCGRAPH_DB_POOL_MAX", "db_pool_max", _int(1, 1000), 10,
+             "Most connections the pool opens."),
+    Variable("DOCGRAPH_DB_ACQUIRE_TIMEOUT", "db_acquire_timeout", _float(0.01), 2.0,
+             "Seconds to wait for a pooled connection before answering 503."),
+    Variable("DOCGRAPH_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", _int(0), 5000,
+             "PostgreSQL statement_timeout for API connections, in milliseconds (0: none)."),
+    Variable("DOCGRAPH_KEY_CACHE_SECONDS", "key_cache_seconds", _float(0.0), 2.0,
+             "How long a verified API key is cached in memory; a revoked key stops working "
+             "on every instance within this time."),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".docgraph")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    public_url: str | None = None
+    log_level: str = "info"
+    access_log: bool = True
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_acquire_timeout: float = 2.0
+    db_statement_timeout_ms: int = 5000
+    key_cache_seconds: float = 2.0
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *,
+                 require_database: bool = False, **overrides: Any) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``).
+
+        ``require_database`` makes ``DOCGRAPH_DATABASE_URL`` mandatory, as for
+        ``docgraph serve``. Keyword ``overrides`` win over the environment.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for var in VARIABLES:
+            raw = env.get(var.env)
+            if raw is None or raw.strip() == "":
+                if var.required_for_serve and require_database and var.field not in overrides:
+                    raise ConfigError(f"{var.env} is not set: {var.help}")
+                continue
+            try:
+                values[var.field] = var.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{var.env} is malformed: {exc}") from None
+        values.update(overrides)
+        settings = cls(**values)
+        if settings.db_pool_min > settings.db_pool_max:
+            raise ConfigError(
+                f"DOCGRAPH_DB_POOL_MIN ({settings.db_pool_min}) is larger than "
+                f"DOCGRAPH_DB_POOL_MAX ({settings.db_pool_max})"
+            )
+        return settings
+
+
+def _check_declarations() -> None:
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    declared = {v.field: v.default for v in VARIABLES}
+    if defaults != declared:  # pragma: no cover - a programming error, caught at import
+        diff = sorted(k for k in defaults.keys() | declared.keys()
+                      if defaults.get(k, _MISSING) != declared.get(k, _MISSING))
+        raise RuntimeError(f"Settings and VARIABLES disagree on: {diff}")
+
+
+_check_declarations()

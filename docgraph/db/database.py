@@ -1,0 +1,165 @@
+"""The connection pool, and the one place database failures are translated.
+
+Every statement the service sends goes through :class:`Database`, which
+
+* waits a bounded time for a pooled connection,
+* maps asyncpg exceptions by class to :mod:`docgraph.errors` (a lost or
+  overloaded database becomes 503 ``unavailable``, never a hang or a 500),
+* counts statements per request (``statement_counter``), which tests and the
+  benchmark read to prove a query's cost does not grow with its lists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import orjson
+
+from docgraph.errors import Unavailable
+
+log = logging.getLogger("docgraph.db")
+
+# Set per request to a one-element list; every statement adds one.
+statement_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "statement_counter", default=None
+)
+
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # includes CannotConnectNow, TooManyConnections
+    asyncpg.InterfaceError,  # connection closed under us, pool closing
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.QueryCanceledError,  # statement_timeout
+    asyncpg.InsufficientResourcesError,
+    ConnectionError,
+    OSError,
+    TimeoutError,
+)
+
+
+def _count(n: int = 1) -> None:
+    counter = statement_counter.get()
+    if counter is not None:
+        counter[0] += n
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for type_name in ("jsonb", "json"):
+        await conn.set_type_codec(
+            type_name,
+            encoder=lambda value: orjson.dumps(value).decode(),
+            decoder=orjson.loads,
+            schema="pg_catalog",
+        )
+
+
+class Connection:
+    """A pooled connection whose statements are counted (see ``statement_counter``)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: asyncpg.Connection) -> None:
+        self.raw = raw
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        _count()
+        return await self.raw.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        _count()
+        return await self.raw.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        _count()
+        return await self.raw.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        _count()
+        return await self.raw.execute(sql, *args)
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        _count()
+        await self.raw.executemany(sql, args)
+
+
+class Database:
+    """A bounded asyncpg pool with error translation and statement counting."""
+
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0) -> None:
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    @classmethod
+    async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10,
+                      acquire_timeout: float = 2.0, statement_timeout_ms: int = 5000,
+                      connect_timeout: float = 5.0) -> Database:
+        server_settings = {"application_name": "docgraph"}
+        if statement_timeout_ms:
+            server_settings["statement_timeout"] = str(statement_timeout_ms)
+        try:
+            pool = await asyncpg.create_pool(
+                url, min_size=min_size, max_size=max_size, init=_init_connection,
+                server_settings=server_settings, timeout=connect_timeout,
+                max_inactive_connection_lifetime=300,
+            )
+        except UNAVAILABLE_ERRORS as exc:
+            raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc
+        return cls(pool, acquire_timeout=acquire_timeout)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A pooled connection; database failures inside become ``Unavailable``."""
+        try:
+            conn = await self.pool.acquire(timeout=self.acquire_timeout)
+        except UNAVAILABLE_ERRORS as exc:
+            raise Unavailable("the database is busy or unreachable") from exc
+        try:
+            yield Connection(conn)
+        except UNAVAILABLE_ERRORS as exc:
+            raise Unavailable("the database is busy or unreachable") from exc
+        finally:
+            try:
+                await self.pool.release(conn)
+            except UNAVAILABLE_ERRORS:  # the connection is gone; the pool replaces it
+                log.debug("releasing a broken connection", exc_info=True)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A connection inside a transaction (counted as BEGIN and COMMIT)."""
+        async with self.connection() as conn:
+            _count(2)
+            async with conn.raw.transaction():
+                yield conn
+
+    async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self.connection() as conn:
+            return await conn.fetch(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self.connection() as conn:
+            return await conn.fetchrow(sql, *args)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.connection() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self.connection() as conn:
+            return await conn.execute(sql, *args)
+
+
+async def ping(db: Database, within: float = 2.0) -> bool:
+    """Whether the database answers ``select 1`` within ``within`` seconds."""
+    try:
+        return await asyncio.wait_for(db.fetchval("select 1"), within) == 1
+    except (Unavailable, TimeoutError):
+        return False

@@ -1,0 +1,117 @@
+"""One error tree: every expected failure is an :class:`AppError`.
+
+Each subclass carries a stable ``code`` and an HTTP ``status``. REST renders
+it as ``{"error": {"code", "message", "details", "request_id"}}``; GraphQL as
+``errors[].extensions.code``. Anything else is unexpected: masked and logged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AppError(Exception):
+    code = "internal_error"
+    status = 500
+    default_message = "Internal server error."
+
+    def __init__(self, message: str | None = None, *, details: Any = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self, request_id: str | None) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message,
+                          "details": self.details, "request_id": request_id}}
+
+
+class ValidationError(AppError):
+    code = "validation_error"
+    status = 400
+    default_message = "The request is invalid."
+
+
+class InvalidKey(AppError):
+    code = "invalid_key"
+    status = 401
+    default_message = "Invalid or expired API key."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": 'Bearer realm="docgraph"'})
+        super().__init__(message, **kwargs)
+
+
+class InsufficientPermissions(AppError):
+    code = "insufficient_permissions"
+    status = 403
+    default_message = "The API key lacks the permission this request needs."
+
+
+class NotFound(AppError):
+    code = "not_found"
+    status = 404
+    default_message = "Not found."
+
+
+class MethodNotAllowed(AppError):
+    code = "method_not_allowed"
+    status = 405
+    default_message = "Method not allowed."
+
+
+class StorageConflict(AppError):
+    code = "storage_conflict"
+    status = 409
+    default_message = "A document already exists at the supplied storage_path."
+
+
+class Conflict(AppError):
+    code = "conflict"
+    status = 409
+    default_message = "The request conflicts with the current state."
+
+
+class IdempotencyInProgress(AppError):
+    code = "idempotency_in_progress"
+    status = 409
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class IdempotencyMismatch(AppError):
+    code = "idempotency_key_reused"
+    status = 422
+    default_message = "This Idempotency-Key was used with a different request."
+
+
+class PayloadTooLarge(AppError):
+    code = "payload_too_large"
+    status = 413
+    default_message = "The request body is too large."
+
+
+class RateLimited(AppError):
+    code = "rate_limited"
+    status = 429
+    default_message = "Rate limit exceeded."
+
+    def __init__(self, retry_after: int, message: str | None = None, **kwargs: Any) -> None:
+        headers = {"Retry-After": str(max(1, int(retry_after)))}
+        super().__init__(message, headers=headers, **kwargs)
+        self.retry_after = retry_after
+
+
+class Unavailable(AppError):
+    code = "unavailable"
+    status = 503
+    default_message = "The service is temporarily unavailable; retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 2,
+                 **kwargs: Any) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, **kwargs)
+        self.retry_after = retry_after
+
+
+class InternalError(AppError):
+    """What an unexpected exception becomes once masked."""

@@ -1,0 +1,1 @@
+"""Use cases shared by GraphQL and REST, and the per-request dataloaders."""

@@ -1,0 +1,1 @@
+"""The REST compatibility shim for the documented /v1 paths."""

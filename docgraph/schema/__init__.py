@@ -1,0 +1,1 @@
+"""Strawberry types of the GraphQL schema; no I/O (that is resolvers/)."""

@@ -1,0 +1,170 @@
+"""Test session fixtures: real services, started here and stopped when done.
+
+The session starts a private PostgreSQL cluster (fsync off) in a temporary
+directory and serves the app with uvicorn on a free 127.0.0.1 port. Nothing
+here ever connects to a server that is not on this machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+import httpx
+import pytest
+import uvicorn
+
+from docgraph import auth
+from docgraph.app import create_app
+from docgraph.config import Settings
+from docgraph.db import workspaces
+from docgraph.db.database import Database
+from docgraph.db.embedded import EmbeddedPostgres, free_port
+from docgraph.db.migrate import migrate
+
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def assert_local(url: str) -> None:
+    host = urlsplit(url).hostname
+    if host not in LOCAL_HOSTS:
+        raise RuntimeError(f"refusing to run tests against a non-local server: {host}")
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    # Under /tmp so the postgres user can reach it when the tests run as root.
+    with tempfile.TemporaryDirectory(prefix="docgraph-test-") as d:
+        os.chmod(d, 0o755)  # noqa: S103 - the postgres user must reach it when run as root
+        yield Path(d)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_root: Path) -> Iterator[EmbeddedPostgres]:
+    pg = EmbeddedPostgres(tmp_root / "pgdata", ephemeral=True)
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.destroy()
+
+
+async def create_database(cluster: EmbeddedPostgres, name: str) -> str:
+    admin_url = cluster.url("postgres")
+    assert_local(admin_url)
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'drop database if exists "{name}"')
+        await conn.execute(f'create database "{name}"')
+    finally:
+        await conn.close()
+    return cluster.url(name)
+
+
+@pytest.fixture
+async def empty_database_url(cluster: EmbeddedPostgres) -> str:
+    """A new, empty database (no migrations) for this test."""
+    return await create_database(cluster, f"empty_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="session")
+async def database_url(cluster: EmbeddedPostgres) -> str:
+    """The session's migrated database, shared by the tests; they isolate by workspace."""
+    url = await create_database(cluster, "docgraph_test")
+    await migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = await Database.connect(database_url, min_size=1, max_size=5)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+class LiveServer:
+    """The app served by uvicorn in a thread, on a real port."""
+
+    def __init__(self, app: Any, host: str, port: int) -> None:
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
+                                lifespan="on", server_header=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
+    port = overrides.pop("port", None) or free_port()
+    return Settings.from_env({}, **{"data_dir": tmp_root / "data", "port": port,
+                                    "key_cache_seconds": 0.0, **overrides})
+
+
+@pytest.fixture(scope="session")
+def server(tmp_root: Path, database_url: str) -> Iterator[LiveServer]:
+    settings = make_settings(tmp_root)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@dataclasses.dataclass
+class Tenant:
+    """A workspace with a full key, a read-only key and a write-only key."""
+
+    id: uuid.UUID
+    key: str
+    read_key: str
+    write_key: str
+
+    def headers(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key or self.key}"}
+
+
+async def make_tenant(db: Database, name: str = "Test workspace", **ws: Any) -> Tenant:
+    workspace = await workspaces.create_workspace(db, name, ws.get("quota_bytes"))
+    key, _ = await auth.create_key(db, workspace["id"], auth.SCOPES, name="full")
+    read_key, _ = await auth.create_key(db, workspace["id"], [auth.READ_DOCUMENTS])
+    write_key, _ = await auth.create_key(db, workspace["id"], [auth.WRITE_DOCUMENTS])
+    return Tenant(workspace["id"], key, read_key, write_key)
+
+
+@pytest.fixture
+async def tenant(db: Database) -> Tenant:
+    return await make_tenant(db, "Tenant A")
+
+
+@pytest.fixture
+async def other_tenant(db: Database) -> Tenant:
+    return await make_tenant(db, "Tenant B")
+
+
+@pytest.fixture
+async def client(server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        yield c
