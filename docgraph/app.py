@@ -19,7 +19,7 @@ from docgraph.config import Settings
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
-from docgraph.middleware import AuthMiddleware, RequestIdMiddleware
+from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.responses import JSONResponse, error_response
 
 log = logging.getLogger("docgraph.app")
@@ -107,13 +107,14 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
     ]
+    middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
+    if settings.expose_statement_count:
+        middleware.append(Middleware(StatementCountMiddleware))
+    middleware.append(Middleware(AuthMiddleware, is_public=is_public))
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[
-            Middleware(RequestIdMiddleware, log_requests=settings.access_log),
-            Middleware(AuthMiddleware, is_public=is_public),
-        ],
+        middleware=middleware,
         exception_handlers={AppError: app_error, HTTPException: http_error},
     )
     app.state.settings = settings

@@ -138,6 +138,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Seconds to wait for a pooled connection before answering 503."),
     Variable("DOCGRAPH_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", _int(0), 5000,
              "PostgreSQL statement_timeout for API connections, in milliseconds (0: none)."),
+    Variable("DOCGRAPH_EXPOSE_STATEMENT_COUNT", "expose_statement_count", _bool, False,
+             "Add an X-Statement-Count header (SQL statements the request sent) to every "
+             "response. For tests and benchmarks; leave off in production."),
     Variable("DOCGRAPH_KEY_CACHE_SECONDS", "key_cache_seconds", _float(0.0), 2.0,
              "How long a verified API key is cached in memory; a revoked key stops working "
              "on every instance within this time."),
@@ -158,6 +161,7 @@ class Settings:
     db_pool_max: int = 10
     db_acquire_timeout: float = 2.0
     db_statement_timeout_ms: int = 5000
+    expose_statement_count: bool = False
     key_cache_seconds: float = 2.0
 
     @property

@@ -16,6 +16,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docgraph.auth import KeyVerifier, bearer_token
+from docgraph.db.database import statement_counter
 from docgraph.errors import AppError, InternalError
 from docgraph.logs import request_id_var
 from docgraph.responses import error_response
@@ -117,3 +118,32 @@ class AuthMiddleware:
             await error_response(error, scope["state"].get("request_id"))(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+class StatementCountMiddleware:
+    """Adds ``X-Statement-Count``: the SQL statements this request sent.
+
+    Installed only when ``DOCGRAPH_EXPOSE_STATEMENT_COUNT`` is on (tests and
+    the benchmark), to prove that a query's cost depends on its depth, not on
+    the length of its lists.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        counter = [0]
+        token = statement_counter.set(counter)
+
+        async def send_with_count(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Statement-Count"] = str(counter[0])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_count)
+        finally:
+            statement_counter.reset(token)

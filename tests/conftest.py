@@ -120,7 +120,8 @@ class LiveServer:
 def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
     port = overrides.pop("port", None) or free_port()
     return Settings.from_env({}, **{"data_dir": tmp_root / "data", "port": port,
-                                    "key_cache_seconds": 0.0, **overrides})
+                                    "key_cache_seconds": 0.0, "expose_statement_count": True,
+                                    **overrides})
 
 
 @pytest.fixture(scope="session")

@@ -107,3 +107,10 @@ async def test_one_json_log_line_per_request(client, tenant, caplog):
     assert line["duration_ms"] >= 0
     assert line["workspace_id"] == str(tenant.id)
     assert line["request_id"] == r.headers["x-request-id"]
+
+
+async def test_statement_count_header_counts_what_the_request_sent(client, tenant):
+    # /healthz sends nothing; /v1/workspace looks the key up and reads the workspace.
+    assert (await client.get("/healthz")).headers["x-statement-count"] == "0"
+    r = await client.get("/v1/workspace", headers=tenant.headers())
+    assert r.headers["x-statement-count"] == "2"
