@@ -16,6 +16,7 @@ from starlette.routing import Route
 from docgraph import auth
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.config import Settings
+from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
@@ -108,6 +109,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/v1/workspace", current_workspace, methods=["GET"]),
     ]
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
+    if settings.cors_origins:
+        middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
     middleware.append(Middleware(AuthMiddleware, is_public=is_public))

@@ -95,6 +95,18 @@ def _secret(raw: str) -> str:
     return value
 
 
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        parts = urlsplit(origin)
+        if origin != "*" and (parts.scheme not in {"http", "https"} or not parts.netloc
+                              or parts.path):
+            raise ValueError(
+                f"expected '*' or origins like https://app.example.com separated by commas, "
+                f"got {origin!r}")
+    return origins
+
+
 def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
@@ -141,6 +153,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DOCGRAPH_EXPOSE_STATEMENT_COUNT", "expose_statement_count", _bool, False,
              "Add an X-Statement-Count header (SQL statements the request sent) to every "
              "response. For tests and benchmarks; leave off in production."),
+    Variable("DOCGRAPH_CORS_ORIGINS", "cors_origins", _origins, (),
+             "Origins whose pages may call the API from a browser, comma-separated "
+             "(e.g. https://app.example.com), or `*` for development. None by default."),
     Variable("DOCGRAPH_KEY_CACHE_SECONDS", "key_cache_seconds", _float(0.0), 2.0,
              "How long a verified API key is cached in memory; a revoked key stops working "
              "on every instance within this time."),
@@ -162,6 +177,7 @@ class Settings:
     db_acquire_timeout: float = 2.0
     db_statement_timeout_ms: int = 5000
     expose_statement_count: bool = False
+    cors_origins: tuple[str, ...] = ()
     key_cache_seconds: float = 2.0
 
     @property

@@ -23,7 +23,9 @@ def test_values_are_parsed():
         "DOCGRAPH_ACCESS_LOG": "off",
         "DOCGRAPH_PUBLIC_URL": "https://docs.example.com/",
         "DOCGRAPH_DB_ACQUIRE_TIMEOUT": "0.5",
+        "DOCGRAPH_CORS_ORIGINS": "https://app.example.com, http://localhost:5173/",
     })
+    assert settings.cors_origins == ("https://app.example.com", "http://localhost:5173")
     assert settings.database_url == "postgresql://u:p@db:5432/docgraph"
     assert settings.port == 9000
     assert settings.access_log is False
@@ -39,6 +41,8 @@ def test_values_are_parsed():
     ("DOCGRAPH_LOG_LEVEL", "loud", "one of"),
     ("DOCGRAPH_PUBLIC_URL", "ftp://x", "http(s) URL"),
     ("DOCGRAPH_DB_ACQUIRE_TIMEOUT", "-1", "at least"),
+    ("DOCGRAPH_CORS_ORIGINS", "app.example.com", "origins like"),
+    ("DOCGRAPH_CORS_ORIGINS", "https://app.example.com/path", "origins like"),
 ])
 def test_malformed_value_names_the_variable(name, value, says):
     with pytest.raises(ConfigError) as info:

@@ -1,0 +1,104 @@
+"""CORS as a browser sees it: preflights, exposed headers, refused origins."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+
+from docgraph.app import create_app
+
+from .conftest import LiveServer, make_settings
+
+APP_ORIGIN = "http://app.example.test:5173"
+
+
+@pytest.fixture(scope="module")
+def cors_server(tmp_root, database_url) -> Iterator[LiveServer]:
+    settings = make_settings(tmp_root, cors_origins=(APP_ORIGIN,))
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+async def cors_client(cors_server) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=cors_server.url, timeout=30) as c:
+        yield c
+
+
+def preflight_headers(origin=APP_ORIGIN, method="POST",
+                      headers="authorization, content-type, idempotency-key"):
+    return {"Origin": origin, "Access-Control-Request-Method": method,
+            "Access-Control-Request-Headers": headers}
+
+
+@pytest.mark.parametrize(("path", "method"), [
+    ("/graphql", "POST"), ("/v1/documents", "POST"), ("/v1/contacts/x/documents", "GET"),
+    ("/storage/workspaces/w/documents/d", "PUT"), ("/storage/workspaces/w/documents/d", "GET"),
+])
+async def test_preflight_is_answered_without_a_key(cors_client, path, method):
+    r = await cors_client.options(path, headers=preflight_headers(method=method))
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert method in r.headers["access-control-allow-methods"]
+    allowed = {h.strip() for h in r.headers["access-control-allow-headers"].split(",")}
+    assert {"authorization", "content-type", "idempotency-key"} <= allowed
+    assert "Origin" in r.headers["vary"]
+    assert "access-control-allow-credentials" not in r.headers
+
+
+async def test_actual_response_exposes_request_id_and_rate_limit_headers(cors_client, tenant):
+    r = await cors_client.get("/v1/workspace",
+                              headers={**tenant.headers(), "Origin": APP_ORIGIN})
+    assert r.status_code == 200
+    assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert {"x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining",
+            "x-ratelimit-reset", "retry-after"} <= exposed
+
+
+async def test_errors_carry_cors_headers_so_the_page_can_read_them(cors_client):
+    r = await cors_client.get("/v1/workspace", headers={"Origin": APP_ORIGIN})
+    assert r.status_code == 401
+    assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert r.json()["error"]["code"] == "invalid_key"
+
+
+async def test_a_disallowed_origin_gets_no_cors_headers(cors_client, tenant):
+    evil = "https://evil.example"
+    r = await cors_client.options("/graphql", headers=preflight_headers(origin=evil))
+    assert r.status_code == 403
+    assert not [h for h in r.headers if h.startswith("access-control-")]
+    r = await cors_client.get("/v1/workspace", headers={**tenant.headers(), "Origin": evil})
+    assert not [h for h in r.headers if h.startswith("access-control-")]
+
+
+async def test_a_preflight_asking_for_other_headers_or_methods_is_refused(cors_client):
+    r = await cors_client.options("/graphql", headers=preflight_headers(headers="x-custom"))
+    assert r.status_code == 403
+    assert "access-control-allow-origin" not in r.headers
+    r = await cors_client.options("/graphql", headers=preflight_headers(method="TRACE"))
+    assert r.status_code == 403
+
+
+async def test_without_configured_origins_no_cors_headers_are_sent(client, tenant):
+    r = await client.options("/graphql", headers=preflight_headers())
+    assert "access-control-allow-origin" not in r.headers
+    r = await client.get("/v1/workspace", headers={**tenant.headers(), "Origin": APP_ORIGIN})
+    assert r.status_code == 200
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_a_wildcard_allows_any_origin(tmp_root, database_url):
+    settings = make_settings(tmp_root, cors_origins=("*",))
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as c:
+            r = await c.options("/graphql",
+                                headers=preflight_headers(origin="http://localhost:3000"))
+            assert r.status_code == 204
+            assert r.headers["access-control-allow-origin"] == "*"
+    finally:
+        live.stop()
