@@ -21,6 +21,8 @@ from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.responses import JSONResponse, error_response
+from docgraph.storage.factory import build_store
+from docgraph.storage.http import StorageCorsMiddleware, is_storage_path, storage_object
 
 log = logging.getLogger("docgraph.app")
 
@@ -28,7 +30,8 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def is_public(method: str, path: str) -> bool:
-    return path in PUBLIC_PATHS
+    """Paths that need no API key: health checks, and signed storage URLs."""
+    return path in PUBLIC_PATHS or is_storage_path(path)
 
 
 def principal_of(request: Request) -> Principal:
@@ -84,7 +87,13 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
-    """Build the app; its lifespan opens the database pool and closes it."""
+    """Build the app; its lifespan opens the database pool and closes it.
+
+    The object store is built here (no network call); the lifespan checks it
+    once (creating the bucket when missing) but starts even if storage is
+    down, since metadata reads do not need it.
+    """
+    store = build_store(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,16 +107,23 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
         try:
+            await store.ready()
+        except AppError as exc:
+            log.warning("object storage is not ready at start-up: %s", exc.message)
+        try:
             yield
         finally:
+            await store.close()
             await db.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
+        Route("/storage/{key:path}", storage_object, methods=["GET", "PUT", "OPTIONS"]),
     ]
-    middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
+    middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log),
+                  Middleware(StorageCorsMiddleware)]
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
     middleware.append(Middleware(AuthMiddleware, is_public=is_public))
@@ -118,4 +134,5 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         exception_handlers={AppError: app_error, HTTPException: http_error},
     )
     app.state.settings = settings
+    app.state.store = store
     return app

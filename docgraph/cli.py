@@ -196,8 +196,10 @@ def _store_dev_key(key_file: Path, key: str) -> None:
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     """What ``make run`` does: embedded services, migrations, a dev key, serve."""
     from docgraph.app import create_app
+    from docgraph.storage.factory import with_dev_signing_secret
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_dev_signing_secret(settings)
     cluster = None
     url = settings.database_url
     if url is None:
