@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from docgraph import auth
 from docgraph.auth import KeyVerifier, Principal
+from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
@@ -110,9 +111,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await store.ready()
         except AppError as exc:
             log.warning("object storage is not ready at start-up: %s", exc.message)
+        app.state.jobs = BackgroundJobs()
         try:
             yield
         finally:
+            await app.state.jobs.aclose()
             await store.close()
             await db.close()
 
