@@ -21,6 +21,7 @@ from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
+from docgraph.resolvers.sweeper import background_maintenance
 from docgraph.responses import JSONResponse, error_response
 from docgraph.storage.factory import build_store
 from docgraph.storage.http import StorageCorsMiddleware, is_storage_path, storage_object
@@ -90,9 +91,10 @@ async def http_error(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
 
-    The object store is built here (no network call); the lifespan checks it
-    once (creating the bucket when missing) but starts even if storage is
-    down, since metadata reads do not need it.
+    The object store is built here (no network call). The lifespan runs its
+    maintenance in the background (readiness, creating the bucket when
+    missing, then the periodic sweep), so the app starts even while storage
+    is down: metadata reads do not need it.
     """
     store = build_store(settings)
 
@@ -107,13 +109,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         )
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
-        try:
-            await store.ready()
-        except AppError as exc:
-            log.warning("object storage is not ready at start-up: %s", exc.message)
         app.state.jobs = BackgroundJobs()
         try:
-            yield
+            async with background_maintenance(db, store, settings):
+                yield
         finally:
             await app.state.jobs.aclose()
             await store.close()

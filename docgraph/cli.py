@@ -144,6 +144,34 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> None:
     print(f"revoked {row['id']} at {row['revoked_at']}")
 
 
+def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
+    """Remove orphaned uploads and deleted documents' bytes once (what instances do
+    every DOCGRAPH_SWEEP_INTERVAL_SECONDS)."""
+    from docgraph.resolvers.sweeper import sweep_with
+    from docgraph.storage.factory import build_store, with_dev_signing_secret
+
+    store = build_store(with_dev_signing_secret(settings))
+
+    async def work(db: Database) -> Any:
+        try:
+            return await sweep_with(db, store, settings, deep=args.deep)
+        finally:
+            await store.close()
+
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        report = _run_with_db(url, work)
+    if report.skipped:
+        print("another instance is sweeping right now; nothing done")
+        return
+    print(f"orphan uploads removed:         {report.orphan_uploads}")
+    print(f"unarrived uploads forgotten:    {report.forgotten_uploads}")
+    print(f"deleted documents purged:       {report.purged_documents}")
+    print(f"interrupted upload files:       {report.incomplete_uploads}")
+    if args.deep:
+        print(f"unreferenced objects removed:   {report.unreferenced_objects}")
+
+
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                           access_log=False, proxy_headers=False, server_header=False,
@@ -241,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="embedded services + development key + serve (make run)"
                    ).set_defaults(func=cmd_dev)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("sweep", help="remove orphaned uploads and deleted documents' bytes now")
+    p.add_argument("--deep", action="store_true",
+                   help="also list the store and remove objects nothing refers to")
+    p.set_defaults(func=cmd_sweep)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="action", required=True)

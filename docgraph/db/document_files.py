@@ -24,12 +24,17 @@ set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
 where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
 returning id
 """
+# path_in_use: a live document still points at the same bytes (then they stay).
 LOCK_DELETED_BEFORE = """
-select workspace_id, id, storage_path, preview_path from documents
-where deleted_at < $1
-order by deleted_at
+select d.workspace_id, d.id, d.storage_path, d.preview_path,
+       exists (select 1 from documents live
+               where live.workspace_id = d.workspace_id and live.storage_path = d.storage_path
+                 and live.deleted_at is null) as path_in_use
+from documents d
+where d.deleted_at < $1
+order by d.deleted_at
 limit $2
-for update skip locked
+for update of d skip locked
 """
 DELETE_DOCUMENTS = """
 delete from documents d

@@ -45,12 +45,17 @@ order by created_at
 limit $2
 for update skip locked
 """
-LOCK_UPLOADS_EXPIRED_BEFORE = """
+LOCK_UNSEEN_UPLOADS_EXPIRED_BEFORE = """
 select workspace_id, id, storage_path from uploads
-where expires_at < $1
+where expires_at < $1 and arrived_at is null
 order by expires_at
 limit $2
 for update skip locked
+"""
+MARK_ARRIVED = """
+update uploads u set arrived_at = now()
+from unnest($1::uuid[], $2::uuid[]) as seen (workspace_id, id)
+where u.workspace_id = seen.workspace_id and u.id = seen.id
 """
 DELETE_UPLOADS = """
 delete from uploads u
@@ -97,9 +102,15 @@ async def lock_uploads_created_before(conn: Connection, before: dt.datetime,
     return [dict(r) for r in await conn.fetch(LOCK_UPLOADS_CREATED_BEFORE, before, limit)]
 
 
-async def lock_uploads_expired_before(conn: Connection, before: dt.datetime,
-                                      limit: int) -> list[dict]:
-    return [dict(r) for r in await conn.fetch(LOCK_UPLOADS_EXPIRED_BEFORE, before, limit)]
+async def lock_unseen_uploads_expired_before(conn: Connection, before: dt.datetime,
+                                             limit: int) -> list[dict]:
+    """Uploads whose URL expired before ``before`` and whose bytes were not seen yet."""
+    rows = await conn.fetch(LOCK_UNSEEN_UPLOADS_EXPIRED_BEFORE, before, limit)
+    return [dict(r) for r in rows]
+
+
+async def mark_arrived(conn: Connection, rows: Sequence[dict]) -> None:
+    await conn.execute(MARK_ARRIVED, [r["workspace_id"] for r in rows], [r["id"] for r in rows])
 
 
 async def delete_uploads(conn: Connection, rows: Sequence[dict]) -> None:

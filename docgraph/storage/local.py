@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import math
 import os
 import tempfile
 import time
@@ -92,7 +93,7 @@ class LocalObjectStore(ObjectStore):
     def presign_upload(self, key: str, *, content_type: str, size: int,
                        expires_in: int | None = None) -> PresignedUpload:
         key = self.check_upload(key, content_type, size)
-        expires = int(time.time()) + self.upload_lifetime(expires_in)
+        expires = math.ceil(time.time()) + self.upload_lifetime(expires_in)
         return PresignedUpload(
             url=self.url(key, self.signer.upload_query(key, expires, content_type, size)),
             method="PUT",
@@ -103,7 +104,7 @@ class LocalObjectStore(ObjectStore):
     def presign_download(self, key: str, *, expires_in: int | None = None,
                          file_name: str | None = None) -> PresignedDownload:
         key = validate_key(key, "key")
-        expires = int(time.time()) + self.download_lifetime(expires_in)
+        expires = math.ceil(time.time()) + self.download_lifetime(expires_in)
         name = safe_file_name(file_name) if file_name else ""
         return PresignedDownload(url=self.url(key, self.signer.download_query(key, expires, name)),
                                  expires_at=utc_timestamp(expires))

@@ -15,10 +15,14 @@ create table uploads (
     checksum_sha256 bytea       check (octet_length(checksum_sha256) = 32),
     created_at      timestamptz not null default now(),
     expires_at      timestamptz not null,
+    -- Set by the sweeper once the bytes were seen after the URL expired. An
+    -- expired upload whose bytes never arrived is forgotten, freeing its quota.
+    arrived_at      timestamptz,
     primary key (workspace_id, id),
     unique (workspace_id, storage_path)
 );
 
--- The sweeper's two scans: never recorded (by age), URL expired (by expiry).
+-- The sweeper's two scans: never recorded (by age), URL expired and bytes not
+-- yet seen (by expiry).
 create index uploads_created on uploads (created_at);
-create index uploads_expires on uploads (expires_at);
+create index uploads_expired_unseen on uploads (expires_at) where arrived_at is null;
