@@ -45,7 +45,7 @@ async def test_the_whole_flow_presign_put_stat_download(store):
     before = dt.datetime.now(dt.UTC)
     presigned = store.presign_upload(key, content_type="application/pdf", size=len(data))
     assert presigned.method == "PUT"
-    assert presigned.headers["Content-Type"] == "application/pdf"
+    assert presigned.headers == {"Content-Type": "application/pdf", "If-None-Match": "*"}
     assert before < presigned.expires_at <= before + dt.timedelta(seconds=901)
     assert await store.stat(key) is None
 

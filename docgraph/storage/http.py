@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docgraph.errors import NotFound, PayloadTooLarge, ValidationError
+from docgraph.errors import NotFound, ObjectExists, PayloadTooLarge, ValidationError
 from docgraph.storage.local import ROUTE_PREFIX, LocalObjectStore, iter_file
 from docgraph.storage.names import content_disposition
 
@@ -77,6 +77,8 @@ async def put_object(request: Request, store: LocalObjectStore, key: str) -> Res
     if length is not None and length < size:
         raise ValidationError(f"This URL accepts exactly {size} bytes; the body has {length}.",
                               details={"declared_size": size, "received": length})
+    if await store.stat(key) is not None:  # refuse before the body is sent
+        raise ObjectExists()
     await store.receive(key, request.stream(), content_type=content_type, size=size)
     return Response(status_code=200)
 

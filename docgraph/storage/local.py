@@ -97,7 +97,8 @@ class LocalObjectStore(ObjectStore):
         return PresignedUpload(
             url=self.url(key, self.signer.upload_query(key, expires, content_type, size)),
             method="PUT",
-            headers={"Content-Type": content_type},
+            # Uploads are write-once here anyway; the header keeps clients backend-agnostic.
+            headers={"Content-Type": content_type, "If-None-Match": "*"},
             expires_at=utc_timestamp(expires),
         )
 
