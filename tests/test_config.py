@@ -132,3 +132,18 @@ def test_secrets_stay_out_of_the_settings_repr():
     settings = Settings.from_env({**S3_ENV, "DOCGRAPH_STORAGE_SIGNING_SECRET": "x" * 40})
     assert "change-me-too" not in repr(settings)
     assert "x" * 40 not in repr(settings)
+
+
+def test_the_compose_file_configures_a_servable_s3_deployment():
+    import yaml
+
+    compose = yaml.safe_load((README.parent / "docker-compose.yml").read_text())
+    for service in ("docgraph", "docgraph-2"):
+        env = {k: str(v) for k, v in compose["services"][service]["environment"].items()}
+        assert set(env) <= {v.env for v in VARIABLES}, "compose sets an unknown variable"
+        settings = Settings.from_env(env, require_database=True)
+        assert settings.storage_backend == "s3"
+        assert settings.s3_base_url == "http://localhost:9000"
+    minio = compose["services"]["minio"]["environment"]
+    assert env["DOCGRAPH_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"]
+    assert env["DOCGRAPH_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"]
