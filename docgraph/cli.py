@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -148,9 +150,12 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
     """Remove orphaned uploads and deleted documents' bytes once (what instances do
     every DOCGRAPH_SWEEP_INTERVAL_SECONDS)."""
     from docgraph.resolvers.sweeper import sweep_with
-    from docgraph.storage.factory import build_store, with_dev_signing_secret
+    from docgraph.storage.factory import build_store
 
-    store = build_store(with_dev_signing_secret(settings))
+    # Sweeping signs no URL: without a configured secret, any will do.
+    store = build_store(dataclasses.replace(
+        settings, storage_signing_secret=settings.storage_signing_secret
+        or secrets.token_urlsafe(32)))
 
     async def work(db: Database) -> Any:
         try:

@@ -249,3 +249,27 @@ async def test_concurrent_s3_calls_share_one_client(s3_store):
                            for k in keys))
     infos = await asyncio.gather(*(s3_store.stat(k) for k in keys))
     assert [i.size for i in infos] == [len(k) for k in keys]
+
+
+async def test_an_app_on_s3_serves_no_storage_paths_and_starts_while_s3_is_down(
+        tmp_root, database_url, tenant):
+    from docgraph.app import create_app
+
+    from .conftest import LiveServer
+    from .test_http import assert_error
+
+    settings = s3_settings(tmp_root, f"127.0.0.1:{free_port()}", storage_timeout=0.5)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
+            # Metadata keeps working while the object store is unreachable.
+            r = await http.get("/v1/workspace", headers=tenant.headers())
+            assert r.status_code == 200
+            assert (await http.get("/readyz")).status_code == 200
+            # /storage/ belongs to the local backend only.
+            assert_error(await http.get("/storage/workspaces/x/y.pdf?expires=1&signature=x"),
+                         404, "not_found")
+            assert_error(await http.put("/storage/workspaces/x/y.pdf", content=b"x"),
+                         404, "not_found")
+    finally:
+        live.stop()

@@ -246,6 +246,15 @@ async def test_verify_another_workspaces_path(db, store, tenant, other_tenant):
     assert missing.value.message == info.value.message
 
 
+async def test_verify_a_malformed_size(db, local_store, tenant):
+    for size in ("5", -1, True, 2.0):
+        with pytest.raises(ValidationError) as info:
+            await verify_upload(db, local_store, principal_of(tenant),
+                                storage_path=f"workspaces/{tenant.id}/uploads/x.txt",
+                                size_bytes=size)
+        assert info.value.details["field"] == "size_bytes"
+
+
 @pytest.mark.parametrize("path", ["../x", "/workspaces/x", "workspaces//x", "a\\b", "", 42])
 async def test_verify_a_malformed_path(db, local_store, tenant, path):
     with pytest.raises(ValidationError) as info:

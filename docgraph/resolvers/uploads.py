@@ -166,6 +166,9 @@ async def verify_upload(db: Database, store: ObjectStore, principal: Principal, 
     if not in_workspace(key, principal.workspace_id):
         raise _invalid("storage_path", "storage_path is not in this workspace: it must start "
                        f"with {workspace_prefix(principal.workspace_id)}")
+    if size_bytes is not None and (not isinstance(size_bytes, int)
+                                   or isinstance(size_bytes, bool) or size_bytes < 0):
+        raise _invalid("size_bytes", "size_bytes must be a non-negative integer")
     declared_sha = parse_sha256(sha256)
     mime = validate_mime_type(mime_type) if mime_type is not None else None
     pending = await uploads.get_upload(db, principal.workspace_id, key)

@@ -91,15 +91,16 @@ class S3ObjectStore(ObjectStore):
         loop = asyncio.get_running_loop()
         try:
             future = loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        except RuntimeError as exc:  # the pool is shut down: the app is stopping
+            raise Unavailable("object storage client is closed") from exc
+        try:
             return await asyncio.wait_for(future, self.deadline)
         except S3Error as exc:
             if exc.code in MISSING_OBJECT_CODES:
                 raise _Missing() from exc
             log.error("object storage refused a request: %s (%s)", exc.code, exc.message)
             raise Unavailable(f"object storage refused the request: {exc.code}") from exc
-        except (TimeoutError, MinioException, urllib3.exceptions.HTTPError, OSError,
-                RuntimeError) as exc:
-            # RuntimeError: the pool is shut down (the app is stopping).
+        except (TimeoutError, MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
             log.warning("object storage unreachable: %s", exc.__class__.__name__)
             raise Unavailable("object storage is unreachable; retry shortly") from exc
 
