@@ -11,16 +11,19 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from docgraph import auth
+from docgraph import auth, graphiql
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.config import Settings
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
+from docgraph.graphql_http import GraphQLApp
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.responses import JSONResponse, error_response
+from docgraph.schema import build_schema
 
 log = logging.getLogger("docgraph.app")
 
@@ -28,7 +31,14 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def is_public(method: str, path: str) -> bool:
-    return path in PUBLIC_PATHS
+    """Paths that need no key: health, and GraphiQL's page and assets (they hold no data).
+
+    Operations are only run by POST /graphql, which always needs a key.
+    """
+    if path in PUBLIC_PATHS:
+        return True
+    return method in ("GET", "HEAD") and (
+        path == "/graphql" or path.startswith(graphiql.ASSETS_URL + "/"))
 
 
 def principal_of(request: Request) -> Principal:
@@ -102,11 +112,15 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         finally:
             await db.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
+        Route("/graphql", GraphQLApp(build_schema(settings), settings)),
     ]
+    if settings.graphql_graphiql:
+        routes.append(Mount(graphiql.ASSETS_URL,
+                            app=StaticFiles(directory=graphiql.ASSETS_DIR)))
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
