@@ -144,6 +144,13 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> None:
     print(f"revoked {row['id']} at {row['revoked_at']}")
 
 
+def cmd_schema(settings: Settings, args: argparse.Namespace) -> None:
+    """Print the GraphQL schema (SDL), as committed in schema.graphql."""
+    from docgraph.schema import schema_sdl
+
+    sys.stdout.write(schema_sdl())
+
+
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                           access_log=False, proxy_headers=False, server_header=False,
@@ -239,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="embedded services + development key + serve (make run)"
                    ).set_defaults(func=cmd_dev)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("schema", help="print the GraphQL schema (make schema writes schema.graphql)"
+                   ).set_defaults(func=cmd_schema)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="action", required=True)
