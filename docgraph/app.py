@@ -11,9 +11,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from docgraph import auth
+from docgraph import auth, graphiql
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
@@ -21,9 +22,11 @@ from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
+from docgraph.graphql_http import GraphQLApp
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.resolvers.sweeper import background_maintenance
 from docgraph.responses import JSONResponse, error_response
+from docgraph.schema import build_schema
 from docgraph.storage.factory import build_store
 from docgraph.storage.http import is_storage_path, storage_object
 
@@ -33,8 +36,15 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def is_public(method: str, path: str) -> bool:
-    """Paths that need no API key: health checks, and signed storage URLs."""
-    return path in PUBLIC_PATHS or is_storage_path(path)
+    """Paths that need no API key: health checks, signed storage URLs (the signature is
+    the credential), and GraphiQL's page and assets (they hold no data).
+
+    Operations are only run by POST /graphql, which always needs a key.
+    """
+    if path in PUBLIC_PATHS or is_storage_path(path):
+        return True
+    return method in ("GET", "HEAD") and (
+        path == "/graphql" or path.startswith(graphiql.ASSETS_URL + "/"))
 
 
 def principal_of(request: Request) -> Principal:
@@ -119,12 +129,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await store.close()
             await db.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
         Route("/storage/{key:path}", storage_object, methods=["GET", "PUT"]),
+        Route("/graphql", GraphQLApp(build_schema(settings), settings)),
     ]
+    if settings.graphql_graphiql:
+        routes.append(Mount(graphiql.ASSETS_URL,
+                            app=StaticFiles(directory=graphiql.ASSETS_DIR)))
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
