@@ -11,17 +11,24 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from docgraph import auth
+from docgraph import auth, graphiql
 from docgraph.auth import KeyVerifier, Principal
+from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
 from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
+from docgraph.graphql_http import GraphQLApp
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
+from docgraph.resolvers.sweeper import background_maintenance
 from docgraph.responses import JSONResponse, error_response
+from docgraph.schema import build_schema
+from docgraph.storage.factory import build_store
+from docgraph.storage.http import is_storage_path, storage_object
 
 log = logging.getLogger("docgraph.app")
 
@@ -29,7 +36,15 @@ PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
 
 
 def is_public(method: str, path: str) -> bool:
-    return path in PUBLIC_PATHS
+    """Paths that need no API key: health checks, signed storage URLs (the signature is
+    the credential), and GraphiQL's page and assets (they hold no data).
+
+    Operations are only run by POST /graphql, which always needs a key.
+    """
+    if path in PUBLIC_PATHS or is_storage_path(path):
+        return True
+    return method in ("GET", "HEAD") and (
+        path == "/graphql" or path.startswith(graphiql.ASSETS_URL + "/"))
 
 
 def principal_of(request: Request) -> Principal:
@@ -85,7 +100,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
-    """Build the app; its lifespan opens the database pool and closes it."""
+    """Build the app; its lifespan opens the database pool and closes it.
+
+    The object store is built here (no network call). The lifespan runs its
+    maintenance in the background (readiness, creating the bucket when
+    missing, then the periodic sweep), so the app starts even while storage
+    is down: metadata reads do not need it.
+    """
+    store = build_store(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,16 +120,25 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         )
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
+        app.state.jobs = BackgroundJobs()
         try:
-            yield
+            async with background_maintenance(db, store, settings):
+                yield
         finally:
+            await app.state.jobs.aclose()
+            await store.close()
             await db.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
+        Route("/storage/{key:path}", storage_object, methods=["GET", "PUT"]),
+        Route("/graphql", GraphQLApp(build_schema(settings), settings)),
     ]
+    if settings.graphql_graphiql:
+        routes.append(Mount(graphiql.ASSETS_URL,
+                            app=StaticFiles(directory=graphiql.ASSETS_DIR)))
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
@@ -121,4 +152,5 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         exception_handlers={AppError: app_error, HTTPException: http_error},
     )
     app.state.settings = settings
+    app.state.store = store
     return app

@@ -12,7 +12,7 @@ from docgraph.db.migrate import (
 )
 
 EXPECTED_TABLES = {"workspaces", "api_keys", "entities", "folders", "documents", "links",
-                   "schema_migrations"}
+                   "uploads", "schema_migrations"}
 
 
 async def tables(url: str) -> set[str]:
