@@ -1,7 +1,7 @@
 """A deterministic benchmark dataset, written through the database layer.
 
 At scale 1: one workspace, 10,000 contacts, 2,000 businesses, 200,000
-documents and 400,000 links; every contact has 12–52 documents, the rest of
+documents and 400,000 links; every contact has 12-52 documents, the rest of
 the links go to businesses. ``scale`` multiplies every count (scale 10 is the
 2,000,000-document run). The same seed always gives the same rows.
 """
@@ -116,7 +116,8 @@ async def seed(db: Database, *, scale: int = 1, seed: int = 42) -> Dataset:
         await raw.copy_records_to_table(
             "documents", records=document_rows,
             columns=["workspace_id", "id", "name", "description", "mime_type", "size_bytes",
-                     "storage_path", "folder", "tags", "type", "status", "verified_at", "rejection_reason", "created_at", "updated_at"])
+                     "storage_path", "folder", "tags", "type", "status", "verified_at",
+                     "rejection_reason", "created_at", "updated_at"])
         await raw.copy_records_to_table(
             "links", records=link_rows,
             columns=["workspace_id", "id", "document_id", "entity_type", "entity_id", "role",
