@@ -31,6 +31,7 @@ from graphql import (
     ExecutionResult,
     FieldNode,
     GraphQLAbstractType,
+    GraphQLEnumType,
     GraphQLField,
     GraphQLLeafType,
     GraphQLList,
@@ -413,8 +414,19 @@ class _Run:
         return plan
 
 
-def _leaf_expression(leaf: _Leaf, name: str, serializer: str, namespace: dict[str, Any]) -> str:
+def _leaf_expression(leaf_type: GraphQLLeafType, serializer: str,
+                     namespace: dict[str, Any]) -> str:
     """Python source serializing ``v`` as graphql-core would, natives short-cut."""
+    name = leaf_type.name
+    wrapped = getattr(leaf_type, "wrapped_cls", None)  # strawberry's enums
+    if isinstance(leaf_type, GraphQLEnumType) and wrapped is not None:
+        # Each member's name, computed by the serializer itself, looked up by identity
+        # of class (a StrEnum's plain-string twin must still go through serialize).
+        names = {member: leaf_type.serialize(member) for member in wrapped}
+        namespace[f"{serializer}_class"] = wrapped
+        namespace[f"{serializer}_names"] = names
+        return (f"{serializer}_names[v] if v.__class__ is {serializer}_class "
+                f"else {serializer}(v)")
     if name in ("String", "ID"):
         return f"v if v.__class__ is str else {serializer}(v)"
     if name == "Boolean":
@@ -456,7 +468,7 @@ def _compile_fill(plan: TypePlan) -> Callable[[_Run, Any, dict[str, Any], Path |
             while not is_leaf_type(leaf_type):
                 leaf_type = leaf_type.of_type  # type: ignore[union-attr]
             namespace[f"s{i}"] = completer.serialize
-            expression = _leaf_expression(completer, leaf_type.name, f"s{i}", namespace)
+            expression = _leaf_expression(leaf_type, f"s{i}", namespace)  # type: ignore[arg-type]
             if completer.nullable:
                 lines.append(f"    target[{key}] = None if v is None else ({expression})")
             else:
