@@ -20,6 +20,7 @@ run: $(STAMP)
 
 ## The whole test suite against real PostgreSQL and a real S3-protocol server.
 test: $(STAMP)
+	scripts/install-system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
