@@ -15,17 +15,22 @@ from starlette.routing import Route
 
 from docgraph import auth
 from docgraph.auth import KeyVerifier, Principal
+from docgraph.bodies import BodyLimitMiddleware
 from docgraph.config import Settings
 from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
+from docgraph.ratelimit import RateLimitMiddleware
 from docgraph.responses import JSONResponse, error_response
 
 log = logging.getLogger("docgraph.app")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+# Probes of load balancers and orchestrators: never rate limited.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+GRAPHQL_PATH = "/graphql"
 
 
 def is_public(method: str, path: str) -> bool:
@@ -108,12 +113,23 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
     ]
+    # Outermost first. The rate limiter runs before the body limit and the
+    # authentication answer so that their 413 and 401 carry the rate-limit
+    # headers (it identifies the key itself, through the same cached verifier).
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
-    middleware.append(Middleware(AuthMiddleware, is_public=is_public))
+    middleware += [
+        Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=UNLIMITED_PATHS,
+                   key_limit=settings.rate_limit, address_limit=settings.address_rate_limit,
+                   window_seconds=settings.rate_limit_window_seconds,
+                   max_body_bytes=settings.max_body_bytes, graphql_path=GRAPHQL_PATH,
+                   graphql_max_root_fields=settings.graphql_max_root_fields),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+        Middleware(AuthMiddleware, is_public=is_public),
+    ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
