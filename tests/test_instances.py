@@ -1,0 +1,119 @@
+"""Two ``docgraph serve`` processes on one database: what they share holds across them."""
+
+import asyncio
+import itertools
+import time
+
+import httpx
+import pytest
+
+from docgraph import auth
+from docgraph.db import api_keys
+from docgraph.db.database import Database
+from tests.conftest import make_tenant
+from tests.instances import fresh_database, instances
+from tests.test_http import assert_error
+from tests.test_rate_limits import limits
+
+ADDRESS_LIMIT = 20
+
+
+@pytest.fixture(scope="module")
+async def shared_url(cluster):
+    return await fresh_database(cluster, "instances")
+
+
+@pytest.fixture(scope="module")
+async def shared_db(shared_url):
+    database = await Database.connect(shared_url, min_size=1, max_size=4)
+    yield database
+    await database.close()
+
+
+@pytest.fixture(scope="module")
+def pair(shared_url, tmp_root):
+    # A long window, so every burst below falls in one window; keys cached for
+    # the default 2 seconds, as in production.
+    with instances(shared_url, tmp_root, DOCGRAPH_RATE_LIMIT_WINDOW_SECONDS="3600",
+                   DOCGRAPH_ADDRESS_RATE_LIMIT=str(ADDRESS_LIMIT),
+                   DOCGRAPH_FORWARDED_ALLOW_IPS="127.0.0.1",
+                   DOCGRAPH_KEY_CACHE_SECONDS="2") as started:
+        yield started
+
+
+@pytest.fixture
+async def clients(pair):
+    async with httpx.AsyncClient(base_url=pair[0].url, timeout=30) as a, \
+            httpx.AsyncClient(base_url=pair[1].url, timeout=30) as b:
+        yield a, b
+
+
+async def spread(clients, count, method, path, **kwargs):
+    """``count`` concurrent requests, alternating between the instances."""
+    targets = itertools.islice(itertools.cycle(clients), count)
+    return await asyncio.gather(*(c.request(method, path, **kwargs) for c in targets))
+
+
+async def test_a_limit_of_100_lets_exactly_100_through_across_two_instances(
+        clients, shared_db):
+    tenant = await make_tenant(shared_db)
+    key, _ = await auth.create_key(shared_db, tenant.id, auth.SCOPES, rate_limit=100)
+    responses = await spread(clients, 160, "GET", "/v1/workspace",
+                             headers=tenant.headers(key))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 100
+    assert statuses.count(429) == 60
+    # Both instances let requests through, and each of the 100 saw its own count.
+    assert {str(r.url).split("/v1")[0] for r in responses if r.status_code == 200} == {
+        str(c.base_url).rstrip("/") for c in clients}
+    assert sorted(limits(r)[1] for r in responses if r.status_code == 200) == list(range(100))
+    for r in responses:
+        if r.status_code == 429:
+            assert_error(r, 429, "rate_limited")
+            assert limits(r)[:2] == (100, 0)
+            assert int(r.headers["retry-after"]) >= 1
+
+
+async def test_traffic_without_a_key_is_limited_per_address_across_instances(clients):
+    address = {"X-Forwarded-For": "198.51.100.7"}
+    responses = await spread(clients, ADDRESS_LIMIT + 10, "GET", "/v1/workspace",
+                             headers=address)
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(401) == ADDRESS_LIMIT
+    assert statuses.count(429) == 10
+    # Another client address is untouched.
+    r = await clients[1].get("/v1/workspace", headers={"X-Forwarded-For": "198.51.100.8"})
+    assert_error(r, 401, "invalid_key")
+    assert limits(r)[:2] == (ADDRESS_LIMIT, ADDRESS_LIMIT - 1)
+
+
+async def test_a_revoked_key_stops_working_on_every_instance(clients, shared_db):
+    tenant = await make_tenant(shared_db)
+    key, record = await auth.create_key(shared_db, tenant.id, auth.SCOPES)
+    for client in clients:
+        first = await client.get("/v1/workspace", headers=tenant.headers(key))
+        again = await client.get("/v1/workspace", headers=tenant.headers(key))
+        assert first.status_code == again.status_code == 200
+        # The second request did not look the key up: each instance caches it.
+        assert int(again.headers["x-statement-count"]) == int(
+            first.headers["x-statement-count"]) - 1
+
+    await api_keys.revoke_key(shared_db, record["id"])
+    # Within the cache lifetime (2 s) both instances refuse it; allow generous slack
+    # for a loaded machine rather than asserting a time.
+    refused: set[int] = set()
+    deadline = time.monotonic() + 30
+    while len(refused) < len(clients) and time.monotonic() < deadline:
+        for i, client in enumerate(clients):
+            r = await client.get("/v1/workspace", headers=tenant.headers(key))
+            if r.status_code == 401:
+                assert_error(r, 401, "invalid_key")
+                refused.add(i)
+            else:
+                assert r.status_code == 200
+        await asyncio.sleep(0.1)
+    assert refused == {0, 1}
+    # And it stays refused.
+    for client in clients:
+        assert (await client.get("/v1/workspace",
+                                 headers=tenant.headers(key))).status_code == 401
