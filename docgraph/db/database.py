@@ -97,16 +97,21 @@ class Database:
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10,
-                      acquire_timeout: float = 2.0, statement_timeout_ms: int = 5000,
+                      acquire_timeout: float = 2.0, statement_timeout_ms: int = 2000,
                       connect_timeout: float = 5.0) -> Database:
         server_settings = {"application_name": "docgraph"}
+        # The server cancels a slow statement itself (statement_timeout); a server
+        # that does not answer at all (frozen, network gone) cannot, so the client
+        # gives up a second later (command_timeout also bounds BEGIN and COMMIT).
+        command_timeout = None
         if statement_timeout_ms:
             server_settings["statement_timeout"] = str(statement_timeout_ms)
+            command_timeout = statement_timeout_ms / 1000 + 1.0
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=min_size, max_size=max_size, init=_init_connection,
                 server_settings=server_settings, timeout=connect_timeout,
-                max_inactive_connection_lifetime=300,
+                command_timeout=command_timeout, max_inactive_connection_lifetime=300,
             )
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc

@@ -1,0 +1,149 @@
+"""Bounded bodies, statements and connections: 413 and 503, never a hang or a 500."""
+
+import asyncio
+import contextlib
+
+import asyncpg
+import httpx
+import pytest
+
+from docgraph.db.database import Database
+from tests.conftest import make_tenant
+from tests.instances import fresh_database, serving
+from tests.test_http import assert_error
+from tests.test_rate_limits import limits
+
+MAX_BODY = 1000
+
+
+@pytest.fixture(scope="module")
+async def limits_url(cluster):
+    return await fresh_database(cluster, "limits")
+
+
+@pytest.fixture(scope="module")
+async def limits_tenant(limits_url):
+    database = await Database.connect(limits_url, min_size=1, max_size=2)
+    try:
+        return await make_tenant(database)
+    finally:
+        await database.close()
+
+
+@pytest.fixture(scope="module")
+def small_bodies(tmp_root, limits_url):
+    with serving(tmp_root, limits_url, max_body_bytes=MAX_BODY) as live:
+        yield live
+
+
+@pytest.fixture
+async def client(small_bodies):
+    async with httpx.AsyncClient(base_url=small_bodies.url, timeout=30) as c:
+        yield c
+
+
+def chunks(total, size=100):
+    async def generate():
+        sent = 0
+        while sent < total:
+            yield b"x" * min(size, total - sent)
+            sent += size
+    return generate()
+
+
+async def test_a_declared_length_over_the_limit_is_refused_up_front(client, limits_tenant):
+    for path in ("/graphql", "/v1/documents", "/v1/workspace"):
+        r = await client.post(path, content=b"{" + b" " * MAX_BODY + b"}",
+                              headers=limits_tenant.headers())
+        error = assert_error(r, 413, "payload_too_large")
+        assert error["details"] == {"max_bytes": MAX_BODY}
+        assert limits(r)[0] > 0  # counted, and says so
+
+
+async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client, limits_tenant):
+    # No Content-Length: the body is counted as it is read (here by the GraphQL
+    # cost reader, and by the idempotency layer).
+    r = await client.post("/graphql", content=chunks(MAX_BODY + 1),
+                          headers=limits_tenant.headers())
+    assert "content-length" not in r.request.headers
+    assert_error(r, 413, "payload_too_large")
+
+
+async def test_bodies_at_the_limit_pass(client, limits_tenant):
+    body = b'{"query": "{ __typename }"}'
+    r = await client.post("/graphql", content=body + b" " * (MAX_BODY - len(body)),
+                          headers=limits_tenant.headers())
+    assert r.status_code != 413
+    r = await client.post("/graphql", content=chunks(MAX_BODY),
+                          headers=limits_tenant.headers())
+    assert r.status_code != 413
+
+
+async def test_storage_uploads_are_not_held_to_the_api_body_limit(client):
+    for content in (b"x" * (MAX_BODY * 5), chunks(MAX_BODY * 5)):
+        r = await client.put("/storage/some/object", content=content)
+        assert r.status_code != 413
+        assert r.json()["error"]["code"] != "payload_too_large"
+
+
+@contextlib.asynccontextmanager
+async def table_locked(url, table):
+    """Hold an exclusive lock on ``table``: statements that read it wait."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            await conn.execute(f"lock table {table} in access exclusive mode")
+            yield
+    finally:
+        await conn.close()
+
+
+async def waiting_on_a_lock(url):
+    """Return once a docgraph statement waits on a lock."""
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(1000):
+            if await conn.fetchval(
+                    "select count(*) from pg_stat_activity where application_name = "
+                    "'docgraph' and wait_event_type = 'Lock'"):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no docgraph statement waits on the lock")
+    finally:
+        await conn.close()
+
+
+async def test_a_statement_over_the_timeout_answers_503_with_retry_after(
+        tmp_root, limits_url, limits_tenant):
+    with serving(tmp_root, limits_url, db_statement_timeout_ms=300) as live:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+            async with table_locked(limits_url, "workspaces"):
+                r = await client.get("/v1/workspace", headers=limits_tenant.headers())
+            error = assert_error(r, 503, "unavailable")
+            assert int(r.headers["retry-after"]) >= 1
+            assert error["message"]
+            # The rate limiter's statement had run: the 503 says what was counted.
+            assert limits(r)[0] > 0
+            r = await client.get("/v1/workspace", headers=limits_tenant.headers())
+            assert r.status_code == 200
+
+
+async def test_an_exhausted_pool_answers_503_with_retry_after_instead_of_waiting(
+        tmp_root, limits_url, limits_tenant):
+    with serving(tmp_root, limits_url, db_pool_min=1, db_pool_max=1,
+                 db_acquire_timeout=0.5, db_statement_timeout_ms=20000) as live:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+            async with table_locked(limits_url, "workspaces"):
+                # This request holds the only connection, waiting on the lock...
+                held = asyncio.create_task(
+                    client.get("/v1/workspace", headers=limits_tenant.headers()))
+                await waiting_on_a_lock(limits_url)
+                # ...so this one cannot get a connection, and says so.
+                r = await client.get("/v1/workspace", headers=limits_tenant.headers())
+                error = assert_error(r, 503, "unavailable")
+                assert int(r.headers["retry-after"]) >= 1
+                assert "busy" in error["message"]
+                assert not held.done()
+            assert (await held).status_code == 200
+            r = await client.get("/readyz")
+            assert r.status_code == 200
