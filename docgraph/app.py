@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from docgraph import auth
+from docgraph import auth, maintenance
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.bodies import BodyLimitMiddleware
 from docgraph.config import Settings
@@ -21,6 +22,7 @@ from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
+from docgraph.idempotency import IdempotencyMiddleware
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.ratelimit import RateLimitMiddleware
 from docgraph.responses import JSONResponse, error_response
@@ -103,9 +105,14 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         )
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
+        purging = asyncio.create_task(
+            maintenance.purge_periodically(db, settings.purge_interval_seconds))
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             await db.close()
 
     routes = [
@@ -129,6 +136,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                    graphql_max_root_fields=settings.graphql_max_root_fields),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
         Middleware(AuthMiddleware, is_public=is_public),
+        Middleware(IdempotencyMiddleware, lease_seconds=settings.idempotency_lease_seconds,
+                   retention_seconds=settings.idempotency_retention_seconds),
     ]
     app = Starlette(
         routes=routes,

@@ -3,6 +3,7 @@
 import asyncio
 import itertools
 import time
+import uuid
 
 import httpx
 import pytest
@@ -117,3 +118,31 @@ async def test_a_revoked_key_stops_working_on_every_instance(clients, shared_db)
     for client in clients:
         assert (await client.get("/v1/workspace",
                                  headers=tenant.headers(key))).status_code == 401
+
+
+async def test_fifty_concurrent_retries_with_one_key_run_once_across_instances(
+        clients, shared_db):
+    tenant = await make_tenant(shared_db)
+    key = "race-" + uuid.uuid4().hex
+    headers = {**tenant.headers(), "Idempotency-Key": key}
+    responses = await spread(clients, 50, "POST", "/v1/workspace", content=b'{"n": 1}',
+                             headers=headers)
+    ran = [r for r in responses if r.status_code == 405
+           and "idempotent-replayed" not in r.headers]
+    replayed = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
+    waiting = [r for r in responses if r.status_code == 409]
+    assert len(ran) == 1
+    assert len(ran) + len(replayed) + len(waiting) == 50
+    for r in replayed:
+        assert r.content == ran[0].content
+    for r in waiting:
+        assert_error(r, 409, "idempotency_in_progress")
+    # Any instance replays it afterwards; another request under the key is refused.
+    for client in clients:
+        r = await client.post("/v1/workspace", content=b'{"n": 1}', headers=headers)
+        assert r.headers["idempotent-replayed"] == "true"
+        assert r.content == ran[0].content
+        r = await client.post("/v1/workspace", content=b'{"n": 2}', headers=headers)
+        assert_error(r, 422, "idempotency_key_reused")
+    assert await shared_db.fetchval(
+        "select count(*) from idempotency_records where workspace_id = $1", tenant.id) == 1

@@ -67,6 +67,12 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client, limit
                           headers=limits_tenant.headers())
     assert "content-length" not in r.request.headers
     assert_error(r, 413, "payload_too_large")
+    r = await client.post("/v1/documents", content=chunks(MAX_BODY * 3),
+                          headers={**limits_tenant.headers(), "Idempotency-Key": "big"})
+    assert_error(r, 413, "payload_too_large")
+    r = await client.post("/v1/documents", content=chunks(MAX_BODY),
+                          headers={**limits_tenant.headers(), "Idempotency-Key": "fits"})
+    assert_error(r, 404, "not_found")
 
 
 async def test_bodies_at_the_limit_pass(client, limits_tenant):
