@@ -31,12 +31,12 @@ statement_counter: contextvars.ContextVar[list[int] | None] = contextvars.Contex
 )
 
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,  # includes CannotConnectNow, TooManyConnections
+    asyncpg.PostgresConnectionError,  # connection lost, refused or rejected
     asyncpg.InterfaceError,  # connection closed under us, pool closing
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.QueryCanceledError,  # statement_timeout
-    asyncpg.InsufficientResourcesError,
+    # Operator intervention (class 57): AdminShutdown, CrashShutdown,
+    # CannotConnectNow (starting up or recovering), QueryCanceled (statement_timeout).
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,  # includes TooManyConnections
     ConnectionError,
     OSError,
     TimeoutError,
