@@ -1,13 +1,18 @@
 """Idempotency-Key through HTTP: replay, 422, 409, 400, leases and expiry."""
 
+import asyncio
+import time
 import uuid
 
 import orjson
 import pytest
 
 from docgraph.db import idempotency
+from docgraph.db.database import Database
 from docgraph.idempotency import fingerprint, reports_server_failure
 from docgraph.maintenance import purge_expired
+from tests.conftest import make_tenant
+from tests.instances import fresh_database, serving
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
@@ -168,3 +173,33 @@ def test_responses_reporting_a_server_failure_are_not_kept():
     assert not reports_server_failure(200, [["content-type", "text/plain"]],
                                       b'"errors" unavailable')
     assert not reports_server_failure(200, json, b'{"errors": "unavailable"}')
+
+
+async def test_each_instance_purges_on_its_own(tmp_root, cluster):
+    url = await fresh_database(cluster, "purge")
+    database = await Database.connect(url, min_size=1, max_size=2)
+    try:
+        tenant = await make_tenant(database)
+        await database.execute(
+            "insert into idempotency_records (workspace_id, key, fingerprint, attempt, "
+            "status, headers, body, expires_at) values "
+            "($1, 'old', $2, $3, 200, '[]', '', now() - interval '1 second'), "
+            "($1, 'new', $2, $3, 200, '[]', '', now() + interval '1 hour')",
+            tenant.id, b"\0" * 32, uuid.uuid4())
+        await database.execute(
+            "insert into rate_limit_windows (bucket, window_end, hits, allowed) values "
+            "('a:ended', now() - interval '2 minutes', 1, true), "
+            "('a:current', now() + interval '1 minute', 1, true)")
+        with serving(tmp_root, url, purge_interval_seconds=1.0):
+            deadline = time.monotonic() + 30
+            while await database.fetchval(
+                    "select (select count(*) from idempotency_records where key = 'old') + "
+                    "(select count(*) from rate_limit_windows where bucket = 'a:ended')"):
+                assert time.monotonic() < deadline, "the instance never purged"
+                await asyncio.sleep(0.1)
+        assert await database.fetchval(
+            "select array_agg(key) from idempotency_records") == ["new"]
+        assert await database.fetchval(
+            "select array_agg(bucket) from rate_limit_windows") == ["a:current"]
+    finally:
+        await database.close()
