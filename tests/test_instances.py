@@ -5,12 +5,15 @@ import itertools
 import time
 import uuid
 
+import asyncpg
 import httpx
 import pytest
 
 from docgraph import auth
-from docgraph.db import api_keys
+from docgraph.config import Settings
+from docgraph.db import api_keys, idempotency
 from docgraph.db.database import Database
+from docgraph.idempotency import fingerprint
 from tests.conftest import make_tenant
 from tests.instances import fresh_database, instances
 from tests.test_http import assert_error
@@ -146,3 +149,44 @@ async def test_fifty_concurrent_retries_with_one_key_run_once_across_instances(
         assert_error(r, 422, "idempotency_key_reused")
     assert await shared_db.fetchval(
         "select count(*) from idempotency_records where workspace_id = $1", tenant.id) == 1
+
+
+async def test_every_status_code_from_real_instances(clients, shared_db, shared_url):
+    a, b = clients
+    tenant = await make_tenant(shared_db)
+    key, _ = await auth.create_key(shared_db, tenant.id, auth.SCOPES, rate_limit=12)
+    headers = tenant.headers(key)
+
+    r = await a.post("/v1/workspace", headers={**headers, "Idempotency-Key": "x" * 256})
+    assert_error(r, 400, "validation_error")
+    r = await b.post("/graphql", content=b"{" + b" " * Settings().max_body_bytes + b"}",
+                     headers=headers)
+    assert_error(r, 413, "payload_too_large")
+    r = await a.post("/v1/workspace", content=b"1", headers={**headers, "Idempotency-Key": "k"})
+    assert_error(r, 405, "method_not_allowed")
+    r = await b.post("/v1/workspace", content=b"2", headers={**headers, "Idempotency-Key": "k"})
+    assert_error(r, 422, "idempotency_key_reused")
+    # A request holding a key on an instance (as a slow one would): 409 on the other.
+    scope = {"method": "POST", "path": "/v1/workspace", "query_string": b""}
+    await idempotency.claim(shared_db, tenant.id, "held", fingerprint(scope, b"3"),
+                            uuid.uuid4(), lease_seconds=60, retention_seconds=60)
+    r = await b.post("/v1/workspace", content=b"3",
+                     headers={**headers, "Idempotency-Key": "held"})
+    assert_error(r, 409, "idempotency_in_progress")
+    assert r.headers["retry-after"] == "1"
+    # A slow database: the statement timeout (2 s by default) answers 503.
+    conn = await asyncpg.connect(shared_url)
+    try:
+        async with conn.transaction():
+            await conn.execute("lock table workspaces in access exclusive mode")
+            r = await a.get("/v1/workspace", headers=headers)
+    finally:
+        await conn.close()
+    assert_error(r, 503, "unavailable")
+    assert int(r.headers["retry-after"]) >= 1
+    # Six requests of the key's 12 are spent, whatever their status; six more pass.
+    responses = [await client.get("/v1/workspace", headers=headers)
+                 for client in (a, b, a, b, a, b, a)]
+    assert [r.status_code for r in responses] == [200] * 6 + [429]
+    assert [limits(r)[1] for r in responses] == [5, 4, 3, 2, 1, 0, 0]
+    assert_error(responses[-1], 429, "rate_limited")
