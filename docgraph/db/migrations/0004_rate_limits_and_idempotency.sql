@@ -1,5 +1,5 @@
 -- State the docgraph instances share: rate-limit windows and idempotency
--- records. (The lead renumbers this file at merge; it depends only on 0001.)
+-- records. It depends only on 0001 (workspaces).
 
 -- One row per rate-limited client: an API key ('k:' || key id) or, for
 -- traffic without a valid key, a client address ('a:' || address). A window
