@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -114,6 +115,8 @@ def http_figures(url: str, key: str, rounds: int, seconds: int, tmp: Path) -> di
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DOCGRAPH_")},
            "DOCGRAPH_DATABASE_URL": url, "DOCGRAPH_PORT": str(port),
            "DOCGRAPH_DATA_DIR": str(tmp / "data"), "DOCGRAPH_ACCESS_LOG": "false",
+           "DOCGRAPH_STORAGE_SIGNING_SECRET": secrets.token_urlsafe(32),
+           "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
            "DOCGRAPH_LOG_LEVEL": "warning", "DOCGRAPH_RATE_LIMIT": str(LIMIT),
            "DOCGRAPH_RATE_LIMIT_WINDOW_SECONDS": str(WINDOW)}
     server = subprocess.Popen([sys.executable, "-m", "docgraph", "serve"], env=env,

@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from docgraph import auth, maintenance
 from docgraph.auth import KeyVerifier, Principal
+from docgraph.background import BackgroundJobs
 from docgraph.bodies import BodyLimitMiddleware
 from docgraph.config import Settings
 from docgraph.cors import CORSMiddleware
@@ -25,7 +26,10 @@ from docgraph.errors import AppError, MethodNotAllowed, NotFound
 from docgraph.idempotency import IdempotencyMiddleware
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.ratelimit import RateLimitMiddleware
+from docgraph.resolvers.sweeper import background_maintenance
 from docgraph.responses import JSONResponse, error_response
+from docgraph.storage.factory import build_store
+from docgraph.storage.http import is_storage_path, storage_object
 
 log = logging.getLogger("docgraph.app")
 
@@ -36,7 +40,8 @@ GRAPHQL_PATH = "/graphql"
 
 
 def is_public(method: str, path: str) -> bool:
-    return path in PUBLIC_PATHS
+    """Paths that need no API key: health checks, and signed storage URLs."""
+    return path in PUBLIC_PATHS or is_storage_path(path)
 
 
 def principal_of(request: Request) -> Principal:
@@ -92,7 +97,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(settings: Settings, database_url: str) -> Starlette:
-    """Build the app; its lifespan opens the database pool and closes it."""
+    """Build the app; its lifespan opens the database pool and closes it.
+
+    The object store is built here (no network call). The lifespan runs its
+    maintenance in the background (readiness, creating the bucket when
+    missing, then the periodic sweep), so the app starts even while storage
+    is down: metadata reads do not need it.
+    """
+    store = build_store(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -105,20 +117,26 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         )
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
+        app.state.jobs = BackgroundJobs()
         purging = asyncio.create_task(
-            maintenance.purge_periodically(db, settings.purge_interval_seconds))
+            maintenance.purge_periodically(db, settings.purge_interval_seconds),
+            name="purge-expired")
         try:
-            yield
+            async with background_maintenance(db, store, settings):
+                yield
         finally:
             purging.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purging
+            await app.state.jobs.aclose()
+            await store.close()
             await db.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
+        Route("/storage/{key:path}", storage_object, methods=["GET", "PUT"]),
     ]
     # Outermost first. The rate limiter runs before the body limit and the
     # authentication answer so that their 413 and 401 carry the rate-limit
@@ -146,4 +164,5 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         exception_handlers={AppError: app_error, HTTPException: http_error},
     )
     app.state.settings = settings
+    app.state.store = store
     return app

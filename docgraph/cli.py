@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -149,6 +151,35 @@ def _proxy_options(settings: Settings) -> dict[str, Any]:
     if settings.forwarded_allow_ips:
         return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
     return {"proxy_headers": False}
+def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
+    """Remove orphaned uploads and deleted documents' bytes once (what instances do
+    every DOCGRAPH_SWEEP_INTERVAL_SECONDS)."""
+    from docgraph.resolvers.sweeper import sweep_with
+    from docgraph.storage.factory import build_store
+
+    # Sweeping signs no URL: without a configured secret, any will do.
+    store = build_store(dataclasses.replace(
+        settings, storage_signing_secret=settings.storage_signing_secret
+        or secrets.token_urlsafe(32)))
+
+    async def work(db: Database) -> Any:
+        try:
+            return await sweep_with(db, store, settings, deep=args.deep)
+        finally:
+            await store.close()
+
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        report = _run_with_db(url, work)
+    if report.skipped:
+        print("another instance is sweeping right now; nothing done")
+        return
+    print(f"orphan uploads removed:         {report.orphan_uploads}")
+    print(f"unarrived uploads forgotten:    {report.forgotten_uploads}")
+    print(f"deleted documents purged:       {report.purged_documents}")
+    print(f"interrupted upload files:       {report.incomplete_uploads}")
+    if args.deep:
+        print(f"unreferenced objects removed:   {report.unreferenced_objects}")
 
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
@@ -203,8 +234,10 @@ def _store_dev_key(key_file: Path, key: str) -> None:
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     """What ``make run`` does: embedded services, migrations, a dev key, serve."""
     from docgraph.app import create_app
+    from docgraph.storage.factory import with_dev_signing_secret
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_dev_signing_secret(settings)
     cluster = None
     url = settings.database_url
     if url is None:
@@ -246,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("dev", help="embedded services + development key + serve (make run)"
                    ).set_defaults(func=cmd_dev)
     sub.add_parser("migrate", help="apply pending migrations").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("sweep", help="remove orphaned uploads and deleted documents' bytes now")
+    p.add_argument("--deep", action="store_true",
+                   help="also list the store and remove objects nothing refers to")
+    p.set_defaults(func=cmd_sweep)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="action", required=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,21 @@ def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
 
+def _host_port(raw: str) -> str:
+    value = _text(raw)
+    if "://" in value or "/" in value:
+        raise ValueError(f"expected host[:port] without a scheme or path, got {raw!r} "
+                         "(use DOCGRAPH_S3_SECURE=false for plain http)")
+    return value
+
+
+def _bucket(raw: str) -> str:
+    value = _text(raw)
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value) or ".." in value:
+        raise ValueError(f"not a valid bucket name: {raw!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Variable:
     env: str
@@ -184,6 +200,52 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DOCGRAPH_PURGE_INTERVAL_SECONDS", "purge_interval_seconds", _float(1.0), 300.0,
              "How often each instance deletes expired idempotency records and rate-limit "
              "windows."),
+    Variable("DOCGRAPH_STORAGE_BACKEND", "storage_backend", _choice("local", "s3"), "local",
+             "Object storage: `local` (files under DOCGRAPH_STORAGE_ROOT, signed URLs served "
+             "by docgraph itself) or `s3` (MinIO or any S3 service)."),
+    Variable("DOCGRAPH_STORAGE_ROOT", "storage_root", _path, None,
+             "Directory of the local backend's objects. Defaults to DATA_DIR/objects."),
+    Variable("DOCGRAPH_STORAGE_SIGNING_SECRET", "storage_signing_secret", _secret, None,
+             "HMAC key (at least 32 characters) of the local backend's signed URLs; every "
+             "instance needs the same one. Required by `docgraph serve` with the local "
+             "backend; `make run` generates one under the data directory."),
+    Variable("DOCGRAPH_S3_ENDPOINT", "s3_endpoint", _host_port, None,
+             "host[:port] docgraph reaches the S3 service at. Required with the s3 backend."),
+    Variable("DOCGRAPH_S3_PUBLIC_URL", "s3_public_url", _http_url, None,
+             "Base URL clients reach the S3 service at, if not the endpoint (signed URLs "
+             "start with it). Defaults to http(s)://ENDPOINT."),
+    Variable("DOCGRAPH_S3_BUCKET", "s3_bucket", _bucket, "docgraph",
+             "Bucket holding every workspace's objects; created when missing."),
+    Variable("DOCGRAPH_S3_ACCESS_KEY", "s3_access_key", _text, None,
+             "S3 access key. Required with the s3 backend."),
+    Variable("DOCGRAPH_S3_SECRET_KEY", "s3_secret_key", _text, None,
+             "S3 secret key. Required with the s3 backend."),
+    Variable("DOCGRAPH_S3_REGION", "s3_region", _text, "us-east-1",
+             "Region of the bucket (MinIO's default is us-east-1). Always passed to the "
+             "client, so signing URLs never needs a network call."),
+    Variable("DOCGRAPH_S3_SECURE", "s3_secure", _bool, True,
+             "Reach the endpoint over https."),
+    Variable("DOCGRAPH_STORAGE_TIMEOUT", "storage_timeout", _float(0.1), 5.0,
+             "Seconds an object-storage call may take before it answers 503."),
+    Variable("DOCGRAPH_MAX_OBJECT_BYTES", "max_object_bytes", _int(1, 5 * 1024**3), 1024**3,
+             "Largest upload accepted, in bytes (at most 5 GiB, S3's single-PUT limit)."),
+    Variable("DOCGRAPH_UPLOAD_URL_SECONDS", "upload_url_seconds", _int(1, 604800), 900,
+             "Lifetime of a signed upload URL."),
+    Variable("DOCGRAPH_DOWNLOAD_URL_SECONDS", "download_url_seconds", _int(1, 604800), 3600,
+             "Lifetime of a signed download URL when the caller does not choose one."),
+    Variable("DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS", "download_url_max_seconds",
+             _int(1, 604800), 86400,
+             "Longest download-URL lifetime a caller may ask for (at most 7 days)."),
+    Variable("DOCGRAPH_ORPHAN_UPLOAD_SECONDS", "orphan_upload_seconds", _int(1), 86400,
+             "An upload not recorded as a document within this time is deleted. Must be "
+             "longer than DOCGRAPH_UPLOAD_URL_SECONDS."),
+    Variable("DOCGRAPH_DELETE_GRACE_SECONDS", "delete_grace_seconds", _int(0), 604800,
+             "How long a deleted document's bytes and preview are kept before they are "
+             "removed for good."),
+    Variable("DOCGRAPH_SWEEP_INTERVAL_SECONDS", "sweep_interval_seconds", _int(0), 300,
+             "How often each instance tries to sweep orphaned uploads and deleted documents' "
+             "bytes (one instance at a time does the work; 0 turns the background sweep off; "
+             "`docgraph sweep` runs it once)."),
 )
 
 
@@ -213,10 +275,39 @@ class Settings:
     idempotency_retention_seconds: int = 86400
     idempotency_lease_seconds: float = 60.0
     purge_interval_seconds: float = 300.0
+    storage_backend: str = "local"
+    storage_root: Path | None = None
+    storage_signing_secret: str | None = dataclasses.field(default=None, repr=False)
+    s3_endpoint: str | None = None
+    s3_public_url: str | None = None
+    s3_bucket: str = "docgraph"
+    s3_access_key: str | None = dataclasses.field(default=None, repr=False)
+    s3_secret_key: str | None = dataclasses.field(default=None, repr=False)
+    s3_region: str = "us-east-1"
+    s3_secure: bool = True
+    storage_timeout: float = 5.0
+    max_object_bytes: int = 1024**3
+    upload_url_seconds: int = 900
+    download_url_seconds: int = 3600
+    download_url_max_seconds: int = 86400
+    orphan_upload_seconds: int = 86400
+    delete_grace_seconds: int = 604800
+    sweep_interval_seconds: int = 300
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def objects_dir(self) -> Path:
+        """Where the local backend keeps its objects."""
+        return self.storage_root or self.data_dir / "objects"
+
+    @property
+    def s3_base_url(self) -> str:
+        """The URL signed S3 URLs start with."""
+        scheme = "https" if self.s3_secure else "http"
+        return self.s3_public_url or f"{scheme}://{self.s3_endpoint}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *,
@@ -245,7 +336,33 @@ class Settings:
                 f"DOCGRAPH_DB_POOL_MIN ({settings.db_pool_min}) is larger than "
                 f"DOCGRAPH_DB_POOL_MAX ({settings.db_pool_max})"
             )
+        settings.check_storage(serving=require_database)
         return settings
+
+    def check_storage(self, *, serving: bool = False) -> None:
+        """Refuse storage settings the chosen backend cannot start with."""
+        if self.storage_backend == "s3":
+            for env, value in (("DOCGRAPH_S3_ENDPOINT", self.s3_endpoint),
+                               ("DOCGRAPH_S3_ACCESS_KEY", self.s3_access_key),
+                               ("DOCGRAPH_S3_SECRET_KEY", self.s3_secret_key)):
+                if not value:
+                    raise ConfigError(f"{env} is not set: the s3 storage backend needs it")
+        elif serving and not self.storage_signing_secret:
+            raise ConfigError(
+                "DOCGRAPH_STORAGE_SIGNING_SECRET is not set: `docgraph serve` with the local "
+                "storage backend needs it (at least 32 characters, the same on every instance)"
+            )
+        if self.download_url_seconds > self.download_url_max_seconds:
+            raise ConfigError(
+                f"DOCGRAPH_DOWNLOAD_URL_SECONDS ({self.download_url_seconds}) is longer than "
+                f"DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS ({self.download_url_max_seconds})"
+            )
+        if self.orphan_upload_seconds <= self.upload_url_seconds:
+            raise ConfigError(
+                f"DOCGRAPH_ORPHAN_UPLOAD_SECONDS ({self.orphan_upload_seconds}) must be longer "
+                f"than DOCGRAPH_UPLOAD_URL_SECONDS ({self.upload_url_seconds}), or uploads "
+                "still in flight would be swept"
+            )
 
 
 def _check_declarations() -> None:

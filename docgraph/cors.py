@@ -16,10 +16,11 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ALLOWED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
-ALLOWED_HEADERS = ("authorization", "content-type", "idempotency-key", "x-request-id", "accept")
+ALLOWED_HEADERS = ("authorization", "content-type", "idempotency-key", "x-request-id", "accept",
+                   "if-none-match")
 EXPOSED_HEADERS = ("X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining",
                    "X-RateLimit-Reset", "Retry-After", "X-Statement-Count",
-                   "Content-Disposition")
+                   "Content-Disposition", "Content-Length")
 PREFLIGHT_MAX_AGE = "600"
 
 

@@ -49,6 +49,14 @@ class InsufficientPermissions(AppError):
     default_message = "The API key lacks the permission this request needs."
 
 
+class InvalidSignature(AppError):
+    """A signed storage URL that is expired, tampered with, or used for another object."""
+
+    code = "invalid_signature"
+    status = 403
+    default_message = "The signed URL is invalid or has expired."
+
+
 class NotFound(AppError):
     code = "not_found"
     status = 404
@@ -65,6 +73,14 @@ class StorageConflict(AppError):
     code = "storage_conflict"
     status = 409
     default_message = "A document already exists at the supplied storage_path."
+
+
+class ObjectExists(AppError):
+    """An upload URL used again after its object arrived (uploads are write-once)."""
+
+    code = "object_exists"
+    status = 412
+    default_message = "An object was already uploaded to this URL."
 
 
 class Conflict(AppError):
@@ -89,6 +105,12 @@ class PayloadTooLarge(AppError):
     code = "payload_too_large"
     status = 413
     default_message = "The request body is too large."
+
+
+class QuotaExceeded(AppError):
+    code = "quota_exceeded"
+    status = 413
+    default_message = "The workspace's storage quota would be exceeded."
 
 
 class RateLimited(AppError):

@@ -1,8 +1,10 @@
 """Test session fixtures: real services, started here and stopped when done.
 
 The session starts a private PostgreSQL cluster (fsync off) in a temporary
-directory and serves the app with uvicorn on a free 127.0.0.1 port. Nothing
-here ever connects to a server that is not on this machine.
+directory, moto's S3 server on a free 127.0.0.1 port (for the s3 storage
+backend), and serves the app with uvicorn on a free 127.0.0.1 port (with the
+local storage backend). Nothing here ever connects to a server that is not
+on this machine.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from docgraph.db import workspaces
 from docgraph.db.database import Database
 from docgraph.db.embedded import EmbeddedPostgres, free_port
 from docgraph.db.migrate import migrate
+from docgraph.storage.base import ObjectStore
+from docgraph.storage.factory import build_store
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -97,6 +101,7 @@ class LiveServer:
     """The app served by uvicorn in a thread, on a real port."""
 
     def __init__(self, app: Any, host: str, port: int) -> None:
+        self.app = app
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
                                 lifespan="on", server_header=False)
@@ -117,10 +122,20 @@ class LiveServer:
         self.thread.join(timeout=30)
 
 
+TEST_SIGNING_SECRET = "test-signing-secret-0123456789abcdef0123456789"
+TEST_ADDRESS_RATE_LIMIT = 100_000
+
+
 def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
+    """Test settings: local storage under ``tmp_root/data/objects``, no background sweep."""
     port = overrides.pop("port", None) or free_port()
     return Settings.from_env({}, **{"data_dir": tmp_root / "data", "port": port,
                                     "key_cache_seconds": 0.0, "expose_statement_count": True,
+                                    "storage_signing_secret": TEST_SIGNING_SECRET,
+                                    "sweep_interval_seconds": 0,
+                                    # The whole session calls from 127.0.0.1: a per-address
+                                    # limit no test reaches unless it sets its own.
+                                    "address_rate_limit": TEST_ADDRESS_RATE_LIMIT,
                                     **overrides})
 
 
@@ -132,6 +147,49 @@ def server(tmp_root: Path, database_url: str) -> Iterator[LiveServer]:
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="session")
+def local_store(server: LiveServer) -> ObjectStore:
+    """The live server's own local store: its signed URLs point at ``server``."""
+    return server.app.state.store
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's S3 server, a real HTTP server on 127.0.0.1 (it checks no signatures)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    motoserver = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    motoserver.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        motoserver.stop()
+
+
+def s3_settings(tmp_root: Path, endpoint: str, **overrides: Any) -> Settings:
+    return make_settings(tmp_root, **{
+        "storage_backend": "s3", "s3_endpoint": endpoint, "s3_secure": False,
+        "s3_access_key": "docgraph-test", "s3_secret_key": "docgraph-test-secret",
+        "s3_bucket": "docgraph-test", "storage_timeout": 2.0, **overrides})
+
+
+@pytest.fixture(scope="session")
+async def s3_store(tmp_root: Path, moto_server: str) -> AsyncIterator[ObjectStore]:
+    store = build_store(s3_settings(tmp_root, moto_server))
+    await store.ready()  # creates the bucket
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest) -> ObjectStore:
+    """Each backend in turn."""
+    return request.getfixturevalue(f"{request.param}_store")
 
 
 @dataclasses.dataclass

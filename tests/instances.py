@@ -24,7 +24,13 @@ import httpx
 from docgraph.app import create_app
 from docgraph.db.embedded import EmbeddedPostgres, free_port
 from docgraph.db.migrate import migrate
-from tests.conftest import LiveServer, assert_local, create_database, make_settings
+from tests.conftest import (
+    TEST_SIGNING_SECRET,
+    LiveServer,
+    assert_local,
+    create_database,
+    make_settings,
+)
 
 
 @contextlib.contextmanager
@@ -59,6 +65,10 @@ class Instance:
             "DOCGRAPH_HOST": "127.0.0.1",
             "DOCGRAPH_PORT": str(self.port),
             "DOCGRAPH_DATA_DIR": str(log_dir / f"data-{self.port}"),
+            # Instances of one deployment share the object store and its secret.
+            "DOCGRAPH_STORAGE_ROOT": str(log_dir / "shared-objects"),
+            "DOCGRAPH_STORAGE_SIGNING_SECRET": TEST_SIGNING_SECRET,
+            "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
             "DOCGRAPH_EXPOSE_STATEMENT_COUNT": "true",
             "DOCGRAPH_ACCESS_LOG": "false",
             "DOCGRAPH_LOG_LEVEL": "warning",

@@ -87,3 +87,11 @@ async def test_key_hash_matches_what_the_cli_printed(cli_env, db):
     stored = await db.fetchval("select key_hash from api_keys where workspace_id = $1",
                                uuid.UUID(ws))
     assert stored == auth.hash_key(key)
+
+
+def test_serve_with_local_storage_and_no_signing_secret_stops_naming_it(cli_env, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCGRAPH_")}
+    r = subprocess.run([sys.executable, "-m", "docgraph", "serve"], capture_output=True,
+                       text=True, env={**env, **cli_env}, timeout=60, cwd=tmp_path)
+    assert r.returncode == 2
+    assert "DOCGRAPH_STORAGE_SIGNING_SECRET is not set" in r.stderr

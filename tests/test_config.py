@@ -67,3 +67,87 @@ def test_readme_documents_every_variable():
     declared = {v.env for v in VARIABLES}
     assert declared - table_names == set(), "variables missing from the README table"
     assert table_names - declared == set(), "README documents variables that do not exist"
+
+
+def test_storage_defaults_to_the_local_backend_under_the_data_dir():
+    settings = Settings.from_env({"DOCGRAPH_DATA_DIR": "/srv/docgraph"})
+    assert settings.storage_backend == "local"
+    assert settings.objects_dir == Path("/srv/docgraph/objects")
+    root = Settings.from_env({"DOCGRAPH_STORAGE_ROOT": "/mnt/objects"})
+    assert root.objects_dir == Path("/mnt/objects")
+
+
+S3_ENV = {"DOCGRAPH_STORAGE_BACKEND": "s3", "DOCGRAPH_S3_ENDPOINT": "minio:9000",
+          "DOCGRAPH_S3_ACCESS_KEY": "docgraph", "DOCGRAPH_S3_SECRET_KEY": "change-me-too"}
+
+
+def test_s3_settings_are_parsed():
+    settings = Settings.from_env({**S3_ENV, "DOCGRAPH_S3_SECURE": "false",
+                                  "DOCGRAPH_S3_REGION": "eu-west-3"})
+    assert settings.s3_endpoint == "minio:9000"
+    assert settings.s3_region == "eu-west-3"
+    assert settings.s3_base_url == "http://minio:9000"
+    public = Settings.from_env({**S3_ENV, "DOCGRAPH_S3_PUBLIC_URL": "https://files.example.com/"})
+    assert public.s3_base_url == "https://files.example.com"
+
+
+@pytest.mark.parametrize("missing", ["DOCGRAPH_S3_ENDPOINT", "DOCGRAPH_S3_ACCESS_KEY",
+                                     "DOCGRAPH_S3_SECRET_KEY"])
+def test_the_s3_backend_names_a_missing_variable(missing):
+    env = {k: v for k, v in S3_ENV.items() if k != missing}
+    with pytest.raises(ConfigError, match=f"{missing} is not set"):
+        Settings.from_env(env)
+
+
+def test_serve_with_the_local_backend_requires_a_signing_secret():
+    env = {"DOCGRAPH_DATABASE_URL": "postgresql://u:p@db:5432/docgraph"}
+    with pytest.raises(ConfigError, match="DOCGRAPH_STORAGE_SIGNING_SECRET is not set"):
+        Settings.from_env(env, require_database=True)
+    settings = Settings.from_env({**env, "DOCGRAPH_STORAGE_SIGNING_SECRET": "s" * 32},
+                                 require_database=True)
+    assert settings.storage_signing_secret == "s" * 32
+    # The s3 backend signs with its S3 credentials instead.
+    assert Settings.from_env({**env, **S3_ENV}, require_database=True).storage_backend == "s3"
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"DOCGRAPH_STORAGE_SIGNING_SECRET": "short"}, "at least 32 characters"),
+    ({"DOCGRAPH_S3_ENDPOINT": "http://minio:9000"}, "without a scheme"),
+    ({"DOCGRAPH_S3_BUCKET": "Not_A_Bucket"}, "not a valid bucket name"),
+    ({"DOCGRAPH_MAX_OBJECT_BYTES": str(6 * 1024**3)}, "at most"),
+    ({"DOCGRAPH_STORAGE_BACKEND": "gcs"}, "one of local, s3"),
+])
+def test_malformed_storage_values_name_the_variable(env, says):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert next(iter(env)) in str(info.value)
+    assert says in str(info.value)
+
+
+def test_inconsistent_storage_lifetimes_are_refused():
+    with pytest.raises(ConfigError, match="DOCGRAPH_DOWNLOAD_URL_SECONDS"):
+        Settings.from_env({"DOCGRAPH_DOWNLOAD_URL_SECONDS": "7200",
+                           "DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS": "3600"})
+    with pytest.raises(ConfigError, match="DOCGRAPH_ORPHAN_UPLOAD_SECONDS"):
+        Settings.from_env({"DOCGRAPH_ORPHAN_UPLOAD_SECONDS": "600"})
+
+
+def test_secrets_stay_out_of_the_settings_repr():
+    settings = Settings.from_env({**S3_ENV, "DOCGRAPH_STORAGE_SIGNING_SECRET": "x" * 40})
+    assert "change-me-too" not in repr(settings)
+    assert "x" * 40 not in repr(settings)
+
+
+def test_the_compose_file_configures_a_servable_s3_deployment():
+    import yaml
+
+    compose = yaml.safe_load((README.parent / "docker-compose.yml").read_text())
+    for service in ("docgraph", "docgraph-2"):
+        env = {k: str(v) for k, v in compose["services"][service]["environment"].items()}
+        assert set(env) <= {v.env for v in VARIABLES}, "compose sets an unknown variable"
+        settings = Settings.from_env(env, require_database=True)
+        assert settings.storage_backend == "s3"
+        assert settings.s3_base_url == "http://localhost:9000"
+    minio = compose["services"]["minio"]["environment"]
+    assert env["DOCGRAPH_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"]
+    assert env["DOCGRAPH_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"]

@@ -102,3 +102,12 @@ async def test_a_wildcard_allows_any_origin(tmp_root, database_url):
             assert r.headers["access-control-allow-origin"] == "*"
     finally:
         live.stop()
+
+
+async def test_a_browser_may_put_to_a_signed_url_with_the_headers_it_was_given(cors_client):
+    r = await cors_client.options(
+        "/storage/workspaces/w/documents/d",
+        headers=preflight_headers(method="PUT", headers="content-type, if-none-match"))
+    assert r.status_code == 204
+    assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+    assert "if-none-match" in r.headers["access-control-allow-headers"]

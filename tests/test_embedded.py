@@ -130,3 +130,19 @@ def test_dev_takes_over_a_cluster_left_running_by_a_killed_run(tmp_root):
 
 def test_settings_default_data_dir_is_dot_docgraph():
     assert Settings.from_env({}).data_dir == Path(".docgraph")
+
+
+
+def test_dev_keeps_one_signing_secret_for_local_storage(tmp_root):
+    from docgraph.storage.factory import with_dev_signing_secret
+
+    data_dir = tmp_root / "secret-data"
+    settings = with_dev_signing_secret(Settings.from_env({}, data_dir=data_dir))
+    secret_file = data_dir / "storage-signing-secret"
+    assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
+    assert settings.storage_signing_secret == secret_file.read_text().strip()
+    assert len(settings.storage_signing_secret) >= 32
+    again = with_dev_signing_secret(Settings.from_env({}, data_dir=data_dir))
+    assert again.storage_signing_secret == settings.storage_signing_secret
+    configured = Settings.from_env({}, data_dir=data_dir, storage_signing_secret="c" * 32)
+    assert with_dev_signing_secret(configured).storage_signing_secret == "c" * 32

@@ -9,7 +9,7 @@ import pytest
 from docgraph import auth
 from docgraph.config import Settings
 from docgraph.db.database import Database
-from tests.conftest import make_tenant
+from tests.conftest import TEST_ADDRESS_RATE_LIMIT, make_tenant
 from tests.instances import fresh_database, serving
 from tests.test_http import assert_error
 
@@ -53,8 +53,8 @@ async def test_every_response_carries_the_headers_errors_included(client, db, te
                                        headers={"X-Forwarded-For": fake_address()})
     assert_error(unauthenticated, 401, "invalid_key")
     limit, remaining, reset = limits(unauthenticated)
-    assert (limit, remaining) == (DEFAULTS.address_rate_limit,
-                                  DEFAULTS.address_rate_limit - 1)
+    assert (limit, remaining) == (TEST_ADDRESS_RATE_LIMIT,
+                                  TEST_ADDRESS_RATE_LIMIT - 1)
     assert 0 < reset <= DEFAULTS.rate_limit_window_seconds
 
 
@@ -117,8 +117,8 @@ async def test_failed_authentication_spends_the_address_never_the_key(client, db
     for n, headers in enumerate(bad, start=1):
         r = await client.get("/v1/workspace", headers={**headers, **address})
         assert_error(r, 401, "invalid_key")
-        assert limits(r)[:2] == (DEFAULTS.address_rate_limit,
-                                 DEFAULTS.address_rate_limit - n)
+        assert limits(r)[:2] == (TEST_ADDRESS_RATE_LIMIT,
+                                 TEST_ADDRESS_RATE_LIMIT - n)
     r = await client.get("/v1/workspace", headers={**tenant.headers(key), **address})
     assert r.status_code == 200
     assert limits(r)[:2] == (2, 1)
@@ -130,7 +130,7 @@ async def test_revoked_keys_are_counted_against_the_address(client, db, tenant):
     address = {"X-Forwarded-For": fake_address()}
     r = await client.get("/v1/workspace", headers={**tenant.headers(key), **address})
     assert_error(r, 401, "invalid_key")
-    assert limits(r)[0] == DEFAULTS.address_rate_limit
+    assert limits(r)[0] == TEST_ADDRESS_RATE_LIMIT
     assert await db.fetchval("select count(*) from rate_limit_windows where bucket = $1",
                              f"k:{record['id']}") == 0
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import uuid
 
 import asyncpg
 import httpx
@@ -85,11 +86,22 @@ async def test_bodies_at_the_limit_pass(client, limits_tenant):
     assert r.status_code != 413
 
 
-async def test_storage_uploads_are_not_held_to_the_api_body_limit(client):
+async def test_signed_uploads_are_held_to_their_signed_size_not_the_body_limit(
+        client, small_bodies):
+    store = small_bodies.app.state.store
     for content in (b"x" * (MAX_BODY * 5), chunks(MAX_BODY * 5)):
-        r = await client.put("/storage/some/object", content=content)
-        assert r.status_code != 413
-        assert r.json()["error"]["code"] != "payload_too_large"
+        key = f"workspaces/{uuid.uuid4()}/uploads/{uuid.uuid4().hex}.bin"
+        up = store.presign_upload(key, content_type="application/octet-stream",
+                                  size=MAX_BODY * 5)
+        r = await client.put(up.url, content=content, headers=up.headers)
+        assert r.status_code == 200, r.text
+        # Counted against the client's address, like all traffic without a key.
+        assert limits(r)[0] > 0
+    key = f"workspaces/{uuid.uuid4()}/uploads/{uuid.uuid4().hex}.bin"
+    up = store.presign_upload(key, content_type="application/octet-stream", size=MAX_BODY * 2)
+    r = await client.put(up.url, content=b"x" * (MAX_BODY * 2 + 1), headers=up.headers)
+    error = assert_error(r, 413, "payload_too_large")
+    assert error["details"] != {"max_bytes": MAX_BODY}
 
 
 @contextlib.asynccontextmanager

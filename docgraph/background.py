@@ -1,0 +1,54 @@
+"""Work that runs after a response, off the request path (image previews, for one).
+
+``BackgroundJobs`` keeps a reference to every task (so none is garbage
+collected mid-flight), runs at most ``concurrency`` at a time, logs failures
+instead of losing them, and cancels what is left when the app stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from docgraph.errors import AppError
+
+log = logging.getLogger("docgraph.background")
+
+
+class BackgroundJobs:
+    def __init__(self, concurrency: int = 2) -> None:
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``job`` in the background; ``name`` identifies it in logs."""
+        task = asyncio.create_task(self._run(name, job), name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, name: str, job: Coroutine[Any, Any, Any]) -> Any:
+        try:
+            async with self._slots:
+                return await job
+        except asyncio.CancelledError:
+            raise
+        except AppError as exc:
+            log.warning("background job %s failed: %s: %s", name, exc.code, exc.message)
+        except Exception:
+            log.exception("background job %s failed", name)
+        finally:
+            job.close()  # never awaited if cancelled while waiting for a slot
+        return None
+
+    async def wait(self) -> None:
+        """Wait until every job started so far has finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

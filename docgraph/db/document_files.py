@@ -1,0 +1,90 @@
+"""The file side of documents: image size and preview, and removing deleted ones' bytes.
+
+(The document record itself — create, read, update, soft delete — lives with
+the rest of the document SQL.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from docgraph.db.database import Connection, Database
+
+SELECT_LIVE_DOCUMENT_FILE = """
+select storage_path, mime_type, preview_path from documents
+where workspace_id = $1 and id = $2 and deleted_at is null
+"""
+# Only while the document is live and still points at the bytes measured.
+SET_IMAGE = """
+update documents
+set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
+    preview_height = $8
+where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
+returning id
+"""
+# path_in_use: a live document still points at the same bytes (then they stay).
+LOCK_DELETED_BEFORE = """
+select d.workspace_id, d.id, d.storage_path, d.preview_path,
+       exists (select 1 from documents live
+               where live.workspace_id = d.workspace_id and live.storage_path = d.storage_path
+                 and live.deleted_at is null) as path_in_use
+from documents d
+where d.deleted_at < $1
+order by d.deleted_at
+limit $2
+for update of d skip locked
+"""
+DELETE_DOCUMENTS = """
+delete from documents d
+using unnest($1::uuid[], $2::uuid[]) as gone (workspace_id, id)
+where d.workspace_id = gone.workspace_id and d.id = gone.id and d.deleted_at is not null
+"""
+# Which of these keys something still refers to: a document (live or awaiting
+# removal) or a pending upload. $1 and $2 are parallel arrays of the keys'
+# workspace ids and the keys.
+SELECT_REFERENCED_KEYS = """
+with candidate (workspace_id, key) as (select * from unnest($1::uuid[], $2::text[]))
+select c.key from candidate c
+where exists (select 1 from documents d
+              where d.workspace_id = c.workspace_id
+                and (d.storage_path = c.key or d.preview_path = c.key))
+   or exists (select 1 from uploads u
+              where u.workspace_id = c.workspace_id and u.storage_path = c.key)
+"""
+
+
+async def get_live_document_file(db: Database, workspace_id: uuid.UUID,
+                                 document_id: uuid.UUID) -> dict | None:
+    row = await db.fetchrow(SELECT_LIVE_DOCUMENT_FILE, workspace_id, document_id)
+    return dict(row) if row else None
+
+
+async def set_image(db: Database, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
+                    storage_path: str, width: int, height: int, preview_path: str | None,
+                    preview_width: int | None, preview_height: int | None) -> bool:
+    """Record an image's size and preview; False if the document is gone or changed."""
+    row = await db.fetchrow(SET_IMAGE, workspace_id, document_id, storage_path, width, height,
+                            preview_path, preview_width, preview_height)
+    return row is not None
+
+
+async def lock_deleted_before(conn: Connection, before: dt.datetime,
+                              limit: int) -> list[dict]:
+    """Documents soft-deleted before ``before``, locked (others' locked rows skipped)."""
+    return [dict(r) for r in await conn.fetch(LOCK_DELETED_BEFORE, before, limit)]
+
+
+async def delete_documents(conn: Connection, rows: Sequence[dict]) -> None:
+    await conn.execute(DELETE_DOCUMENTS, [r["workspace_id"] for r in rows],
+                       [r["id"] for r in rows])
+
+
+async def referenced_keys(db: Database, candidates: Sequence[tuple[uuid.UUID, str]]
+                          ) -> set[str]:
+    if not candidates:
+        return set()
+    rows = await db.fetch(SELECT_REFERENCED_KEYS, [w for w, _ in candidates],
+                          [k for _, k in candidates])
+    return {r["key"] for r in rows}

@@ -1,0 +1,225 @@
+"""Removing bytes nothing will ever need: the storage sweep.
+
+* Uploads never recorded as a document within ``orphan_after``: bytes and row go.
+* Uploads whose URL expired an hour ago and whose bytes never arrived: the row
+  goes, so the quota they held is free again (bytes that did arrive are noted
+  and wait for the rule above, or for a document).
+* Documents soft-deleted more than ``delete_grace`` ago: their bytes and
+  preview go, then the row (and its links).
+* Leftovers of interrupted uploads (local backend).
+* ``deep``: every object under ``workspaces/`` older than ``orphan_after`` that
+  no document and no pending upload refers to (a crash between writing a
+  preview and recording it, an upload finished after it was forgotten).
+
+Rows are locked ``for update skip locked`` while their bytes are deleted and
+removed only once that succeeded, so a storage failure just leaves them for
+the next run. The whole sweep runs under a PostgreSQL advisory lock: with
+several instances, one sweeps and the others skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from docgraph.config import Settings
+from docgraph.db import document_files, uploads
+from docgraph.db.database import Database
+from docgraph.db.locks import SWEEP_LOCK_KEY, try_advisory_lock
+from docgraph.errors import AppError
+from docgraph.storage.base import ObjectStore
+
+log = logging.getLogger("docgraph.sweeper")
+
+BATCH = 100
+LIST_BATCH = 500
+# How long after its URL expired an upload may still be arriving (a slow PUT
+# that started just before expiry).
+ARRIVAL_GRACE = dt.timedelta(hours=1)
+READY_RETRY_SECONDS = 5.0
+
+
+@dataclasses.dataclass
+class SweepReport:
+    orphan_uploads: int = 0
+    forgotten_uploads: int = 0
+    purged_documents: int = 0
+    incomplete_uploads: int = 0
+    unreferenced_objects: int = 0
+    skipped: bool = False
+
+    def total(self) -> int:
+        return (self.orphan_uploads + self.forgotten_uploads + self.purged_documents
+                + self.incomplete_uploads + self.unreferenced_objects)
+
+
+async def sweep_orphan_uploads(db: Database, store: ObjectStore,
+                               created_before: dt.datetime) -> int:
+    """Delete the bytes and rows of uploads requested before ``created_before``."""
+    removed = 0
+    while True:
+        async with db.transaction() as conn:
+            rows = await uploads.lock_uploads_created_before(conn, created_before, BATCH)
+            for row in rows:
+                await store.delete(row["storage_path"])
+            await uploads.delete_uploads(conn, rows)
+        removed += len(rows)
+        if len(rows) < BATCH:
+            return removed
+
+
+async def forget_unarrived_uploads(db: Database, store: ObjectStore,
+                                   expired_before: dt.datetime) -> int:
+    """Drop expired uploads whose bytes never arrived; note those whose bytes did."""
+    forgotten = 0
+    while True:
+        async with db.transaction() as conn:
+            rows = await uploads.lock_unseen_uploads_expired_before(conn, expired_before, BATCH)
+            infos = [await store.stat(row["storage_path"]) for row in rows]
+            gone = [row for row, info in zip(rows, infos, strict=True) if info is None]
+            arrived = [row for row, info in zip(rows, infos, strict=True) if info is not None]
+            await uploads.delete_uploads(conn, gone)
+            await uploads.mark_arrived(conn, arrived)
+        forgotten += len(gone)
+        if len(rows) < BATCH:
+            return forgotten
+
+
+async def purge_deleted_documents(db: Database, store: ObjectStore,
+                                  deleted_before: dt.datetime) -> int:
+    """Remove the bytes, preview and row of documents deleted before ``deleted_before``."""
+    purged = 0
+    while True:
+        async with db.transaction() as conn:
+            rows = await document_files.lock_deleted_before(conn, deleted_before, BATCH)
+            for row in rows:
+                if row["path_in_use"]:
+                    continue
+                await store.delete(row["storage_path"])
+                if row["preview_path"]:
+                    await store.delete(row["preview_path"])
+            await document_files.delete_documents(conn, rows)
+        purged += len(rows)
+        if len(rows) < BATCH:
+            return purged
+
+
+def _workspace_of(key: str) -> uuid.UUID | None:
+    parts = key.split("/", 2)
+    if len(parts) < 3 or parts[0] != "workspaces":
+        return None
+    try:
+        return uuid.UUID(parts[1])
+    except ValueError:
+        return None
+
+
+async def sweep_unreferenced_objects(db: Database, store: ObjectStore,
+                                     modified_before: dt.datetime, *,
+                                     prefix: str = "workspaces/") -> int:
+    """Delete objects under ``prefix`` older than ``modified_before`` that nothing refers to."""
+    removed = 0
+    batch: list[tuple[uuid.UUID, str]] = []
+
+    async def flush() -> int:
+        referenced = await document_files.referenced_keys(db, batch)
+        unreferenced = [key for _, key in batch if key not in referenced]
+        for key in unreferenced:
+            await store.delete(key)
+        batch.clear()
+        return len(unreferenced)
+
+    async for info in store.list_older_than(prefix, modified_before):
+        workspace_id = _workspace_of(info.key)
+        if workspace_id is None:
+            continue  # not laid out by docgraph: not ours to judge
+        batch.append((workspace_id, info.key))
+        if len(batch) >= LIST_BATCH:
+            removed += await flush()
+    if batch:
+        removed += await flush()
+    return removed
+
+
+async def sweep(db: Database, store: ObjectStore, *, orphan_after: dt.timedelta,
+                delete_grace: dt.timedelta, deep: bool = False,
+                now: dt.datetime | None = None) -> SweepReport:
+    """One sweep, unless another instance is sweeping right now (``skipped``)."""
+    now = now or dt.datetime.now(dt.UTC)
+    report = SweepReport()
+    async with try_advisory_lock(db, SWEEP_LOCK_KEY) as acquired:
+        if not acquired:
+            report.skipped = True
+            return report
+        report.orphan_uploads = await sweep_orphan_uploads(db, store, now - orphan_after)
+        report.forgotten_uploads = await forget_unarrived_uploads(db, store,
+                                                                  now - ARRIVAL_GRACE)
+        report.purged_documents = await purge_deleted_documents(db, store, now - delete_grace)
+        report.incomplete_uploads = await store.purge_incomplete(now - orphan_after)
+        if deep:
+            report.unreferenced_objects = await sweep_unreferenced_objects(
+                db, store, now - orphan_after)
+    return report
+
+
+async def sweep_with(db: Database, store: ObjectStore, settings: Settings, *,
+                     deep: bool = False) -> SweepReport:
+    return await sweep(db, store, deep=deep,
+                       orphan_after=dt.timedelta(seconds=settings.orphan_upload_seconds),
+                       delete_grace=dt.timedelta(seconds=settings.delete_grace_seconds))
+
+
+async def maintain_storage(db: Database, store: ObjectStore, settings: Settings) -> None:
+    """The app's background task: get the store ready, then sweep periodically.
+
+    Readiness (creating the bucket) is retried until it succeeds, so the app
+    starts even while storage is down. Sweeps run every
+    ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %, so instances spread out); the
+    deep one at most once per ``DOCGRAPH_ORPHAN_UPLOAD_SECONDS``.
+    """
+    while True:
+        try:
+            await store.ready()
+            break
+        except AppError as exc:
+            log.warning("object storage is not ready: %s; retrying", exc.message)
+            await asyncio.sleep(READY_RETRY_SECONDS)
+    interval = settings.sweep_interval_seconds
+    if interval <= 0:
+        return
+    last_deep: float | None = None
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        deep = last_deep is None or time.monotonic() - last_deep >= settings.orphan_upload_seconds
+        try:
+            report = await sweep_with(db, store, settings, deep=deep)
+        except AppError as exc:
+            log.warning("storage sweep failed: %s: %s", exc.code, exc.message)
+            continue
+        except Exception:
+            log.exception("storage sweep failed")
+            continue
+        if deep and not report.skipped:
+            last_deep = time.monotonic()
+        if report.total():
+            log.info("storage sweep", extra=dataclasses.asdict(report))
+
+
+@contextlib.asynccontextmanager
+async def background_maintenance(db: Database, store: ObjectStore,
+                                 settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
+    """``maintain_storage`` as a task for the block's duration (the app's lifespan)."""
+    task = asyncio.create_task(maintain_storage(db, store, settings), name="storage-maintenance")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
