@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench clean install schema
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+## Write the GraphQL schema to schema.graphql (a test checks it matches the code).
+schema: $(STAMP)
+	$(BIN)/docgraph schema > schema.graphql
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

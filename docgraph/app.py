@@ -12,9 +12,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 
-from docgraph import auth, maintenance
+from docgraph import auth, graphiql, maintenance
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.background import BackgroundJobs
 from docgraph.bodies import BodyLimitMiddleware
@@ -23,11 +24,13 @@ from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
+from docgraph.graphql_http import GraphQLApp
 from docgraph.idempotency import IdempotencyMiddleware
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
 from docgraph.ratelimit import RateLimitMiddleware
 from docgraph.resolvers.sweeper import background_maintenance
 from docgraph.responses import JSONResponse, error_response
+from docgraph.schema import build_schema
 from docgraph.storage.factory import build_store
 from docgraph.storage.http import is_storage_path, storage_object
 
@@ -40,8 +43,15 @@ GRAPHQL_PATH = "/graphql"
 
 
 def is_public(method: str, path: str) -> bool:
-    """Paths that need no API key: health checks, and signed storage URLs."""
-    return path in PUBLIC_PATHS or is_storage_path(path)
+    """Paths that need no API key: health checks, signed storage URLs (the signature is
+    the credential), and GraphiQL's page and assets (they hold no data).
+
+    Operations are only run by POST /graphql, which always needs a key.
+    """
+    if path in PUBLIC_PATHS or is_storage_path(path):
+        return True
+    return method in ("GET", "HEAD") and (
+        path == "/graphql" or path.startswith(graphiql.ASSETS_URL + "/"))
 
 
 def principal_of(request: Request) -> Principal:
@@ -132,12 +142,16 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             await store.close()
             await db.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/v1/workspace", current_workspace, methods=["GET"]),
         Route("/storage/{key:path}", storage_object, methods=["GET", "PUT"]),
+        Route("/graphql", GraphQLApp(build_schema(settings), settings)),
     ]
+    if settings.graphql_graphiql:
+        routes.append(Mount(graphiql.ASSETS_URL,
+                            app=StaticFiles(directory=graphiql.ASSETS_DIR)))
     # Outermost first. The rate limiter runs before the body limit and the
     # authentication answer so that their 413 and 401 carry the rate-limit
     # headers (it identifies the key itself, through the same cached verifier).
@@ -150,9 +164,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=UNLIMITED_PATHS,
                    key_limit=settings.rate_limit, address_limit=settings.address_rate_limit,
                    window_seconds=settings.rate_limit_window_seconds,
-                   max_body_bytes=settings.max_body_bytes, graphql_path=GRAPHQL_PATH,
-                   graphql_max_root_fields=settings.graphql_max_root_fields),
-        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+                   graphql_path=GRAPHQL_PATH,
+                   graphql_max_body_bytes=settings.graphql_max_body_bytes,
+                   graphql_max_root_fields=settings.graphql_max_root_fields,
+                   graphql_max_tokens=settings.graphql_max_tokens),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                   path_limits={GRAPHQL_PATH: settings.graphql_max_body_bytes}),
         Middleware(AuthMiddleware, is_public=is_public),
         Middleware(IdempotencyMiddleware, lease_seconds=settings.idempotency_lease_seconds,
                    retention_seconds=settings.idempotency_retention_seconds),

@@ -8,6 +8,8 @@ URL signs, and the storage layer checks it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -85,6 +87,8 @@ async def buffer_body(scope: Scope, receive: Receive, max_bytes: int) -> tuple[b
 class BodyLimitMiddleware:
     """413 ``payload_too_large`` for bodies over ``max_bytes`` (storage uploads exempt).
 
+    ``path_limits`` sets another limit for some paths (the GraphQL endpoint).
+
     A declared ``Content-Length`` over the limit is refused before the body
     is read. Otherwise the body is counted as the application reads it; the
     read that passes the limit raises ``PayloadTooLarge``, and should a layer
@@ -92,21 +96,24 @@ class BodyLimitMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int,
+                 path_limits: Mapping[str, int] | None = None,
                  exempt_prefixes: tuple[str, ...] = (STORAGE_PREFIX,)) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = dict(path_limits or {})
         self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].startswith(self.exempt_prefixes):
             await self.app(scope, receive, send)
             return
+        max_bytes = self.path_limits.get(scope["path"], self.max_bytes)
         length = declared_length(scope)
-        if length is not None and length > self.max_bytes:
-            raise too_large(self.max_bytes)
+        if length is not None and length > max_bytes:
+            raise too_large(max_bytes)
         exceeded = False
         replaced = False
-        inner_receive = limited(receive, self.max_bytes)
+        inner_receive = limited(receive, max_bytes)
 
         async def receive_counted() -> Message:
             nonlocal exceeded
@@ -122,7 +129,7 @@ class BodyLimitMiddleware:
                 return
             if exceeded and message["type"] == "http.response.start":
                 replaced = True
-                response = error_response(too_large(self.max_bytes),
+                response = error_response(too_large(max_bytes),
                                           scope.get("state", {}).get("request_id"))
                 await response(scope, receive, send)
                 return

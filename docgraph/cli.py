@@ -180,6 +180,11 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
     print(f"interrupted upload files:       {report.incomplete_uploads}")
     if args.deep:
         print(f"unreferenced objects removed:   {report.unreferenced_objects}")
+def cmd_schema(settings: Settings, args: argparse.Namespace) -> None:
+    """Print the GraphQL schema (SDL), as committed in schema.graphql."""
+    from docgraph.schema import schema_sdl
+
+    sys.stdout.write(schema_sdl())
 
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
@@ -283,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deep", action="store_true",
                    help="also list the store and remove objects nothing refers to")
     p.set_defaults(func=cmd_sweep)
+    sub.add_parser("schema", help="print the GraphQL schema (make schema writes schema.graphql)"
+                   ).set_defaults(func=cmd_schema)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="action", required=True)

@@ -187,8 +187,9 @@ VARIABLES: tuple[Variable, ...] = (
              "Comma-separated addresses of the load balancers whose X-Forwarded-For names "
              "the client (used by per-address rate limits). None by default."),
     Variable("DOCGRAPH_MAX_BODY_BYTES", "max_body_bytes", _int(1), 1048576,
-             "Largest request body accepted (413 payload_too_large above it). Uploads to "
-             "signed storage URLs have their own, signed, size."),
+             "Largest request body accepted (413 payload_too_large above it), except at "
+             "/graphql (DOCGRAPH_GRAPHQL_MAX_BODY_BYTES). Uploads to signed storage URLs "
+             "have their own, signed, size."),
     Variable("DOCGRAPH_GRAPHQL_MAX_ROOT_FIELDS", "graphql_max_root_fields", _int(1, 1000), 20,
              "Most root fields (aliases included) one GraphQL operation may select; each "
              "counts as one request against the rate limit."),
@@ -246,6 +247,23 @@ VARIABLES: tuple[Variable, ...] = (
              "How often each instance tries to sweep orphaned uploads and deleted documents' "
              "bytes (one instance at a time does the work; 0 turns the background sweep off; "
              "`docgraph sweep` runs it once)."),
+    Variable("DOCGRAPH_GRAPHQL_MAX_DEPTH", "graphql_max_depth", _int(1, 100), 10,
+             "Deepest field nesting a GraphQL operation may have (introspection fields "
+             "excluded)."),
+    Variable("DOCGRAPH_GRAPHQL_MAX_ALIASES", "graphql_max_aliases", _int(0, 1000), 30,
+             "Most field aliases one GraphQL document may use."),
+    Variable("DOCGRAPH_GRAPHQL_MAX_TOKENS", "graphql_max_tokens", _int(100, 1_000_000), 5000,
+             "Most lexical tokens one GraphQL document may have; longer documents are "
+             "refused before parsing finishes."),
+    Variable("DOCGRAPH_GRAPHQL_MAX_BODY_BYTES", "graphql_max_body_bytes",
+             _int(1024, 1 << 30), 1 << 20,
+             "Largest POST /graphql body, in bytes (413 payload_too_large beyond)."),
+    Variable("DOCGRAPH_GRAPHQL_INTROSPECTION", "graphql_introspection", _bool, True,
+             "Answer introspection queries (and suggest field names in errors). Turn off in "
+             "production."),
+    Variable("DOCGRAPH_GRAPHQL_GRAPHIQL", "graphql_graphiql", _bool, True,
+             "Serve GraphiQL at GET /graphql (its assets come from docgraph itself). Turn off "
+             "in production."),
 )
 
 
@@ -293,6 +311,12 @@ class Settings:
     orphan_upload_seconds: int = 86400
     delete_grace_seconds: int = 604800
     sweep_interval_seconds: int = 300
+    graphql_max_depth: int = 10
+    graphql_max_aliases: int = 30
+    graphql_max_tokens: int = 5000
+    graphql_max_body_bytes: int = 1 << 20
+    graphql_introspection: bool = True
+    graphql_graphiql: bool = True
 
     @property
     def base_url(self) -> str:

@@ -32,19 +32,22 @@ _CACHEABLE_LENGTH = 16_384
 
 
 @functools.lru_cache(maxsize=512)
-def _parse_cached(query: str) -> DocumentNode | None:
-    return _parse(query)
+def _parse_cached(query: str, max_tokens: int | None) -> DocumentNode | None:
+    return _parse(query, max_tokens)
 
 
-def _parse(query: str) -> DocumentNode | None:
+def _parse(query: str, max_tokens: int | None) -> DocumentNode | None:
+    """The document, or None when GraphQL will refuse it (syntax, too many tokens)."""
     try:
-        return parse(query, no_location=True)
+        return parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:
         return None
 
 
-def _document(query: str) -> DocumentNode | None:
-    return _parse_cached(query) if len(query) <= _CACHEABLE_LENGTH else _parse(query)
+def _document(query: str, max_tokens: int | None) -> DocumentNode | None:
+    if len(query) <= _CACHEABLE_LENGTH:
+        return _parse_cached(query, max_tokens)
+    return _parse(query, max_tokens)
 
 
 def _count(selection_set: SelectionSetNode,
@@ -63,9 +66,10 @@ def _count(selection_set: SelectionSetNode,
     return total
 
 
-def root_fields(query: str, operation_name: str | None = None) -> int:
+def root_fields(query: str, operation_name: str | None = None, *,
+                max_tokens: int | None = None) -> int:
     """Root fields the operation executed would select (0 when it cannot run)."""
-    document = _document(query)
+    document = _document(query, max_tokens)
     if document is None:
         return 0
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -78,27 +82,33 @@ def root_fields(query: str, operation_name: str | None = None) -> int:
     return _count(operations[0].selection_set, fragments, frozenset())
 
 
-def _operation_cost(payload: Any) -> int:
+def _operation_cost(payload: Any, max_tokens: int | None) -> int:
     if not isinstance(payload, dict):
         return 1
     query = payload.get("query")
     name = payload.get("operationName")
     if not isinstance(query, str):
         return 1
-    return max(1, root_fields(query, name if isinstance(name, str) else None))
+    return max(1, root_fields(query, name if isinstance(name, str) else None,
+                              max_tokens=max_tokens))
 
 
-def request_cost(method: str, query_string: bytes, body: bytes) -> int:
-    """The cost of one HTTP request to the GraphQL endpoint."""
+def request_cost(method: str, query_string: bytes, body: bytes, *,
+                 max_tokens: int | None = None) -> int:
+    """The cost of one HTTP request to the GraphQL endpoint.
+
+    ``max_tokens`` is the GraphQL layer's own limit: a longer document is not
+    parsed further here either (it will be refused, so it costs 1).
+    """
     if method == "GET":
         params = parse_qs(query_string.decode("latin-1"))
         query = params.get("query", [None])[0]
         name = params.get("operationName", [None])[0]
-        return _operation_cost({"query": query, "operationName": name})
+        return _operation_cost({"query": query, "operationName": name}, max_tokens)
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return 1
     if isinstance(payload, list):
-        return max(1, sum(_operation_cost(p) for p in payload))
-    return _operation_cost(payload)
+        return max(1, sum(_operation_cost(p, max_tokens) for p in payload))
+    return _operation_cost(payload, max_tokens)

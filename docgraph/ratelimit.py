@@ -49,24 +49,25 @@ class RateLimitMiddleware:
 
     For the GraphQL endpoint the request's cost is its root fields (see
     :mod:`docgraph.graphql_cost`): the body is read here, within
-    ``max_body_bytes``, and replayed to the layers below. An operation with
+    ``graphql_max_body_bytes``, and replayed to the layers below. An operation with
     more than ``graphql_max_root_fields`` root fields, or more than the key's
     whole limit, is refused (400) and costs 1.
     """
 
     def __init__(self, app: ASGIApp, *, is_public: Callable[[str, str], bool],
                  unlimited_paths: Collection[str], key_limit: int, address_limit: int,
-                 window_seconds: int, max_body_bytes: int, graphql_path: str,
-                 graphql_max_root_fields: int) -> None:
+                 window_seconds: int, graphql_path: str, graphql_max_body_bytes: int,
+                 graphql_max_root_fields: int, graphql_max_tokens: int | None = None) -> None:
         self.app = app
         self.is_public = is_public
         self.unlimited_paths = frozenset(unlimited_paths)
         self.key_limit = key_limit
         self.address_limit = address_limit
         self.window_seconds = window_seconds
-        self.max_body_bytes = max_body_bytes
         self.graphql_path = graphql_path
+        self.graphql_max_body_bytes = graphql_max_body_bytes
         self.graphql_max_root_fields = graphql_max_root_fields
+        self.graphql_max_tokens = graphql_max_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.unlimited_paths:
@@ -87,8 +88,10 @@ class RateLimitMiddleware:
             try:
                 body = b""
                 if method == "POST":
-                    body, receive = await buffer_body(scope, receive, self.max_body_bytes)
-                cost = graphql_cost.request_cost(method, scope.get("query_string", b""), body)
+                    body, receive = await buffer_body(scope, receive,
+                                                      self.graphql_max_body_bytes)
+                cost = graphql_cost.request_cost(method, scope.get("query_string", b""), body,
+                                                 max_tokens=self.graphql_max_tokens)
             except PayloadTooLarge as error:
                 refusal = error
             if cost > min(self.graphql_max_root_fields, limit):

@@ -37,6 +37,9 @@ from docgraph.storage.factory import build_store
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
+# More fixtures: a GraphQL client per tenant (gql, other_gql).
+pytest_plugins = ["tests.gql"]
+
 
 def assert_local(url: str) -> None:
     host = urlsplit(url).hostname

@@ -43,12 +43,34 @@ def test_values_are_parsed():
     ("DOCGRAPH_DB_ACQUIRE_TIMEOUT", "-1", "at least"),
     ("DOCGRAPH_CORS_ORIGINS", "app.example.com", "origins like"),
     ("DOCGRAPH_CORS_ORIGINS", "https://app.example.com/path", "origins like"),
+    ("DOCGRAPH_GRAPHQL_MAX_DEPTH", "0", "at least 1"),
+    ("DOCGRAPH_GRAPHQL_MAX_TOKENS", "many", "expected an integer"),
+    ("DOCGRAPH_GRAPHQL_INTROSPECTION", "perhaps", "true or false"),
 ])
 def test_malformed_value_names_the_variable(name, value, says):
     with pytest.raises(ConfigError) as info:
         Settings.from_env({name: value})
     assert name in str(info.value)
     assert says in str(info.value)
+
+
+def test_graphql_protections_are_configurable():
+    defaults = Settings.from_env({})
+    assert (defaults.graphql_max_depth, defaults.graphql_max_aliases,
+            defaults.graphql_max_tokens) == (10, 30, 5000)
+    assert defaults.graphql_introspection and defaults.graphql_graphiql
+    settings = Settings.from_env({
+        "DOCGRAPH_GRAPHQL_MAX_DEPTH": "6",
+        "DOCGRAPH_GRAPHQL_MAX_ALIASES": "3",
+        "DOCGRAPH_GRAPHQL_MAX_TOKENS": "800",
+        "DOCGRAPH_GRAPHQL_MAX_BODY_BYTES": "4096",
+        "DOCGRAPH_GRAPHQL_INTROSPECTION": "false",
+        "DOCGRAPH_GRAPHQL_GRAPHIQL": "off",
+    })
+    assert (settings.graphql_max_depth, settings.graphql_max_aliases,
+            settings.graphql_max_tokens, settings.graphql_max_body_bytes) == (6, 3, 800, 4096)
+    assert not settings.graphql_introspection
+    assert not settings.graphql_graphiql
 
 
 def test_serve_requires_a_database_url():

@@ -1,11 +1,14 @@
 """GraphQL requests are charged by their root fields, aliases included."""
 
+import uuid
+
 import orjson
 import pytest
 
 from docgraph import auth
 from docgraph.config import Settings
 from docgraph.graphql_cost import request_cost, root_fields
+from tests.conftest import TEST_ADDRESS_RATE_LIMIT
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
@@ -61,18 +64,41 @@ def test_queries_over_get_and_bodies_that_are_not_json():
 
 async def test_an_aliased_request_is_charged_per_root_field(client, db, tenant):
     key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, rate_limit=10)
-    query = "{ " + " ".join(f"a{i}: __typename" for i in range(4)) + " }"
+    ids = [str(uuid.uuid4()) for _ in range(4)]
+    query = "{ " + " ".join(f'd{i}: document(id: "{id}") {{ id }}'
+                            for i, id in enumerate(ids)) + " }"
     r = await client.post("/graphql", json={"query": query}, headers=tenant.headers(key))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"data": {f"d{i}": None for i in range(4)}}
     assert limits(r)[:2] == (10, 6)
-    r = await client.get("/graphql", params={"query": "{ a: __typename b: __typename }"},
-                         headers=tenant.headers(key))
+    # A mutation creating two documents costs 2, and creates them.
+    mutation = "mutation { " + " ".join(
+        f'c{i}: createDocument(input: {{name: "n{i}", mimeType: "text/plain", '
+        f'storagePath: "cost/{uuid.uuid4()}"}}) {{ id }}' for i in range(2)) + " }"
+    r = await client.post("/graphql", json={"query": mutation}, headers=tenant.headers(key))
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
     assert limits(r)[:2] == (10, 4)
-    # More than what is left: refused whole, and nothing is spent.
-    r = await client.post("/graphql", json={"query": query.replace("a0", "z: __typename a0")},
-                          headers=tenant.headers(key))
+    # More than what is left: refused whole, and nothing is spent or run.
+    query5 = query.replace("d0:", 'extra: document(id: "x") { id } d0:')
+    r = await client.post("/graphql", json={"query": query5}, headers=tenant.headers(key))
     assert_error(r, 429, "rate_limited")
     assert r.json()["error"]["details"]["cost"] == 5
     assert limits(r)[:2] == (10, 4)
+
+
+async def test_fragments_at_the_root_are_charged_for_their_fields(client, db, tenant):
+    key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, rate_limit=10)
+    query = ('query Q { ...Two } fragment Two on Query { a: __typename '
+             'b: documents(first: 1) { totalCount } }')
+    r = await client.post("/graphql", json={"query": query, "operationName": "Q"},
+                          headers=tenant.headers(key))
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    assert limits(r)[:2] == (10, 8)
+
+
+async def test_the_graphiql_page_is_counted_against_the_address(client, tenant):
+    r = await client.get("/graphql", headers={**tenant.headers(), "Accept": "text/html"})
+    assert limits(r)[0] == TEST_ADDRESS_RATE_LIMIT
 
 
 async def test_more_root_fields_than_allowed_is_refused_and_costs_one(client, db, tenant):

@@ -15,6 +15,7 @@ from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
 MAX_BODY = 1000
+MAX_GRAPHQL_BODY = 2048  # /graphql has a limit of its own
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ async def limits_tenant(limits_url):
 
 @pytest.fixture(scope="module")
 def small_bodies(tmp_root, limits_url):
-    with serving(tmp_root, limits_url, max_body_bytes=MAX_BODY) as live:
+    with serving(tmp_root, limits_url, max_body_bytes=MAX_BODY,
+                 graphql_max_body_bytes=MAX_GRAPHQL_BODY) as live:
         yield live
 
 
@@ -52,20 +54,24 @@ def chunks(total, size=100):
     return generate()
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 async def test_a_declared_length_over_the_limit_is_refused_up_front(client, limits_tenant):
-    for path in ("/graphql", "/v1/documents", "/v1/workspace"):
-        r = await client.post(path, content=b"{" + b" " * MAX_BODY + b"}",
-                              headers=limits_tenant.headers())
+    for path, limit in (("/graphql", MAX_GRAPHQL_BODY), ("/v1/documents", MAX_BODY),
+                        ("/v1/workspace", MAX_BODY)):
+        r = await client.post(path, content=b"{" + b" " * limit + b"}",
+                              headers={**limits_tenant.headers(), **JSON})
         error = assert_error(r, 413, "payload_too_large")
-        assert error["details"] == {"max_bytes": MAX_BODY}
+        assert error["details"] == {"max_bytes": limit}
         assert limits(r)[0] > 0  # counted, and says so
 
 
 async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client, limits_tenant):
     # No Content-Length: the body is counted as it is read (here by the GraphQL
     # cost reader, and by the idempotency layer).
-    r = await client.post("/graphql", content=chunks(MAX_BODY + 1),
-                          headers=limits_tenant.headers())
+    r = await client.post("/graphql", content=chunks(MAX_GRAPHQL_BODY + 1),
+                          headers={**limits_tenant.headers(), **JSON})
     assert "content-length" not in r.request.headers
     assert_error(r, 413, "payload_too_large")
     r = await client.post("/v1/documents", content=chunks(MAX_BODY * 3),
@@ -77,13 +83,20 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client, limit
 
 
 async def test_bodies_at_the_limit_pass(client, limits_tenant):
-    body = b'{"query": "{ __typename }"}'
-    r = await client.post("/graphql", content=body + b" " * (MAX_BODY - len(body)),
-                          headers=limits_tenant.headers())
-    assert r.status_code != 413
-    r = await client.post("/graphql", content=chunks(MAX_BODY),
-                          headers=limits_tenant.headers())
-    assert r.status_code != 413
+    query = b'{"query": "{ __typename }"}'
+    # Over the API's general limit, within the GraphQL one: fine at /graphql.
+    r = await client.post("/graphql", content=query + b" " * (MAX_GRAPHQL_BODY - len(query)),
+                          headers={**limits_tenant.headers(), **JSON})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"data": {"__typename": "Query"}}
+
+    async def streamed():
+        yield query
+        yield b" " * (MAX_GRAPHQL_BODY - len(query))
+
+    r = await client.post("/graphql", content=streamed(),
+                          headers={**limits_tenant.headers(), **JSON})
+    assert r.status_code == 200, r.text
 
 
 async def test_signed_uploads_are_held_to_their_signed_size_not_the_body_limit(

@@ -162,6 +162,10 @@ class Database:
             return await conn.execute(sql, *args)
 
 
+# Either runs statements: the pool (one connection per statement) or a held connection.
+Executor = Database | Connection
+
+
 async def ping(db: Database, within: float = 2.0) -> bool:
     """Whether the database answers ``select 1`` within ``within`` seconds."""
     try:

@@ -1,1 +1,90 @@
-"""Strawberry types of the GraphQL schema; no I/O (that is resolvers/)."""
+"""The GraphQL schema: Strawberry types (no I/O; use cases are in resolvers/)."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError, IntValueNode, NoSchemaIntrospectionCustomRule, ValueNode
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from docgraph.config import Settings
+from docgraph.resolvers.validation import SAFE_INTEGER_MAX
+from docgraph.schema.errors import log_unexpected
+from docgraph.schema.mutation import Mutation
+from docgraph.schema.query import Query
+from docgraph.schema.types import ENTITY_TYPES, SafeInt
+
+# Parsed and validated documents kept per process (an LRU of distinct query texts).
+DOCUMENT_CACHE_SIZE = 512
+
+
+def _safe_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > SAFE_INTEGER_MAX:
+        raise GraphQLError(f"SafeInt cannot represent {value!r}: expected an integer "
+                           f"between -{SAFE_INTEGER_MAX} and {SAFE_INTEGER_MAX}.")
+    return value
+
+
+def _safe_int_literal(node: ValueNode, variables: Any = None) -> int:
+    if not isinstance(node, IntValueNode):
+        raise GraphQLError("SafeInt cannot represent a non-integer value.", node)
+    return _safe_int(int(node.value))
+
+
+SAFE_INT = strawberry.scalar(
+    name="SafeInt",
+    description=f"An integer between -{SAFE_INTEGER_MAX} and {SAFE_INTEGER_MAX} (2^53 - 1), "
+                "exact in JavaScript; used for byte sizes, which outgrow Int.",
+    serialize=int, parse_value=_safe_int, parse_literal=_safe_int_literal,
+)
+
+
+class DocgraphSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Log only the unexpected errors, with the request id (the rest are the caller's)."""
+        context = execution_context.context if execution_context else None
+        log_unexpected(errors, getattr(context, "request_id", None))
+
+
+def build_schema(settings: Settings | None = None) -> DocgraphSchema:
+    """The schema, with the protections ``settings`` ask for (defaults: Settings())."""
+    settings = settings or Settings()
+    # Built once, so the validation cache (keyed by the rules) hits across requests.
+    rules = [
+        *QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules,
+    ]
+    if not settings.graphql_introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return DocgraphSchema(
+        query=Query,
+        mutation=Mutation,
+        types=list(ENTITY_TYPES),
+        extensions=[
+            partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
+            partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+            partial(AddValidationRules, rules),
+            partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+        ],
+        config=StrawberryConfig(
+            scalar_map={SafeInt: SAFE_INT},
+            disable_field_suggestions=not settings.graphql_introspection,
+        ),
+    )
+
+
+def schema_sdl() -> str:
+    """The schema in GraphQL SDL, as committed in ``schema.graphql``."""
+    return str(build_schema()) + "\n"

@@ -1,0 +1,230 @@
+"""Documents and their folders. Soft-deleted documents are invisible to every read."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from docgraph.db.database import Executor
+from docgraph.errors import StorageConflict
+
+DOCUMENT_COLUMNS = """
+    d.id, d.name, d.description, d.mime_type, d.size_bytes, d.storage_path, d.folder,
+    d.tags, d.type, d.status, d.user_data, d.verified_at, d.rejection_reason,
+    d.created_by, d.created_at, d.updated_at"""
+
+INSERT_FOLDER = """
+insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
+"""
+
+INSERT_DOCUMENT = f"""
+insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
+                            storage_path, folder, tags, type, user_data, created_by)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+returning {DOCUMENT_COLUMNS}
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+SELECT_DOCUMENTS_BY_ID = f"""
+select {DOCUMENT_COLUMNS}
+from documents d
+where d.workspace_id = $1 and d.id = any($2::uuid[]) and d.deleted_at is null
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+# Each field changes only when its flag is true, so one statement serves every PATCH.
+UPDATE_DOCUMENT = f"""
+update documents as d set
+    name = case when $3 then $4::text else d.name end,
+    description = case when $5 then $6::text else d.description end,
+    folder = case when $7 then $8::text else d.folder end,
+    tags = case when $9 then $10::text[] else d.tags end,
+    type = case when $11 then $12::text else d.type end,
+    user_data = case when $13 then $14::jsonb else d.user_data end,
+    updated_at = now()
+where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+returning {DOCUMENT_COLUMNS}
+"""  # noqa: S608 - composed of constants; values are $n parameters
+UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data")
+
+SOFT_DELETE_DOCUMENT = """
+update documents set deleted_at = now(), updated_at = now()
+where workspace_id = $1 and id = $2 and deleted_at is null
+returning id, deleted_at
+"""
+
+# verified_at and rejection_reason follow the status (the table checks it too).
+CHANGE_STATUS = f"""
+update documents as d set
+    status = $3::text,
+    verified_at = case when $3::text = 'verified' then now() end,
+    rejection_reason = case when $3::text = 'rejected' then $4::text end,
+    updated_at = now()
+where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null and d.status = any($5::text[])
+returning {DOCUMENT_COLUMNS}
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+SELECT_DOCUMENT_STATUS = """
+select status from documents where workspace_id = $1 and id = $2 and deleted_at is null
+"""
+
+# The workspace's live documents matching every given filter ($2..$11; null: any).
+_DOCUMENT_FILTER = """
+    d.workspace_id = $1 and d.deleted_at is null
+    and ($2::text is null or d.folder = $2::text or starts_with(d.folder, $3::text))
+    and ($4::text[] is null or d.tags @> $4::text[])
+    and ($5::text is null or d.type = $5::text)
+    and ($6::text is null or d.status = $6::text)
+    and ($7::text is null or d.mime_type = $7::text)
+    and ($8::text is null or starts_with(d.mime_type, $8::text))
+    and ($9::text is null or strpos(lower(d.name), lower($9::text)) > 0)
+    and ($10::text is null or exists (
+        select 1 from links l
+        where l.workspace_id = $1 and l.document_id = d.id
+          and l.entity_type = $10::text and l.entity_id = $11::uuid))"""
+
+# One page, newest first, with the total and the number of documents before the
+# cursor ($12, $13), in one statement.
+SELECT_DOCUMENT_PAGE = f"""
+select t.total_count, t.preceding, p.*
+from (
+    select count(*) as total_count,
+           count(*) filter (where (d.created_at, d.id) >= ($12::timestamptz, $13::uuid))
+               as preceding
+    from documents d
+    where {_DOCUMENT_FILTER}
+) t
+left join lateral (
+    select {DOCUMENT_COLUMNS}
+    from documents d
+    where {_DOCUMENT_FILTER}
+      and ($12::timestamptz is null or (d.created_at, d.id) < ($12::timestamptz, $13::uuid))
+    order by d.created_at desc, d.id desc
+    offset $14 limit $15
+) p on true
+order by p.created_at desc, p.id desc
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+_LINKED_FILTER = """
+    l.workspace_id = $1 and l.entity_type = o.entity_type and l.entity_id = o.id
+    and d.workspace_id = $1 and d.id = l.document_id and d.deleted_at is null
+    and ($3::text is null or l.role = $3::text)
+    and ($4::text is null or d.type = $4::text)
+    and ($5::text is null or d.status = $5::text)"""
+
+# Several entities (owners) and one page of each one's live documents, newest
+# first, with each list's total: one statement for a whole level of a query.
+# An owner without documents yields one row whose document columns are null;
+# an unknown owner yields none.
+SELECT_ENTITY_DOCUMENT_PAGES = f"""
+select o.id as owner_id, o.entity_type as owner_entity_type, o.name as owner_name,
+       o.attributes as owner_attributes, o.created_at as owner_created_at,
+       o.updated_at as owner_updated_at,
+       t.total_count, t.preceding, p.*
+from entities o
+cross join lateral (
+    select count(*) as total_count,
+           count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
+               as preceding
+    from links l, documents d
+    where {_LINKED_FILTER}
+) t
+left join lateral (
+    select {DOCUMENT_COLUMNS},
+           l.id as link_id, l.role as link_role, l.created_at as link_created_at
+    from links l, documents d
+    where {_LINKED_FILTER}
+      and ($6::timestamptz is null or (d.created_at, d.id) < ($6::timestamptz, $7::uuid))
+    order by d.created_at desc, d.id desc
+    offset $8 limit $9
+) p on true
+where o.workspace_id = $1 and o.id = any($2::uuid[])
+order by o.id, p.created_at desc, p.id desc
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+
+async def insert_folder(conn: Executor, workspace_id: uuid.UUID, path: str) -> None:
+    await conn.execute(INSERT_FOLDER, workspace_id, path)
+
+
+async def insert_document(conn: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
+                          name: str, description: str | None, mime_type: str,
+                          size_bytes: int, storage_path: str, folder: str | None,
+                          tags: Sequence[str], type: str, user_data: Mapping[str, Any],
+                          created_by: uuid.UUID | None) -> Mapping[str, Any]:
+    """Insert one document; a live document at the same storage path is a conflict."""
+    try:
+        row = await conn.fetchrow(INSERT_DOCUMENT, workspace_id, document_id, name,
+                                  description, mime_type, size_bytes, storage_path, folder,
+                                  list(tags), type, user_data, created_by)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "documents_live_storage_path":
+            raise StorageConflict(details={"storage_path": storage_path}) from exc
+        raise
+    assert row is not None
+    return row
+
+
+async def select_documents_by_id(db: Executor, workspace_id: uuid.UUID,
+                                 ids: Sequence[uuid.UUID]) -> list[Mapping[str, Any]]:
+    return await db.fetch(SELECT_DOCUMENTS_BY_ID, workspace_id, list(ids))
+
+
+async def update_document(conn: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID,
+                          changes: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """Apply ``changes`` (a subset of ``UPDATABLE_FIELDS``) to a live document."""
+    args: list[Any] = []
+    for field in UPDATABLE_FIELDS:
+        args += [field in changes, changes.get(field)]
+    return await conn.fetchrow(UPDATE_DOCUMENT, workspace_id, document_id, *args)
+
+
+async def soft_delete_document(db: Executor, workspace_id: uuid.UUID,
+                               document_id: uuid.UUID) -> tuple[uuid.UUID, datetime] | None:
+    row = await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
+    return (row["id"], row["deleted_at"]) if row else None
+
+
+async def change_status(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
+                        to: str, allowed_from: Sequence[str],
+                        rejection_reason: str | None = None) -> Mapping[str, Any] | None:
+    """Move a live document to ``to`` if its status is one of ``allowed_from``."""
+    return await db.fetchrow(CHANGE_STATUS, workspace_id, document_id, to, rejection_reason,
+                             list(allowed_from))
+
+
+async def select_document_status(db: Executor, workspace_id: uuid.UUID,
+                                 document_id: uuid.UUID) -> str | None:
+    return await db.fetchval(SELECT_DOCUMENT_STATUS, workspace_id, document_id)
+
+
+async def select_document_page(
+    db: Executor, workspace_id: uuid.UUID, *, folder: str | None, folder_prefix: str | None,
+    tags: Sequence[str] | None, type: str | None, status: str | None,
+    mime_type: str | None, mime_prefix: str | None, name_contains: str | None,
+    linked_entity_type: str | None, linked_entity_id: uuid.UUID | None,
+    after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
+) -> list[Mapping[str, Any]]:
+    """Rows of one page; each carries ``total_count`` and ``preceding``.
+
+    An empty page is one row whose document columns are null.
+    """
+    return await db.fetch(
+        SELECT_DOCUMENT_PAGE, workspace_id, folder, folder_prefix,
+        list(tags) if tags is not None else None, type, status, mime_type, mime_prefix,
+        name_contains, linked_entity_type, linked_entity_id, after_created_at, after_id,
+        offset, limit,
+    )
+
+
+async def select_entity_document_pages(
+    db: Executor, workspace_id: uuid.UUID, owner_ids: Sequence[uuid.UUID], *,
+    role: str | None, type: str | None, status: str | None,
+    after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
+) -> list[Mapping[str, Any]]:
+    return await db.fetch(
+        SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, list(owner_ids), role, type, status,
+        after_created_at, after_id, offset, limit,
+    )

@@ -1,0 +1,74 @@
+"""Links between documents and entities: at most one per (document, entity)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from docgraph.db.database import Executor
+
+LINK_COLUMNS = "l.id, l.document_id, l.entity_type, l.entity_id, l.role, l.created_at"
+
+SELECT_LINKS_BY_DOCUMENT = f"""
+select {LINK_COLUMNS}
+from links l
+where l.workspace_id = $1 and l.document_id = any($2::uuid[])
+order by l.created_at, l.id
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+# Link a live document ($2) to an entity ($3, $4), or find the link that exists.
+# One row: whether the document and the entity were found, and the link (null
+# columns when either is missing) with ``created`` telling new from existing.
+INSERT_LINK = f"""
+with doc as (
+    select d.id from documents d
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+), ent as (
+    select e.id, e.entity_type from entities e
+    where e.workspace_id = $1 and e.id = $4 and e.entity_type = $3::text
+), inserted as (
+    insert into links as l (workspace_id, id, document_id, entity_type, entity_id, role)
+    select $1, $5, doc.id, ent.entity_type, ent.id, $6::text from doc cross join ent
+    on conflict (workspace_id, document_id, entity_type, entity_id) do nothing
+    returning {LINK_COLUMNS}
+)
+select exists (select 1 from doc) as document_found,
+       exists (select 1 from ent) as entity_found,
+       k.*
+from (select 1) one
+left join (
+    select true as created, i.* from inserted i
+    union all
+    select false as created, {LINK_COLUMNS} from links l
+    where l.workspace_id = $1 and l.document_id = $2 and l.entity_type = $3::text
+      and l.entity_id = $4
+) k on true
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+DELETE_LINK = f"""
+delete from links l
+using documents d
+where l.workspace_id = $1 and l.document_id = $2 and l.entity_type = $3 and l.entity_id = $4
+  and d.workspace_id = $1 and d.id = l.document_id and d.deleted_at is null
+returning {LINK_COLUMNS}
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
+
+async def select_links_by_document(db: Executor, workspace_id: uuid.UUID,
+                                   document_ids: Sequence[uuid.UUID]) -> list[Mapping[str, Any]]:
+    return await db.fetch(SELECT_LINKS_BY_DOCUMENT, workspace_id, list(document_ids))
+
+
+async def insert_link(db: Executor, workspace_id: uuid.UUID, link_id: uuid.UUID, *,
+                      document_id: uuid.UUID, entity_type: str, entity_id: uuid.UUID,
+                      role: str | None) -> Mapping[str, Any]:
+    row = await db.fetchrow(INSERT_LINK, workspace_id, document_id, entity_type, entity_id,
+                            link_id, role)
+    assert row is not None
+    return row
+
+
+async def delete_link(db: Executor, workspace_id: uuid.UUID, *, document_id: uuid.UUID,
+                      entity_type: str, entity_id: uuid.UUID) -> Mapping[str, Any] | None:
+    return await db.fetchrow(DELETE_LINK, workspace_id, document_id, entity_type, entity_id)

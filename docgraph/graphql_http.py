@@ -1,0 +1,111 @@
+"""``/graphql`` over HTTP: POST runs operations, GET serves GraphiQL.
+
+* POST needs an API key (AuthMiddleware); one operation per request
+  (batching is off), JSON in, JSON out (orjson), bodies above
+  ``DOCGRAPH_GRAPHQL_MAX_BODY_BYTES`` refused with 413.
+* GET serves the GraphiQL page (no key needed: it holds no data) when
+  ``DOCGRAPH_GRAPHQL_GRAPHIQL`` is on. Operations are never run over GET,
+  so a key is always needed to read anything.
+* Errors of the HTTP request itself (bad JSON, wrong method or content
+  type) use the REST error body; errors of an operation are GraphQL
+  errors in a 200 response, each with ``extensions.code``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from docgraph import graphiql
+from docgraph.config import Settings
+from docgraph.context import RequestContext
+from docgraph.errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, ValidationError
+from docgraph.schema import DocgraphSchema
+from docgraph.schema.errors import formatted
+
+
+class GraphQLApp(GraphQL[RequestContext, None]):
+    def __init__(self, schema: DocgraphSchema, settings: Settings) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if settings.graphql_graphiql else None,
+                         allow_queries_via_get=False, multipart_uploads_enabled=False)
+        self.settings = settings
+        self.max_body_bytes = settings.graphql_max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = scope["method"]
+        if method in ("GET", "HEAD"):
+            request = Request(scope)
+            if self.graphql_ide and self.should_render_graphql_ide(request):  # type: ignore[arg-type]
+                await (await self.render_graphql_ide(request))(scope, receive, send)
+                return
+            raise MethodNotAllowed("Send GraphQL operations with POST."
+                                   + (" GET /graphql serves GraphiQL to browsers."
+                                      if self.graphql_ide else ""),
+                                   headers={"Allow": "POST"})
+        if method != "POST":
+            raise MethodNotAllowed(headers={"Allow": "GET, POST" if self.graphql_ide else "POST"})
+        declared = Request(scope).headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise self._too_large()
+        request = Request(scope, receive=self._limited(receive))
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            raise _app_error(exc) from exc
+        await response(scope, receive, send)
+
+    def _too_large(self) -> PayloadTooLarge:
+        return PayloadTooLarge(f"The request body is larger than {self.max_body_bytes} bytes.",
+                               details={"max_bytes": self.max_body_bytes})
+
+    def _limited(self, receive: Receive) -> Receive:
+        """``receive``, refusing a body (even one sent chunked) over the limit."""
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise self._too_large()
+            return message
+
+        return limited
+
+    async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
+        return RequestContext.from_request(request)
+
+    async def process_result(self, request: Request,
+                             result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [formatted(error) for error in result.errors]
+        return await super().process_result(request, result)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.page())
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+
+def _app_error(exc: HTTPException) -> AppError:
+    if exc.status_code == 405:
+        return MethodNotAllowed(exc.reason, headers={"Allow": "POST"})
+    if exc.status_code == 404:
+        return NotFound(exc.reason)
+    if exc.status_code == 400:
+        return ValidationError(exc.reason)
+    error = AppError(exc.reason)
+    error.status = exc.status_code
+    return error

@@ -1,0 +1,286 @@
+"""Document use cases: record, read, list, change, verify and delete documents.
+
+Inputs are what callers sent (GraphQL arguments or REST JSON, snake_case
+keys as in the seeds); every one is validated here, so both APIs accept
+and refuse exactly the same things.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from docgraph.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
+from docgraph.db import documents as documents_db
+from docgraph.errors import Conflict, NotFound
+from docgraph.resolvers import validation as v
+from docgraph.resolvers.loaders import EntityDocumentsQuery
+from docgraph.resolvers.pagination import PageRequest, build_page
+from docgraph.resolvers.records import (
+    DeletedDocument,
+    DocumentRecord,
+    DocumentStatus,
+    DocumentType,
+    Edge,
+    EntityDocuments,
+    EntityType,
+    Page,
+)
+
+if TYPE_CHECKING:
+    from docgraph.context import RequestContext
+
+CREATE_FIELDS: Mapping[str, v.Validator] = {
+    "name": v.document_name,
+    "mime_type": v.mime_type,
+    "storage_path": v.storage_path,
+    "size_bytes": v.size_bytes,
+    "description": v.nullable(v.description),
+    "folder": v.nullable(v.folder),
+    "tags": v.tags,
+    "type": v.document_type,
+    "user_data": v.json_object,
+}
+REQUIRED_CREATE_FIELDS = ("name", "mime_type", "storage_path")
+
+UPDATE_FIELDS: Mapping[str, v.Validator] = {
+    "name": v.document_name,
+    "description": v.nullable(v.description),
+    "folder": v.nullable(v.folder),
+    "tags": v.tags,
+    "type": v.document_type,
+    "user_data": v.json_object,
+}
+
+
+def _linked_to(value: Any) -> tuple[EntityType, uuid.UUID]:
+    if not isinstance(value, Mapping):
+        raise v.Invalid("must be an object with entity_type and entity_id")
+    try:
+        return v.entity_type(value.get("entity_type")), v.identifier(value.get("entity_id"))
+    except v.Invalid as exc:
+        raise v.Invalid(f"entity_type and entity_id: {exc.message}") from None
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise v.Invalid("must be true or false")
+    return value
+
+
+# Every filter is optional: absent or null, it does not filter.
+LIST_FILTERS: Mapping[str, v.Validator] = {
+    "folder": v.nullable(v.folder),
+    "include_subfolders": v.nullable(_boolean),
+    "tags": v.nullable(v.tags),
+    "type": v.nullable(v.document_type),
+    "status": v.nullable(v.document_status),
+    "mime_type": v.nullable(v.mime_type_pattern),
+    "name_contains": v.nullable(v.search_text),
+    "linked_to": v.nullable(_linked_to),
+}
+
+# The verification status machine of seed 004: target -> the statuses it may come from.
+TRANSITIONS: Mapping[DocumentStatus, tuple[DocumentStatus, ...]] = {
+    DocumentStatus.VERIFIED: (DocumentStatus.PENDING,),
+    DocumentStatus.REJECTED: (DocumentStatus.PENDING,),
+    DocumentStatus.EXPIRED: (DocumentStatus.VERIFIED,),
+}
+
+
+def _not_found() -> NotFound:
+    return NotFound("No such document.")
+
+
+def _remember(ctx: RequestContext, document: DocumentRecord) -> DocumentRecord:
+    ctx.document_by_id.clear(document.id).prime(document.id, document)
+    return document
+
+
+async def get_document(ctx: RequestContext, document_id: Any) -> DocumentRecord | None:
+    """A live document of the caller's workspace, or ``None``."""
+    ctx.principal.require(READ_DOCUMENTS)
+    return await ctx.document_by_id.load(v.check("id", v.identifier, document_id))
+
+
+async def require_document(ctx: RequestContext, document_id: Any) -> DocumentRecord:
+    """Like :func:`get_document`, but an unknown document is ``NotFound`` (REST's 404)."""
+    ctx.principal.require(READ_DOCUMENTS)
+    return await load_document(ctx, v.check("id", v.identifier, document_id))
+
+
+async def load_document(ctx: RequestContext, document_id: uuid.UUID) -> DocumentRecord:
+    """A live document or ``NotFound``, for use cases that checked their own scope."""
+    document = await ctx.document_by_id.load(document_id)
+    if document is None:
+        raise _not_found()
+    return document
+
+
+async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> DocumentRecord:
+    """Record a document (seed 002): validate, then insert with its folder, atomically.
+
+    A live document of the workspace at the same ``storage_path`` is a
+    ``StorageConflict``; a folder that does not exist yet is created. Checks
+    of the stored object itself (storage/) belong between the validation and
+    the transaction, so that no transaction waits on the object store.
+    """
+    ctx.principal.require(WRITE_DOCUMENTS)
+    new = v.parse_fields(fields, CREATE_FIELDS, required=REQUIRED_CREATE_FIELDS)
+    folder = new.get("folder")
+    async with ctx.db.transaction() as conn:
+        if folder is not None:
+            await documents_db.insert_folder(conn, ctx.workspace_id, folder)
+        row = await documents_db.insert_document(
+            conn, ctx.workspace_id, uuid.uuid4(),
+            name=new["name"], description=new.get("description"),
+            mime_type=new["mime_type"], size_bytes=new.get("size_bytes", 0),
+            storage_path=new["storage_path"], folder=folder, tags=new.get("tags", []),
+            type=new.get("type", DocumentType.OTHER), user_data=new.get("user_data", {}),
+            created_by=ctx.principal.key_id,
+        )
+    return _remember(ctx, DocumentRecord.from_row(row))
+
+
+async def update_document(ctx: RequestContext, document_id: Any,
+                          changes: Mapping[str, Any]) -> DocumentRecord:
+    """Change a live document's metadata (the fields of ``UPDATE_FIELDS`` given).
+
+    ``None`` clears ``description`` or ``folder``; ``tags`` and ``user_data``
+    are replaced, not merged. The bytes' facts (storage path, MIME type,
+    size) and the status (see :func:`verify_document`) are not changed here.
+    """
+    ctx.principal.require(WRITE_DOCUMENTS)
+    doc_id = v.check("id", v.identifier, document_id)
+    cleaned = v.parse_fields(changes, UPDATE_FIELDS)
+    if not cleaned:
+        return await load_document(ctx, doc_id)
+    folder = cleaned.get("folder")
+    async with ctx.db.transaction() as conn:
+        if folder is not None:
+            await documents_db.insert_folder(conn, ctx.workspace_id, folder)
+        row = await documents_db.update_document(conn, ctx.workspace_id, doc_id, cleaned)
+    if row is None:
+        raise _not_found()
+    return _remember(ctx, DocumentRecord.from_row(row))
+
+
+async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocument:
+    """Soft-delete: from now on the document is absent from every read and list."""
+    ctx.principal.require(WRITE_DOCUMENTS)
+    doc_id = v.check("id", v.identifier, document_id)
+    deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id)
+    if deleted is None:
+        raise _not_found()
+    ctx.document_by_id.clear(doc_id).prime(doc_id, None)
+    return DeletedDocument(id=deleted[0], deleted_at=deleted[1])
+
+
+async def _change_status(ctx: RequestContext, document_id: Any, to: DocumentStatus,
+                         rejection_reason: str | None = None) -> DocumentRecord:
+    allowed_from = TRANSITIONS[to]
+    row = await documents_db.change_status(ctx.db, ctx.workspace_id, document_id, to=to,
+                                           allowed_from=allowed_from,
+                                           rejection_reason=rejection_reason)
+    if row is None:
+        current = await documents_db.select_document_status(ctx.db, ctx.workspace_id,
+                                                            document_id)
+        if current is None:
+            raise _not_found()
+        sources = " or ".join(allowed_from)
+        raise Conflict(
+            f"A {current} document cannot become {to}; only {sources} documents can.",
+            details={"status": current, "to": str(to),
+                     "allowed_from": [str(s) for s in allowed_from]},
+        )
+    return _remember(ctx, DocumentRecord.from_row(row))
+
+
+async def verify_document(ctx: RequestContext, document_id: Any) -> DocumentRecord:
+    """pending -> verified; sets ``verified_at``."""
+    ctx.principal.require(WRITE_DOCUMENTS)
+    doc_id = v.check("id", v.identifier, document_id)
+    return await _change_status(ctx, doc_id, DocumentStatus.VERIFIED)
+
+
+async def reject_document(ctx: RequestContext, document_id: Any, reason: Any) -> DocumentRecord:
+    """pending -> rejected; sets ``rejection_reason``."""
+    ctx.principal.require(WRITE_DOCUMENTS)
+    cleaned = v.parse_fields({"id": document_id, "reason": reason},
+                             {"id": v.identifier, "reason": v.rejection_reason})
+    return await _change_status(ctx, cleaned["id"], DocumentStatus.REJECTED, cleaned["reason"])
+
+
+async def expire_document(ctx: RequestContext, document_id: Any) -> DocumentRecord:
+    """verified -> expired; clears ``verified_at``."""
+    ctx.principal.require(WRITE_DOCUMENTS)
+    doc_id = v.check("id", v.identifier, document_id)
+    return await _change_status(ctx, doc_id, DocumentStatus.EXPIRED)
+
+
+async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
+                         page: PageRequest) -> Page[Edge[DocumentRecord]]:
+    """The workspace's live documents matching ``filters``, newest first.
+
+    Filters (all optional, all must match): ``folder`` (exact, or with
+    ``include_subfolders`` the whole subtree), ``tags`` (carries all of
+    them), ``type``, ``status``, ``mime_type`` (exact, or ``image/*``),
+    ``name_contains`` (case-insensitive) and ``linked_to``
+    (``{"entity_type", "entity_id"}``).
+    """
+    ctx.principal.require(READ_DOCUMENTS)
+    f = v.parse_fields(filters or {}, LIST_FILTERS)
+    folder = f.get("folder")
+    folder_prefix = None
+    if folder is not None and f.get("include_subfolders"):
+        folder_prefix = folder if folder == "/" else folder + "/"
+    mime = f.get("mime_type")
+    mime_prefix = mime[:-1] if mime is not None and mime.endswith("/*") else None
+    linked_type, linked_id = f.get("linked_to") or (None, None)
+    rows = await documents_db.select_document_page(
+        ctx.db, ctx.workspace_id, folder=folder, folder_prefix=folder_prefix,
+        tags=f.get("tags"), type=f.get("type"), status=f.get("status"),
+        mime_type=None if mime_prefix else mime, mime_prefix=mime_prefix,
+        name_contains=f.get("name_contains"), linked_entity_type=linked_type,
+        linked_entity_id=linked_id, after_created_at=page.after_created_at,
+        after_id=page.after_id, offset=page.offset, limit=page.limit,
+    )
+    documents = [DocumentRecord.from_row(row) for row in rows if row["id"] is not None]
+    for document in documents:
+        ctx.document_by_id.prime(document.id, document)
+    return build_page(page, documents, total_count=rows[0]["total_count"],
+                      preceding=rows[0]["preceding"], edge=Edge)
+
+
+def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None,
+                           status: Any = None,
+                           page: PageRequest | None = None) -> EntityDocumentsQuery:
+    """Validate the arguments of an entity's document list."""
+    cleaned = v.parse_fields(
+        {"id": entity_id, "role": role, "type": type, "status": status},
+        {"id": v.identifier, "role": v.nullable(v.role), "type": v.nullable(v.document_type),
+         "status": v.nullable(v.document_status)},
+    )
+    return EntityDocumentsQuery(entity_id=cleaned["id"], role=cleaned["role"],
+                                type=cleaned["type"], status=cleaned["status"],
+                                page=page or PageRequest())
+
+
+async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id: Any, *,
+                                role: Any = None, type: Any = None, status: Any = None,
+                                page: PageRequest | None = None) -> EntityDocuments:
+    """One page of an entity's live documents, newest first, each with its link.
+
+    Seeds 000 and 003 (a contact's documents, filtered by link ``role``) and
+    004 (a company's, filtered by ``type`` and ``status``): one statement
+    answers whether the entity exists, the page and the total. An unknown
+    entity, or one of another type, is ``NotFound``.
+    """
+    ctx.principal.require(READ_DOCUMENTS)
+    kind = v.check("entity_type", v.entity_type, entity_type)
+    query = entity_documents_query(entity_id, role=role, type=type, status=status, page=page)
+    found = await ctx.document_page_by_entity.load(query)
+    if found is None or found.owner.entity_type is not kind:
+        raise NotFound(f"No such {kind}.")
+    return found

@@ -1,0 +1,157 @@
+"""Per-request dataloaders: one statement per level of a query, not per item.
+
+Each loader belongs to one request's :class:`~docgraph.context.RequestContext`
+(never shared: its cache holds one workspace's rows as of that request), and
+every statement it sends names that workspace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from aiodataloader import DataLoader
+
+from docgraph.db import documents as documents_db
+from docgraph.db import entities as entities_db
+from docgraph.db import links as links_db
+from docgraph.resolvers.pagination import Cursor, PageRequest, build_page
+from docgraph.resolvers.records import (
+    DocumentRecord,
+    DocumentStatus,
+    DocumentType,
+    EntityDocuments,
+    EntityRecord,
+    LinkedDocumentEdge,
+    LinkRecord,
+)
+
+if TYPE_CHECKING:
+    from docgraph.context import RequestContext
+
+
+class DocumentByIdLoader(DataLoader[uuid.UUID, DocumentRecord | None]):
+    """Live documents by id (``None`` for unknown, deleted or other workspaces' ids)."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[DocumentRecord | None]:
+        rows = await documents_db.select_documents_by_id(self.ctx.db, self.ctx.workspace_id,
+                                                         keys)
+        found = {row["id"]: DocumentRecord.from_row(row) for row in rows}
+        return [found.get(key) for key in keys]
+
+
+class LinksByDocumentLoader(DataLoader[uuid.UUID, list[LinkRecord]]):
+    """Every link of each document, oldest first."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[LinkRecord]]:
+        rows = await links_db.select_links_by_document(self.ctx.db, self.ctx.workspace_id, keys)
+        by_document: dict[uuid.UUID, list[LinkRecord]] = defaultdict(list)
+        for row in rows:
+            by_document[row["document_id"]].append(LinkRecord.from_row(row))
+        return [by_document.get(key, []) for key in keys]
+
+
+class EntityByIdLoader(DataLoader[uuid.UUID, EntityRecord | None]):
+    """Entities of any type by id (``None`` for unknown or other workspaces' ids)."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[EntityRecord | None]:
+        rows = await entities_db.select_entities_by_id(self.ctx.db, self.ctx.workspace_id, keys)
+        found = {row["id"]: EntityRecord.from_row(row) for row in rows}
+        return [found.get(key) for key in keys]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntityDocumentsQuery:
+    """Which page of which entity's documents: the key of DocumentPageByEntityLoader."""
+
+    entity_id: uuid.UUID
+    role: str | None = None
+    type: DocumentType | None = None
+    status: DocumentStatus | None = None
+    page: PageRequest = dataclasses.field(default_factory=PageRequest)
+
+    @property
+    def shape(self) -> tuple[Any, ...]:
+        """Everything but the entity: queries of one shape share a statement."""
+        return (self.role, self.type, self.status, self.page)
+
+
+class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocuments | None]):
+    """An entity and one page of its documents (``None`` for an unknown entity).
+
+    All the keys of one shape (same filters, same page) load in one statement,
+    so ``links { entity { documents(first: 5) } }`` costs one statement however
+    many entities the links name. The documents and entities it reads prime the
+    other loaders.
+    """
+
+    def __init__(self, ctx: RequestContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+
+    async def batch_load_fn(
+        self, keys: Sequence[EntityDocumentsQuery]
+    ) -> list[EntityDocuments | None]:
+        by_shape: dict[tuple[Any, ...], list[EntityDocumentsQuery]] = defaultdict(list)
+        for key in keys:
+            by_shape[key.shape].append(key)
+        results: dict[EntityDocumentsQuery, EntityDocuments] = {}
+        for group in by_shape.values():
+            results.update(await self._load_shape(group))
+        return [results.get(key) for key in keys]
+
+    async def _load_shape(
+        self, keys: list[EntityDocumentsQuery]
+    ) -> dict[EntityDocumentsQuery, EntityDocuments]:
+        sample = keys[0]
+        page = sample.page
+        rows = await documents_db.select_entity_document_pages(
+            self.ctx.db, self.ctx.workspace_id, sorted({k.entity_id for k in keys}),
+            role=sample.role, type=sample.type, status=sample.status,
+            after_created_at=page.after_created_at, after_id=page.after_id,
+            offset=page.offset, limit=page.limit,
+        )
+        by_owner: dict[uuid.UUID, list[Mapping[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_owner[row["owner_id"]].append(row)
+        loaded = {owner_id: self._entity_documents(page, owner_rows)
+                  for owner_id, owner_rows in by_owner.items()}
+        for key in keys:
+            if key.entity_id not in loaded:  # unknown here: tell the entity loader too
+                self.ctx.entity_by_id.prime(key.entity_id, None)
+        return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
+
+    def _entity_documents(self, page: PageRequest,
+                          rows: list[Mapping[str, Any]]) -> EntityDocuments:
+        owner = EntityRecord.from_row(rows[0], prefix="owner_")
+        self.ctx.entity_by_id.prime(owner.id, owner)
+        items: list[tuple[DocumentRecord, LinkRecord]] = []
+        for row in rows:
+            if row["id"] is None:  # the owner has no document on this page
+                continue
+            document = DocumentRecord.from_row(row)
+            self.ctx.document_by_id.prime(document.id, document)
+            link = LinkRecord(id=row["link_id"], document_id=document.id,
+                              entity_type=owner.entity_type, entity_id=owner.id,
+                              role=row["link_role"], created_at=row["link_created_at"])
+            items.append((document, link))
+        return EntityDocuments(owner=owner, page=build_page(
+            page, items, total_count=rows[0]["total_count"], preceding=rows[0]["preceding"],
+            edge=lambda cursor, item: LinkedDocumentEdge(cursor, item[0], item[1]),
+            cursor_of=lambda item: Cursor.of(item[0]),
+        ))

@@ -1,0 +1,142 @@
+"""Pages of lists: offset or cursor, one request type, one page shape.
+
+Every list is ordered newest first by ``(created_at, id)`` of its items. A
+request asks for ``limit`` items either after ``offset`` items or after a
+cursor (an opaque token naming the ``(created_at, id)`` of the last item
+seen, so inserts at the top never shift the next page). Each page carries
+the list's total, how many items precede it, and cursors for every item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from docgraph.resolvers import validation
+from docgraph.resolvers.records import Page, PageInfo
+
+DEFAULT_PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+MAX_OFFSET = 2**31 - 1
+_CURSOR_VERSION = "v1"
+_CURSOR_MAX = 200
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cursor:
+    """The sort key of the item a page starts after."""
+
+    created_at: datetime
+    id: uuid.UUID
+
+    def encode(self) -> str:
+        raw = f"{_CURSOR_VERSION}|{self.created_at.isoformat()}|{self.id}"
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: Any) -> Cursor:
+        if not isinstance(token, str) or not 0 < len(token) <= _CURSOR_MAX:
+            raise validation.Invalid("must be a cursor returned by this API")
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+            version, stamp, ident = raw.split("|")
+            created_at = datetime.fromisoformat(stamp)
+            if version != _CURSOR_VERSION or created_at.tzinfo is None:
+                raise ValueError(version)
+            return cls(created_at, uuid.UUID(ident))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            raise validation.Invalid("must be a cursor returned by this API") from None
+
+    @classmethod
+    def of(cls, item: Any) -> Cursor:
+        return cls(item.created_at, item.id)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageRequest:
+    """``limit`` items, after ``offset`` items or after the ``after`` cursor."""
+
+    limit: int = DEFAULT_PAGE_SIZE
+    offset: int = 0
+    after: Cursor | None = None
+
+    @classmethod
+    def parse(cls, first: Any = None, after: Any = None, offset: Any = None, *,
+              default_limit: int = DEFAULT_PAGE_SIZE,
+              names: Mapping[str, str] | None = None) -> PageRequest:
+        """Validate a caller's paging arguments; ``None`` means not given.
+
+        ``names`` renames the fields in error details (REST says ``limit`` or
+        ``per_page`` where GraphQL says ``first``).
+        """
+        names = {"first": "first", "after": "after", "offset": "offset", **(names or {})}
+        problems: dict[str, str] = {}
+        limit = default_limit
+        if first is not None:
+            if isinstance(first, bool) or not isinstance(first, int):
+                problems[names["first"]] = "must be an integer"
+            elif not 0 <= first <= MAX_PAGE_SIZE:
+                problems[names["first"]] = f"must be between 0 and {MAX_PAGE_SIZE}"
+            else:
+                limit = first
+        skip = 0
+        if offset is not None:
+            if isinstance(offset, bool) or not isinstance(offset, int):
+                problems[names["offset"]] = "must be an integer"
+            elif not 0 <= offset <= MAX_OFFSET:
+                problems[names["offset"]] = f"must be between 0 and {MAX_OFFSET}"
+            else:
+                skip = offset
+        cursor = None
+        if after is not None:
+            try:
+                cursor = Cursor.decode(after)
+            except validation.Invalid as exc:
+                problems[names["after"]] = exc.message
+            if offset is not None:
+                problems[names["offset"]] = f"cannot be combined with {names['after']}"
+        if problems:
+            raise validation.fail(problems)
+        return cls(limit=limit, offset=skip, after=cursor)
+
+    @property
+    def after_created_at(self) -> datetime | None:
+        return self.after.created_at if self.after else None
+
+    @property
+    def after_id(self) -> uuid.UUID | None:
+        return self.after.id if self.after else None
+
+
+T = TypeVar("T")
+E = TypeVar("E")
+
+
+def build_page(request: PageRequest, items: Sequence[T], *, total_count: int,
+               preceding: int, edge: Callable[[str, T], E],
+               cursor_of: Callable[[T], Cursor] = Cursor.of) -> Page[Any]:
+    """A page from the items a statement returned and the counts it took.
+
+    ``preceding`` is the number of items before the page: the offset, or for
+    a cursor the number of items sorting at or before it.
+    """
+    before = preceding if request.after is not None else request.offset
+    cursors = [cursor_of(item).encode() for item in items]
+    edges = [edge(cursor, item) for cursor, item in zip(cursors, items, strict=True)]
+    return Page(
+        edges=edges,
+        total_count=total_count,
+        offset=before,
+        limit=request.limit,
+        page_info=PageInfo(
+            has_next_page=before + len(edges) < total_count,
+            has_previous_page=before > 0,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        ),
+    )

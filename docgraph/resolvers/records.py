@@ -1,0 +1,213 @@
+"""The plain records the use cases return; GraphQL and REST both shape them.
+
+Field names follow the seeds' snake_case (``mime_type``, ``linked_at``);
+GraphQL exposes them in camelCase, REST as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, Protocol, TypeVar
+
+
+class EntityType(StrEnum):
+    CONTACT = "contact"
+    COMPANY = "company"
+    DEAL = "deal"
+    EVENT = "event"
+    MATTER = "matter"
+    TASK = "task"
+
+
+class DocumentType(StrEnum):
+    IDENTIFICATION = "identification"
+    BANK_STATEMENT = "bank_statement"
+    TAX_FORM = "tax_form"
+    CONTRACT = "contract"
+    LICENSE = "license"
+    OTHER = "other"
+
+
+class DocumentStatus(StrEnum):
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class AttachmentType(StrEnum):
+    """Seed 003's attachment kinds, derived from the MIME type."""
+
+    IMAGE = "IMAGE"
+    OTHER = "OTHER"
+    UNKNOWN = "UNKNOWN"
+
+
+# Content whose kind nobody knows: the generic binary type.
+UNKNOWN_MIME_TYPES = frozenset({"application/octet-stream"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    id: uuid.UUID
+    name: str
+    description: str | None
+    mime_type: str
+    size_bytes: int
+    storage_path: str
+    folder: str | None
+    tags: list[str]
+    type: DocumentType
+    status: DocumentStatus
+    user_data: dict[str, Any]
+    verified_at: datetime | None
+    rejection_reason: str | None
+    created_by: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def attachment_type(self) -> AttachmentType:
+        if self.mime_type.startswith("image/"):
+            return AttachmentType.IMAGE
+        if self.mime_type in UNKNOWN_MIME_TYPES:
+            return AttachmentType.UNKNOWN
+        return AttachmentType.OTHER
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> DocumentRecord:
+        return cls(
+            id=row["id"], name=row["name"], description=row["description"],
+            mime_type=row["mime_type"], size_bytes=row["size_bytes"],
+            storage_path=row["storage_path"], folder=row["folder"], tags=row["tags"],
+            type=DocumentType(row["type"]), status=DocumentStatus(row["status"]),
+            user_data=row["user_data"], verified_at=row["verified_at"],
+            rejection_reason=row["rejection_reason"], created_by=row["created_by"],
+            created_at=row["created_at"], updated_at=row["updated_at"],
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeletedDocument:
+    id: uuid.UUID
+    deleted_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkRecord:
+    id: uuid.UUID
+    document_id: uuid.UUID
+    entity_type: EntityType
+    entity_id: uuid.UUID
+    role: str | None
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> LinkRecord:
+        return cls(
+            id=row[prefix + "id"], document_id=row[prefix + "document_id"],
+            entity_type=EntityType(row[prefix + "entity_type"]),
+            entity_id=row[prefix + "entity_id"], role=row[prefix + "role"],
+            created_at=row[prefix + "created_at"],
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkResult:
+    """A link, and whether this request created it (REST: 201) or found it (200)."""
+
+    link: LinkRecord
+    created: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntityRecord:
+    id: uuid.UUID
+    entity_type: EntityType
+    name: str | None
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> EntityRecord:
+        return cls(
+            id=row[prefix + "id"], entity_type=EntityType(row[prefix + "entity_type"]),
+            name=row[prefix + "name"], attributes=row[prefix + "attributes"],
+            created_at=row[prefix + "created_at"], updated_at=row[prefix + "updated_at"],
+        )
+
+
+class _Edge(Protocol):
+    @property
+    def cursor(self) -> str: ...
+
+    @property
+    def node(self) -> Any: ...
+
+
+N = TypeVar("N")
+E = TypeVar("E", bound=_Edge)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Edge(Generic[N]):
+    cursor: str
+    node: N
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LinkedDocumentEdge:
+    """A document in an entity's list, with the link that put it there (seed 000)."""
+
+    cursor: str
+    node: DocumentRecord
+    link: LinkRecord
+
+    @property
+    def role(self) -> str | None:
+        return self.link.role
+
+    @property
+    def linked_at(self) -> datetime:
+        return self.link.created_at
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page(Generic[E]):
+    """One page of a list, newest first.
+
+    ``offset`` is how many items precede this page in the whole list (the
+    same for offset and cursor pagination), ``total_count`` how many items
+    the list has.
+    """
+
+    edges: list[E]
+    total_count: int
+    offset: int
+    limit: int
+    page_info: PageInfo
+
+    @property
+    def nodes(self) -> list[Any]:
+        return [edge.node for edge in self.edges]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntityDocuments:
+    """An entity and one page of its live documents."""
+
+    owner: EntityRecord
+    page: Page[LinkedDocumentEdge]

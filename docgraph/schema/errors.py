@@ -1,0 +1,84 @@
+"""How errors leave GraphQL: an ``extensions.code`` on every one, nothing unexpected.
+
+The schema logs the unexpected ones (``log_unexpected``); the HTTP view
+rewrites every result's errors (``formatted``) just before encoding, so
+errors raised anywhere (parsing included) get the same treatment:
+
+* An ``AppError`` raised by a use case keeps its message and becomes
+  ``extensions.code`` (and ``extensions.details``, its keys and field names
+  in camelCase as GraphQL spells them).
+* A problem with the request itself (syntax, validation, variables, limits)
+  keeps graphql's own message, with code ``validation_error``.
+* Anything else is masked as ``Internal server error.`` (``internal_error``)
+  and logged with the request id.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from graphql import GraphQLError
+
+from docgraph.errors import AppError, InternalError, ValidationError
+
+log = logging.getLogger("docgraph.graphql")
+
+_SNAKE = re.compile(r"_([a-z0-9])")
+
+
+def camel(name: str) -> str:
+    return _SNAKE.sub(lambda m: m.group(1).upper(), name)
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    original = error.original_error
+    if isinstance(original, AppError):
+        return False
+    # Before execution (no path) graphql reports the request's own faults.
+    return error.path is not None or not (original is None
+                                          or isinstance(original, GraphQLError))
+
+
+def _details(error: AppError) -> Any:
+    """The details with GraphQL's spelling of names: its keys and ``fields``' keys."""
+    details = error.details
+    if not isinstance(details, dict):
+        return details
+    fields = details.get("fields")
+    if isinstance(fields, dict):
+        details = {**details, "fields": {camel(k): v for k, v in fields.items()}}
+    return {camel(k): v for k, v in details.items()}
+
+
+def formatted(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    extensions: dict[str, Any]
+    if isinstance(original, AppError):
+        message = original.message
+        extensions = {"code": original.code}
+        if original.details is not None:
+            extensions["details"] = _details(original)
+    elif is_unexpected(error):
+        message = InternalError.default_message
+        extensions = {"code": InternalError.code}
+        original = None
+    else:
+        message = error.message
+        extensions = {**(error.extensions or {}), "code": ValidationError.code}
+    return GraphQLError(message, nodes=error.nodes, source=error.source,
+                        positions=error.positions, path=error.path, original_error=original,
+                        extensions=extensions)
+
+
+def log_unexpected(errors: list[GraphQLError], request_id: str | None) -> None:
+    for error in errors:
+        if not is_unexpected(error):
+            continue
+        original = error.original_error
+        exc_info = (type(original), original, original.__traceback__) if original else None
+        log.error("unexpected error in a GraphQL operation: %s", error.message,
+                  exc_info=exc_info,
+                  extra={"request_id": request_id,
+                         "graphql_path": ".".join(map(str, error.path or ()))})

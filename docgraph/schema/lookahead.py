@@ -1,0 +1,81 @@
+"""Look one level ahead: which page of documents will be asked of this entity?
+
+``contact(id) { documents(first: 25) { ... } }`` would cost a statement for
+the contact and another for its page. Reading the ``documents`` field's
+arguments while resolving ``contact`` lets one statement fetch both (see
+``get_entity(with_documents=...)``). This is only an optimisation: when the
+arguments cannot be read here with certainty (aliases asking for several
+pages, directives, fragments), it answers ``None`` and the page is loaded
+on its own, with the same result.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from graphql import (
+    EnumValueNode,
+    FieldNode,
+    IntValueNode,
+    NullValueNode,
+    StringValueNode,
+    ValueNode,
+    VariableNode,
+)
+from strawberry.types.nodes import get_variable_values
+
+from docgraph.errors import ValidationError
+from docgraph.resolvers import records
+from docgraph.resolvers.documents import entity_documents_query
+from docgraph.resolvers.loaders import EntityDocumentsQuery
+from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
+from docgraph.schema.info import Info
+
+_DEFAULTS: dict[str, Any] = {"role": None, "type": None, "status": None,
+                             "first": DEFAULT_PAGE_SIZE, "after": None, "offset": None}
+_ENUMS: dict[str, type[StrEnum]] = {"type": records.DocumentType,
+                                            "status": records.DocumentStatus}
+_UNREADABLE = object()
+
+
+def _value(info: Info, name: str, node: ValueNode) -> Any:
+    if isinstance(node, VariableNode):
+        variables = get_variable_values(info._raw_info)
+        return variables.get(node.name.value, _DEFAULTS[name])
+    if isinstance(node, NullValueNode):
+        return None
+    if isinstance(node, IntValueNode):
+        return int(node.value)
+    if isinstance(node, StringValueNode):
+        return node.value
+    if isinstance(node, EnumValueNode) and name in _ENUMS:
+        return _ENUMS[name][node.value]
+    return _UNREADABLE
+
+
+def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
+    """The page the selection's one ``documents`` field asks for, if certain."""
+    fields = [
+        selection
+        for node in info._raw_info.field_nodes if node.selection_set is not None
+        for selection in node.selection_set.selections
+        if isinstance(selection, FieldNode) and selection.name.value == "documents"
+    ]
+    if len(fields) != 1 or fields[0].directives:
+        return None
+    args = dict(_DEFAULTS)
+    for argument in fields[0].arguments or ():
+        name = argument.name.value
+        if name not in args:
+            return None
+        value = _value(info, name, argument.value)
+        if value is _UNREADABLE:
+            return None
+        args[name] = value
+    try:
+        return entity_documents_query(
+            entity_id, role=args["role"], type=args["type"], status=args["status"],
+            page=PageRequest.parse(args["first"], args["after"], args["offset"]))
+    except (ValidationError, KeyError):
+        return None

@@ -1,0 +1,132 @@
+"""The Mutation root: every change needs the ``write:documents`` scope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from docgraph.resolvers import documents as documents_uc
+from docgraph.resolvers import entities as entities_uc
+from docgraph.resolvers import links as links_uc
+from docgraph.resolvers.records import EntityType as EntityKind
+from docgraph.schema.info import Info
+from docgraph.schema.inputs import (
+    CreateBusinessInput,
+    CreateContactInput,
+    CreateDocumentInput,
+    CreateEntityInput,
+    UpdateBusinessInput,
+    UpdateContactInput,
+    UpdateDocumentInput,
+    UpdateEntityInput,
+    provided,
+)
+from docgraph.schema.types import (
+    Business,
+    Contact,
+    DeleteDocumentPayload,
+    Document,
+    Entity,
+    EntityType,
+    LinkDocumentPayload,
+    UnlinkDocumentPayload,
+)
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Record a document whose bytes are already uploaded. "
+                                     "A live document at the same storagePath: "
+                                     "storage_conflict.")
+    async def create_document(self, info: Info, input: CreateDocumentInput) -> Document:
+        return await documents_uc.create_document(  # type: ignore[return-value]
+            info.context, provided(input))
+
+    @strawberry.mutation(description="Change a document's metadata.")
+    async def update_document(self, info: Info, id: strawberry.ID,
+                              input: UpdateDocumentInput) -> Document:
+        return await documents_uc.update_document(  # type: ignore[return-value]
+            info.context, id, provided(input))
+
+    @strawberry.mutation(description="Delete a document: it disappears from every query.")
+    async def delete_document(self, info: Info, id: strawberry.ID) -> DeleteDocumentPayload:
+        return await documents_uc.delete_document(  # type: ignore[return-value]
+            info.context, id)
+
+    @strawberry.mutation(description="PENDING -> VERIFIED (sets verifiedAt).")
+    async def verify_document(self, info: Info, id: strawberry.ID) -> Document:
+        return await documents_uc.verify_document(  # type: ignore[return-value]
+            info.context, id)
+
+    @strawberry.mutation(description="PENDING -> REJECTED (sets rejectionReason).")
+    async def reject_document(
+        self, info: Info, id: strawberry.ID,
+        reason: Annotated[str, strawberry.argument(description="1-1000 characters.")],
+    ) -> Document:
+        return await documents_uc.reject_document(  # type: ignore[return-value]
+            info.context, id, reason)
+
+    @strawberry.mutation(description="VERIFIED -> EXPIRED (clears verifiedAt).")
+    async def expire_document(self, info: Info, id: strawberry.ID) -> Document:
+        return await documents_uc.expire_document(  # type: ignore[return-value]
+            info.context, id)
+
+    @strawberry.mutation(description="Link a document to an entity. Linking the same "
+                                     "document and entity again returns the existing link "
+                                     "(created: false), unchanged.")
+    async def link_document(
+        self, info: Info, document_id: strawberry.ID, entity_type: EntityType,
+        entity_id: strawberry.ID,
+        role: Annotated[str | None, strawberry.argument(
+            description="Free-form, at most 64 characters, e.g. signed.")] = None,
+    ) -> LinkDocumentPayload:
+        return await links_uc.link_document(  # type: ignore[return-value]
+            info.context, document_id,
+            {"entity_type": entity_type, "entity_id": entity_id, "role": role})
+
+    @strawberry.mutation(description="Remove the link between a document and an entity.")
+    async def unlink_document(self, info: Info, document_id: strawberry.ID,
+                              entity_type: EntityType,
+                              entity_id: strawberry.ID) -> UnlinkDocumentPayload:
+        link = await links_uc.unlink_document(
+            info.context, document_id, {"entity_type": entity_type, "entity_id": entity_id})
+        return UnlinkDocumentPayload(link=link)  # type: ignore[arg-type]
+
+    @strawberry.mutation
+    async def create_contact(self, info: Info, input: CreateContactInput) -> Contact:
+        return await _create(info, EntityKind.CONTACT, provided(input))
+
+    @strawberry.mutation
+    async def update_contact(self, info: Info, id: strawberry.ID,
+                             input: UpdateContactInput) -> Contact:
+        return await _update(info, id, EntityKind.CONTACT, provided(input))
+
+    @strawberry.mutation
+    async def create_business(self, info: Info, input: CreateBusinessInput) -> Business:
+        return await _create(info, EntityKind.COMPANY, provided(input))
+
+    @strawberry.mutation
+    async def update_business(self, info: Info, id: strawberry.ID,
+                              input: UpdateBusinessInput) -> Business:
+        return await _update(info, id, EntityKind.COMPANY, provided(input))
+
+    @strawberry.mutation(description="Create an entity of any type (deals, events, matters, "
+                                     "tasks, and contacts or businesses too).")
+    async def create_entity(self, info: Info, input: CreateEntityInput) -> Entity:
+        fields = provided(input)
+        return await _create(info, fields.pop("entity_type"), fields)
+
+    @strawberry.mutation(description="Change an entity of any type.")
+    async def update_entity(self, info: Info, id: strawberry.ID,
+                            input: UpdateEntityInput) -> Entity:
+        return await _update(info, id, None, provided(input))
+
+
+async def _create(info: Info, kind: EntityKind, fields: dict[str, Any]) -> Any:
+    return await entities_uc.create_entity(info.context, kind, fields)
+
+
+async def _update(info: Info, id: strawberry.ID, kind: EntityKind | None,
+                  changes: dict[str, Any]) -> Any:
+    return await entities_uc.update_entity(info.context, id, changes, kind)

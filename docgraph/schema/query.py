@@ -1,0 +1,71 @@
+"""The Query root: every read needs the ``read:documents`` scope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+
+from docgraph.resolvers import documents as documents_uc
+from docgraph.resolvers import entities as entities_uc
+from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
+from docgraph.resolvers.records import EntityType as EntityKind
+from docgraph.schema import lookahead
+from docgraph.schema.info import Info
+from docgraph.schema.inputs import DocumentFilter, provided
+from docgraph.schema.types import (
+    After,
+    Business,
+    Contact,
+    Document,
+    DocumentConnection,
+    Entity,
+    EntityConnection,
+    EntityType,
+    First,
+    Offset,
+)
+
+
+async def _entity(info: Info, id: strawberry.ID, kind: EntityKind | None) -> Any:
+    return await entities_uc.get_entity(info.context, id, kind,
+                                        with_documents=lookahead.documents_query(info, id))
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="A document by id; null if there is none (or it was "
+                                  "deleted).")
+    async def document(self, info: Info, id: strawberry.ID) -> Document | None:
+        return await documents_uc.get_document(info.context, id)  # type: ignore[return-value]
+
+    @strawberry.field(description="The workspace's documents, newest first.")
+    async def documents(self, info: Info, filter: DocumentFilter | None = None,
+                        first: First = DEFAULT_PAGE_SIZE, after: After = None,
+                        offset: Offset = None) -> DocumentConnection:
+        page = PageRequest.parse(first, after, offset)
+        return await documents_uc.list_documents(  # type: ignore[return-value]
+            info.context, provided(filter) if filter else None, page)
+
+    @strawberry.field(description="A contact by id; null if there is none.")
+    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+        return await _entity(info, id, EntityKind.CONTACT)
+
+    @strawberry.field(description="A business (company) by id; null if there is none.")
+    async def business(self, info: Info, id: strawberry.ID) -> Business | None:
+        return await _entity(info, id, EntityKind.COMPANY)
+
+    @strawberry.field(description="An entity of any type by id; null if there is none.")
+    async def entity(self, info: Info, id: strawberry.ID) -> Entity | None:
+        return await _entity(info, id, None)
+
+    @strawberry.field(description="The workspace's entities, newest first.")
+    async def entities(
+        self, info: Info, type: EntityType | None = None,
+        name_contains: Annotated[str | None, strawberry.argument(
+            description="Case-insensitive part of the name.")] = None,
+        first: First = DEFAULT_PAGE_SIZE, after: After = None, offset: Offset = None,
+    ) -> EntityConnection:
+        page = PageRequest.parse(first, after, offset)
+        return await entities_uc.list_entities(  # type: ignore[return-value]
+            info.context, entity_type=type, name_contains=name_contains, page=page)

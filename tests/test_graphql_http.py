@@ -1,0 +1,251 @@
+"""/graphql over HTTP: keys, methods, bodies, limits, caches, errors and their logs."""
+
+import asyncio
+import logging
+import uuid
+
+import httpx
+import pytest
+from strawberry.extensions.parser_cache import _get_parse_cache
+from strawberry.extensions.validation_cache import _get_validate_cache
+
+from docgraph.app import create_app
+from docgraph.schema import DOCUMENT_CACHE_SIZE
+from tests.conftest import LiveServer, make_settings
+from tests.test_http import assert_error
+
+CYCLE = ["documents", "edges", "node", "links", "entity"]
+LEAF = {"entity(id: $id)": "id", "documents": "totalCount", "edges": "cursor", "node": "id",
+        "links": "id", "entity": "id"}
+
+
+def nested(depth: int) -> str:
+    """A query ``depth`` fields deep: entity > documents > edges > node > links > entity..."""
+    path = ["entity(id: $id)"] + [CYCLE[i % len(CYCLE)] for i in range(depth - 1)]
+    selection = LEAF[path[-1]]
+    for field in reversed(path):
+        selection = f"{field} {{ {selection} }}"
+    return "query($id: ID!) { " + selection + " }"
+
+
+async def test_operations_need_a_key(client):
+    r = await client.post("/graphql", json={"query": "{ __typename }"})
+    assert_error(r, 401, "invalid_key")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_responses_carry_the_request_id(gql):
+    r = await gql.client.post("/graphql", json={"query": "{ __typename }"},
+                              headers={**gql.tenant.headers(), "X-Request-ID": "trace-42"})
+    assert r.status_code == 200
+    assert r.json() == {"data": {"__typename": "Query"}}
+    assert r.headers["x-request-id"] == "trace-42"
+
+
+@pytest.mark.parametrize(("content", "content_type", "says"), [
+    (b"{not json", "application/json", "Unable to parse request body as JSON"),
+    (b"query=x", "text/plain", "Unsupported content type"),
+    (b'[{"query": "{ __typename }"}, {"query": "{ __typename }"}]', "application/json",
+     "Batching is not enabled"),
+    (b"{}", "application/json", "No GraphQL query found in the request"),
+    (b'{"query": 5}', "application/json", "query"),
+    (b'{"query": "{ __typename }", "variables": [1]}', "application/json", "variables"),
+])
+async def test_malformed_requests_are_400(client, tenant, content, content_type, says):
+    r = await client.post("/graphql", content=content,
+                          headers={**tenant.headers(), "Content-Type": content_type})
+    error = assert_error(r, 400, "validation_error")
+    assert says in error["message"]
+
+
+async def test_operations_are_not_run_over_get(client, tenant):
+    for headers in ({}, tenant.headers()):
+        r = await client.get("/graphql", params={"query": "{ documents { totalCount } }"},
+                             headers={**headers, "Accept": "application/json"})
+        assert_error(r, 405, "method_not_allowed")
+        assert r.headers["allow"] == "POST"
+    r = await client.get("/graphql", headers={"Accept": "application/json"})
+    assert_error(r, 405, "method_not_allowed")
+
+
+async def test_other_methods_are_405(client, tenant):
+    r = await client.put("/graphql", json={"query": "{ __typename }"}, headers=tenant.headers())
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "GET, POST"
+    # And without a key they do not even get that far.
+    r = await client.delete("/graphql")
+    assert_error(r, 401, "invalid_key")
+
+
+async def test_a_body_over_the_limit_is_413(client, tenant):
+    padding = " " * (1 << 20)
+    r = await client.post("/graphql", json={"query": "{ __typename }" + padding},
+                          headers=tenant.headers())
+    error = assert_error(r, 413, "payload_too_large")
+    assert error["details"] == {"max_bytes": 1 << 20}
+
+    async def chunks():  # no Content-Length: the limit holds while reading
+        yield b'{"query": "{ __typename }'
+        for _ in range(17):
+            yield b" " * 65536
+        yield b'"}'
+
+    r = await client.post("/graphql", content=chunks(),
+                          headers={**tenant.headers(), "Content-Type": "application/json"})
+    assert_error(r, 413, "payload_too_large")
+    # Just under the limit is fine.
+    r = await client.post("/graphql", json={"query": "{ __typename }" + " " * 1000},
+                          headers=tenant.headers())
+    assert r.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_depth_aliases_and_tokens_are_limited(gql):
+    contact = await gql.create_entity("CONTACT")
+    assert "errors" not in await gql.result(nested(10), {"id": contact})
+    error = await gql.error(nested(11), {"id": contact}, code="validation_error")
+    assert error["message"] == "'anonymous' exceeds maximum operation depth of 10"
+
+    # (Aliases at the root are also root fields, capped lower by the rate limiter:
+    # see test_graphql_cost.py. These are nested.)
+    aliases = " ".join(f"a{i}: id" for i in range(31))
+    error = await gql.error("{ documents(first: 1) { nodes { " + aliases + " } } }",
+                            code="validation_error")
+    assert error["message"] == "31 aliases found. Allowed: 30"
+    assert "errors" not in await gql.result(
+        "{ documents(first: 1) { nodes { " + aliases.rsplit(" a30", 1)[0] + " } } }")
+
+    many = " ".join("__typename" for _ in range(5001))
+    error = await gql.error("{ " + many + " }", code="validation_error")
+    assert error["message"] == "Syntax Error: Document contains more than 5000 tokens. " \
+                               "Parsing aborted."
+
+
+async def test_graphql_document_errors_keep_graphqls_messages(gql):
+    error = await gql.error("{ documents { totalCont } }", code="validation_error")
+    assert error["message"] == "Cannot query field 'totalCont' on type 'DocumentConnection'. " \
+                               "Did you mean 'totalCount'?"
+    error = await gql.error("{ documents(", code="validation_error")
+    assert error["message"].startswith("Syntax Error:")
+    error = await gql.error("query($id: ID!) { document(id: $id) { id } }",
+                            code="validation_error")
+    assert error["message"].startswith("Variable '$id' ")
+
+
+async def test_introspection_answers_by_default(gql):
+    data = await gql("{ __schema { queryType { name } mutationType { name } } }")
+    assert data == {"__schema": {"queryType": {"name": "Query"},
+                                 "mutationType": {"name": "Mutation"}}}
+
+
+async def test_documents_are_parsed_and_validated_once(gql):
+    query = f"query CacheProbe{uuid.uuid4().hex} {{ documents(first: 1) {{ totalCount }} }}"
+    parse, validate = _get_parse_cache(DOCUMENT_CACHE_SIZE), _get_validate_cache(
+        DOCUMENT_CACHE_SIZE)
+    await gql(query)
+    before = parse.cache_info().hits, validate.cache_info().hits
+    await gql(query)
+    assert parse.cache_info().hits == before[0] + 1
+    assert validate.cache_info().hits == before[1] + 1
+
+
+async def test_unexpected_errors_are_masked_and_logged(gql, db, tenant, caplog):
+    # A contact without a name: the API never makes one, so reading it is a server fault.
+    broken = uuid.uuid4()
+    await db.execute("insert into entities (workspace_id, id, entity_type) "
+                     "values ($1, $2, 'contact')", tenant.id, broken)
+    query = "query($id: ID!) { contact(id: $id) { id name } }"
+    with caplog.at_level(logging.ERROR, logger="docgraph.graphql"):
+        r = await gql.post(query, {"id": str(broken)})
+        for _ in range(200):
+            records = [rec for rec in caplog.records if rec.name == "docgraph.graphql"
+                       and getattr(rec, "request_id", None) == r.headers["x-request-id"]]
+            if records:
+                break
+            await asyncio.sleep(0.01)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["data"] == {"contact": None}
+    assert body["errors"] == [{
+        "message": "Internal server error.",
+        "locations": [{"line": 1, "column": query.index("name") + 1}],
+        "path": ["contact", "name"],
+        "extensions": {"code": "internal_error"},
+    }]
+    assert len(records) == 1
+    assert "Contact.name" in records[0].getMessage()
+    assert records[0].graphql_path == "contact.name"
+
+
+async def test_expected_errors_are_not_logged_as_failures(gql, caplog):
+    with caplog.at_level(logging.ERROR, logger="docgraph.graphql"):
+        await gql.error("query($id: ID!) { document(id: $id) { id } }", {"id": "bad"},
+                        code="validation_error")
+        await gql.error("mutation($id: ID!) { verifyDocument(id: $id) { id } }",
+                        {"id": str(uuid.uuid4())}, code="not_found")
+    assert [rec for rec in caplog.records if rec.name == "docgraph.graphql"] == []
+
+
+@pytest.fixture(scope="module")
+def strict_server(tmp_root, database_url):
+    """A production-like server: no introspection, no GraphiQL, tight limits."""
+    settings = make_settings(tmp_root, graphql_introspection=False, graphql_graphiql=False,
+                             graphql_max_depth=3, graphql_max_aliases=1,
+                             graphql_max_tokens=200, graphql_max_body_bytes=4096)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+async def strict_client(strict_server):
+    async with httpx.AsyncClient(base_url=strict_server.url, timeout=30) as c:
+        yield c
+
+
+async def test_introspection_and_graphiql_can_be_switched_off(strict_client, tenant):
+    headers = tenant.headers()
+    r = await strict_client.post("/graphql", json={"query": "{ __schema { types { name } } }"},
+                                 headers=headers)
+    body = r.json()
+    assert body["data"] is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"validation_error"}
+    assert all("introspection" in e["message"].lower() for e in body["errors"])
+    r = await strict_client.post("/graphql", json={"query": "{ documents { totalCont } }"},
+                                 headers=headers)
+    (error,) = r.json()["errors"]
+    assert "Did you mean" not in error["message"]  # no hints about the schema either
+    r = await strict_client.get("/graphql", headers={"Accept": "text/html"})
+    assert_error(r, 405, "method_not_allowed")
+    assert r.headers["allow"] == "POST"
+    for key_headers in ({}, headers):
+        r = await strict_client.get("/graphql/assets/react@18.2.0/umd/react.production.min.js",
+                                    headers=key_headers)
+        assert_error(r, 404, "not_found")
+    # Operations work as ever.
+    r = await strict_client.post("/graphql", json={"query": "{ documents { totalCount } }"},
+                                 headers=headers)
+    assert r.json() == {"data": {"documents": {"totalCount": 0}}}
+
+
+async def test_limits_come_from_the_configuration(strict_client, tenant):
+    headers = tenant.headers()
+
+    async def first_error(query):
+        r = await strict_client.post("/graphql", json={"query": query}, headers=headers)
+        assert r.status_code == 200
+        return r.json()["errors"][0]["message"]
+
+    ok = await strict_client.post("/graphql", json={
+        "query": "{ documents { nodes { id } } }"}, headers=headers)
+    assert "errors" not in ok.json()
+    assert await first_error("{ documents { nodes { links { entity { id } } } } }") == \
+        "'anonymous' exceeds maximum operation depth of 3"
+    assert await first_error("{ a: __typename b: __typename }") == \
+        "2 aliases found. Allowed: 1"
+    assert "more than 200 tokens" in await first_error(
+        "{ " + " ".join(["__typename"] * 201) + " }")
+    r = await strict_client.post("/graphql", json={"query": "{ __typename }" + " " * 5000},
+                                 headers=headers)
+    assert_error(r, 413, "payload_too_large")
