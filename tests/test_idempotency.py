@@ -4,6 +4,8 @@ import asyncio
 import time
 import uuid
 
+import asyncpg
+import httpx
 import orjson
 import pytest
 
@@ -203,3 +205,76 @@ async def test_each_instance_purges_on_its_own(tmp_root, cluster):
             "select array_agg(bucket) from rate_limit_windows") == ["a:current"]
     finally:
         await database.close()
+
+
+CREATE = ("mutation($input: CreateDocumentInput!) { createDocument(input: $input) "
+          "{ id name storagePath createdAt } }")
+
+
+def create_body(storage_path, name="contract.pdf"):
+    return orjson.dumps({"query": CREATE, "variables": {"input": {
+        "name": name, "mimeType": "application/pdf", "storagePath": storage_path}}})
+
+
+async def documents_at(db, tenant, storage_path):
+    return await db.fetchval("select count(*) from documents where workspace_id = $1 "
+                             "and storage_path = $2", tenant.id, storage_path)
+
+
+async def test_a_retried_mutation_replays_its_response_and_creates_one_document(
+        client, db, tenant):
+    key, path = new_key(), f"idem/{uuid.uuid4()}.pdf"
+    first = await post(client, tenant, key, body=create_body(path), path="/graphql")
+    assert first.status_code == 200, first.text
+    created = first.json()["data"]["createDocument"]
+    for _ in range(3):
+        assert_replay_of(await post(client, tenant, key, body=create_body(path),
+                                    path="/graphql"), first)
+    assert await db.fetchval("select id from documents where workspace_id = $1 and "
+                             "storage_path = $2", tenant.id, path) == uuid.UUID(created["id"])
+    # The same key for another document is refused, and creates nothing.
+    other = f"idem/{uuid.uuid4()}.pdf"
+    r = await post(client, tenant, key, body=create_body(other), path="/graphql")
+    assert_error(r, 422, "idempotency_key_reused")
+    assert await documents_at(db, tenant, other) == 0
+    # Another key runs the mutation (here: a conflict with the first document).
+    r = await post(client, tenant, new_key(), body=create_body(path), path="/graphql")
+    assert r.json()["errors"][0]["extensions"]["code"] == "storage_conflict"
+
+
+async def test_an_error_response_is_replayed_not_run_again(client, db, tenant):
+    path = f"idem/{uuid.uuid4()}.pdf"
+    taken = await post(client, tenant, new_key(), body=create_body(path), path="/graphql")
+    taken_id = taken.json()["data"]["createDocument"]["id"]
+    key = new_key()
+    first = await post(client, tenant, key, body=create_body(path), path="/graphql")
+    assert first.json()["errors"][0]["extensions"]["code"] == "storage_conflict"
+    # The conflict goes away, but a retry under the key gets the first answer.
+    await db.execute("update documents set deleted_at = now() where workspace_id = $1 "
+                     "and id = $2", tenant.id, uuid.UUID(taken_id))
+    assert_replay_of(await post(client, tenant, key, body=create_body(path),
+                                path="/graphql"), first)
+    assert await db.fetchval("select count(*) from documents where workspace_id = $1 and "
+                             "storage_path = $2 and deleted_at is null", tenant.id, path) == 0
+
+
+async def test_a_server_failure_is_not_kept_so_the_retry_runs(tmp_root, database_url, db,
+                                                               tenant):
+    key, path = new_key(), f"idem/{uuid.uuid4()}.pdf"
+    with serving(tmp_root, database_url, db_statement_timeout_ms=300) as live:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as slow:
+            conn = await asyncpg.connect(database_url)
+            try:
+                async with conn.transaction():
+                    await conn.execute("lock table documents in access exclusive mode")
+                    failed = await post(slow, tenant, key, body=create_body(path),
+                                        path="/graphql")
+            finally:
+                await conn.close()
+            assert failed.status_code == 200, failed.text
+            assert [e["extensions"]["code"] for e in failed.json()["errors"]] == ["unavailable"]
+            assert await record(db, tenant, key) is None
+            retried = await post(slow, tenant, key, body=create_body(path), path="/graphql")
+    assert "idempotent-replayed" not in retried.headers
+    assert retried.json()["data"]["createDocument"]["storagePath"] == path
+    assert await documents_at(db, tenant, path) == 1

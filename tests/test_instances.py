@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from docgraph import auth
@@ -15,7 +16,7 @@ from docgraph.db import api_keys, idempotency
 from docgraph.db.database import Database
 from docgraph.idempotency import fingerprint
 from tests.conftest import make_tenant
-from tests.instances import fresh_database, instances
+from tests.instances import Instance, fresh_database, instances
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
@@ -123,32 +124,111 @@ async def test_a_revoked_key_stops_working_on_every_instance(clients, shared_db)
                                  headers=tenant.headers(key))).status_code == 401
 
 
-async def test_fifty_concurrent_retries_with_one_key_run_once_across_instances(
+CREATE = ("mutation($input: CreateDocumentInput!) { createDocument(input: $input) "
+          "{ id storagePath } }")
+
+
+def create_body(storage_path):
+    return orjson.dumps({"query": CREATE, "variables": {"input": {
+        "name": "contract.pdf", "mimeType": "application/pdf", "storagePath": storage_path}}})
+
+
+async def documents_at(db, tenant, storage_path):
+    return await db.fetchval("select count(*) from documents where workspace_id = $1 "
+                             "and storage_path = $2 and deleted_at is null",
+                             tenant.id, storage_path)
+
+
+async def test_fifty_concurrent_retries_with_one_key_create_one_document_across_instances(
         clients, shared_db):
     tenant = await make_tenant(shared_db)
-    key = "race-" + uuid.uuid4().hex
-    headers = {**tenant.headers(), "Idempotency-Key": key}
-    responses = await spread(clients, 50, "POST", "/v1/workspace", content=b'{"n": 1}',
+    key, path = "race-" + uuid.uuid4().hex, f"race/{uuid.uuid4()}.pdf"
+    headers = {**tenant.headers(), "Idempotency-Key": key,
+               "Content-Type": "application/json"}
+    responses = await spread(clients, 50, "POST", "/graphql", content=create_body(path),
                              headers=headers)
-    ran = [r for r in responses if r.status_code == 405
+    ran = [r for r in responses if r.status_code == 200
            and "idempotent-replayed" not in r.headers]
     replayed = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
     waiting = [r for r in responses if r.status_code == 409]
     assert len(ran) == 1
     assert len(ran) + len(replayed) + len(waiting) == 50
+    created = ran[0].json()["data"]["createDocument"]
     for r in replayed:
         assert r.content == ran[0].content
     for r in waiting:
         assert_error(r, 409, "idempotency_in_progress")
+    assert await documents_at(shared_db, tenant, path) == 1
     # Any instance replays it afterwards; another request under the key is refused.
     for client in clients:
-        r = await client.post("/v1/workspace", content=b'{"n": 1}', headers=headers)
+        r = await client.post("/graphql", content=create_body(path), headers=headers)
         assert r.headers["idempotent-replayed"] == "true"
         assert r.content == ran[0].content
-        r = await client.post("/v1/workspace", content=b'{"n": 2}', headers=headers)
+        r = await client.post("/graphql", content=create_body(path + ".other"),
+                              headers=headers)
         assert_error(r, 422, "idempotency_key_reused")
     assert await shared_db.fetchval(
-        "select count(*) from idempotency_records where workspace_id = $1", tenant.id) == 1
+        "select id from documents where workspace_id = $1 and storage_path = $2",
+        tenant.id, path) == uuid.UUID(created["id"])
+
+
+async def waiting_on_a_lock(url):
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(1000):
+            if await conn.fetchval(
+                    "select count(*) from pg_stat_activity where application_name = "
+                    "'docgraph' and wait_event_type = 'Lock'"):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no docgraph statement waits on the lock")
+    finally:
+        await conn.close()
+
+
+async def test_a_key_held_by_an_instance_that_died_is_freed_by_its_lease(
+        clients, shared_db, shared_url, tmp_root):
+    tenant = await make_tenant(shared_db)
+    key, path = "crash-" + uuid.uuid4().hex, f"crash/{uuid.uuid4()}.pdf"
+    headers = {**tenant.headers(), "Idempotency-Key": key,
+               "Content-Type": "application/json"}
+    doomed = Instance(shared_url, tmp_root, DOCGRAPH_IDEMPOTENCY_LEASE_SECONDS="3").start()
+    try:
+        lock = await asyncpg.connect(shared_url)
+        try:
+            async with lock.transaction():
+                # The mutation claims the key, then waits on the lock; its instance dies.
+                await lock.execute("lock table documents in access exclusive mode")
+                async with httpx.AsyncClient(base_url=doomed.url, timeout=30) as c:
+                    pending = asyncio.create_task(
+                        c.post("/graphql", content=create_body(path), headers=headers))
+                    await waiting_on_a_lock(shared_url)
+                    doomed.kill()
+                    with pytest.raises(httpx.HTTPError):
+                        await pending
+        finally:
+            await lock.close()
+    finally:
+        doomed.stop()
+    held = await shared_db.fetchrow("select status, body from idempotency_records "
+                                    "where workspace_id = $1 and key = $2", tenant.id, key)
+    assert (held["status"], held["body"]) == (None, None)  # claimed, never answered
+    # While the lease runs, the key is busy on every instance...
+    r = await clients[0].post("/graphql", content=create_body(path), headers=headers)
+    assert_error(r, 409, "idempotency_in_progress")
+    # ...and once it ran out, a retry runs the mutation (the dead one never committed).
+    deadline = time.monotonic() + 30
+    while r.status_code == 409:
+        assert time.monotonic() < deadline, "the lease never ran out"
+        await asyncio.sleep(0.2)
+        r = await clients[1].post("/graphql", content=create_body(path), headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["createDocument"]["storagePath"] == path
+    assert "idempotent-replayed" not in r.headers
+    assert await documents_at(shared_db, tenant, path) == 1
+    replay = await clients[0].post("/graphql", content=create_body(path), headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == r.content
 
 
 async def test_every_status_code_from_real_instances(clients, shared_db, shared_url):
