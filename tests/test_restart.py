@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 
 from docgraph.db.database import Database
@@ -68,9 +69,13 @@ async def clients(pair):
         yield a, b
 
 
+CREATE = ("mutation($input: CreateDocumentInput!) { createDocument(input: $input) "
+          "{ id storagePath } }")
+
+
 class Load:
-    """Requests flowing to both instances until stopped: reads, and idempotent POSTs
-    whose records are writes the service acknowledges by answering."""
+    """Requests flowing to both instances until stopped: reads, and createDocument
+    mutations (with Idempotency-Key), each a write acknowledged by its answer."""
 
     def __init__(self, clients, tenant, workers=4):
         self.clients = clients
@@ -87,8 +92,9 @@ class Load:
             started = time.monotonic()
             if n % 2:
                 key = f"load-{uuid.uuid4()}"
-                r = await client.post("/v1/workspace", content=key.encode(), headers={
-                    **self.tenant.headers(), "Idempotency-Key": key})
+                r = await client.post("/graphql", content=create_body(key), headers={
+                    **self.tenant.headers(), "Idempotency-Key": key,
+                    "Content-Type": "application/json"})
                 kind = "write"
             else:
                 key = ""
@@ -103,16 +109,30 @@ class Load:
             assert time.monotonic() < deadline, "the load never got there"
             await asyncio.sleep(0.02)
 
-    def statuses_since(self, moment):
-        return [r.status_code for started, _, _, _, r in self.results if started >= moment]
+    def outcomes_since(self, moment):
+        return [outcome(r) for started, _, _, _, r in self.results if started >= moment]
 
     async def stop(self):
         self.running = False
         await asyncio.gather(*self.tasks)
 
 
-def ok(response):
-    return response.status_code in (200, 405)
+def create_body(key):
+    return orjson.dumps({"query": CREATE, "variables": {"input": {
+        "name": "ledger.pdf", "mimeType": "application/pdf", "storagePath": f"load/{key}"}}})
+
+
+def outcome(response):
+    """'ok', 'unavailable' (503, or a GraphQL error coded so) or what went wrong."""
+    if response.status_code == 503:
+        return "unavailable"
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}"
+    body = response.json()
+    if "errors" not in body:
+        return "ok"
+    codes = {e.get("extensions", {}).get("code") for e in body["errors"]}
+    return "unavailable" if codes == {"unavailable"} else f"GraphQL {sorted(map(str, codes))}"
 
 
 async def test_requests_get_503_while_the_database_restarts_then_recover_losing_nothing(
@@ -120,50 +140,58 @@ async def test_requests_get_503_while_the_database_restarts_then_recover_losing_
     port = durable.port
     load = Load(clients, durable_tenant)
     try:
-        await load.until(lambda: sum(kind == "write" and ok(r)
+        await load.until(lambda: sum(kind == "write" and outcome(r) == "ok"
                                      for _, _, kind, _, r in load.results) >= 10)
         stopping = time.monotonic()
         await asyncio.to_thread(durable.stop, "immediate")  # a crash, as far as data goes
-        await load.until(lambda: 503 in load.statuses_since(stopping))
+        await load.until(lambda: "unavailable" in load.outcomes_since(stopping))
         ready = await clients[0].get("/readyz")
         assert ready.status_code == 503
         assert int(ready.headers["retry-after"]) >= 1
 
         await asyncio.to_thread(durable.start, port)
         restarted = time.monotonic()
-        # Both instances recover by themselves.
-        await load.until(lambda: {str(r.url).split("/v1")[0]
-                                  for started, _, _, _, r in load.results
-                                  if started > restarted and ok(r)} == {
-            str(c.base_url).rstrip("/") for c in clients})
+        # Both instances recover by themselves, for reads and writes.
+        await load.until(lambda: {(str(r.url).split("/", 3)[2], kind)
+                                  for started, _, kind, _, r in load.results
+                                  if started > restarted and outcome(r) == "ok"} == {
+            (str(c.base_url).split("/", 3)[2], kind) for c in clients
+            for kind in ("read", "write")})
     finally:
         await load.stop()
 
-    statuses = {r.status_code for *_, r in load.results}
-    assert statuses <= {200, 405, 503}, (statuses, [i.log() for i in pair])
+    outcomes = {outcome(r) for *_, r in load.results}
+    assert outcomes == {"ok", "unavailable"}, (outcomes, [i.log() for i in pair])
     for *_, r in load.results:
         if r.status_code == 503:
             assert_error(r, 503, "unavailable")
             assert int(r.headers["retry-after"]) >= 1
     assert (await clients[1].get("/readyz")).status_code == 200
 
-    # Every write answered before the crash is still there: a retry replays it.
-    acknowledged = [(key, r) for started, finished, kind, key, r in load.results
-                    if kind == "write" and finished < stopping and ok(r)]
-    assert len(acknowledged) >= 10
+    # Every document whose creation was answered is there, before or after the crash.
+    acknowledged = {r.json()["data"]["createDocument"]["id"]: (finished, key, r)
+                    for _, finished, kind, key, r in load.results
+                    if kind == "write" and outcome(r) == "ok"}
+    assert sum(finished < stopping for finished, _, _ in acknowledged.values()) >= 10
     conn = await asyncpg.connect(durable_url)
     try:
+        stored = {str(row["id"]) for row in await conn.fetch(
+            "select id from documents where workspace_id = $1", durable_tenant.id)}
         # (Requests cut off by the crash may have left keys locked: no body.)
         kept = {row["key"]: bytes(row["body"]) for row in await conn.fetch(
             "select key, body from idempotency_records where workspace_id = $1 "
             "and body is not null", durable_tenant.id)}
     finally:
         await conn.close()
-    for key, r in acknowledged:
+    assert set(acknowledged) <= stored
+    # And each answered before the crash is answered again, not run again, on a retry.
+    before = [(key, r) for finished, key, r in acknowledged.values() if finished < stopping]
+    for key, r in before:
         assert kept.get(key) == r.content
-    key, first = acknowledged[0]
-    replay = await clients[1].post("/v1/workspace", content=key.encode(), headers={
-        **durable_tenant.headers(), "Idempotency-Key": key})
+    key, first = before[0]
+    replay = await clients[1].post("/graphql", content=create_body(key), headers={
+        **durable_tenant.headers(), "Idempotency-Key": key,
+        "Content-Type": "application/json"})
     assert replay.headers["idempotent-replayed"] == "true"
     assert replay.content == first.content
 
