@@ -27,6 +27,11 @@ test: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/docgraph schema > schema.graphql
 
+## Load the service as production runs it and print the speed table (see bench/).
+bench: $(STAMP)
+	scripts/install-system-deps
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy docgraph

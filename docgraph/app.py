@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -128,6 +129,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
         app.state.jobs = BackgroundJobs()
+        # Everything built so far (schema, caches, modules) lives as long as the
+        # process: move it out of the cyclic collector's generations, so that
+        # collections triggered by requests' short-lived objects stop rescanning it.
+        gc.collect()
+        gc.freeze()
         purging = asyncio.create_task(
             maintenance.purge_periodically(db, settings.purge_interval_seconds),
             name="purge-expired")

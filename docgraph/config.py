@@ -258,6 +258,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DOCGRAPH_GRAPHQL_MAX_BODY_BYTES", "graphql_max_body_bytes",
              _int(1024, 1 << 30), 1 << 20,
              "Largest POST /graphql body, in bytes (413 payload_too_large beyond)."),
+    Variable("DOCGRAPH_GRAPHQL_COMPILED", "graphql_compiled", _bool, True,
+             "Run queries through the compiled execution path (same responses, a fraction "
+             "of the CPU); off runs every operation through graphql-core's executor."),
     Variable("DOCGRAPH_GRAPHQL_INTROSPECTION", "graphql_introspection", _bool, True,
              "Answer introspection queries (and suggest field names in errors). Turn off in "
              "production."),
@@ -315,6 +318,7 @@ class Settings:
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
     graphql_max_body_bytes: int = 1 << 20
+    graphql_compiled: bool = True
     graphql_introspection: bool = True
     graphql_graphiql: bool = True
 

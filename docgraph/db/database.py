@@ -59,6 +59,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on release (``RESET ALL``, ``UNLISTEN *``, …).
+
+    It costs a round trip and four statements every time a connection goes
+    back to the pool, and there is nothing to reset: no docgraph code changes
+    session state on a pooled connection (settings are per transaction, advisory
+    locks are released by whoever takes them, LISTEN uses its own connection).
+    An open transaction is still rolled back by asyncpg before this runs.
+    """
+
+
 class Connection:
     """A pooled connection whose statements are counted (see ``statement_counter``)."""
 
@@ -112,6 +123,7 @@ class Database:
                 url, min_size=min_size, max_size=max_size, init=_init_connection,
                 server_settings=server_settings, timeout=connect_timeout,
                 command_timeout=command_timeout, max_inactive_connection_lifetime=300,
+                reset=_keep_session,
             )
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc
