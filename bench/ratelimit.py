@@ -11,7 +11,7 @@ Starts a private PostgreSQL (fsync on, as in production) and measures, in one ru
    404). The difference of their per-request times is what the limiter adds.
 
 Medians of several rounds; the machine is shared, so compare figures of one
-run, not across runs. Usage: ``.venv/bin/python bench/ratelimit.py [--rounds N]``.
+run, not across runs. Usage: ``.venv/bin/python -m bench.ratelimit [--rounds N]``.
 """
 
 from __future__ import annotations
