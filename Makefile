@@ -20,12 +20,18 @@ run: $(STAMP)
 
 ## The whole test suite against real PostgreSQL and a real S3-protocol server.
 test: $(STAMP)
+	scripts/install-system-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 ## Write the GraphQL schema to schema.graphql (a test checks it matches the code).
 schema: $(STAMP)
 	$(BIN)/docgraph schema > schema.graphql
+
+## Load the service as production runs it and print the speed table (see bench/).
+bench: $(STAMP)
+	scripts/install-system-deps
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

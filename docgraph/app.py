@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -14,16 +16,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from docgraph import auth, graphiql, rest
+from docgraph import auth, graphiql, maintenance, rest
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.background import BackgroundJobs
+from docgraph.bodies import BodyLimitMiddleware
 from docgraph.config import Settings
 from docgraph.cors import CORSMiddleware
 from docgraph.db import workspaces
 from docgraph.db.database import Database, ping
 from docgraph.errors import AppError, MethodNotAllowed, NotFound
 from docgraph.graphql_http import GraphQLApp
+from docgraph.idempotency import IdempotencyMiddleware
 from docgraph.middleware import AuthMiddleware, RequestIdMiddleware, StatementCountMiddleware
+from docgraph.ratelimit import RateLimitMiddleware
 from docgraph.resolvers.sweeper import background_maintenance
 from docgraph.responses import JSONResponse, error_response
 from docgraph.schema import build_schema
@@ -33,6 +38,9 @@ from docgraph.storage.http import is_storage_path, storage_object
 log = logging.getLogger("docgraph.app")
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz"})
+# Probes of load balancers and orchestrators: never rate limited.
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
+GRAPHQL_PATH = "/graphql"
 
 
 def is_public(method: str, path: str) -> bool:
@@ -122,10 +130,21 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         app.state.db = db
         app.state.key_verifier = KeyVerifier(db, settings.key_cache_seconds)
         app.state.jobs = BackgroundJobs()
+        # Everything built so far (schema, caches, modules) lives as long as the
+        # process: move it out of the cyclic collector's generations, so that
+        # collections triggered by requests' short-lived objects stop rescanning it.
+        gc.collect()
+        gc.freeze()
+        purging = asyncio.create_task(
+            maintenance.purge_periodically(db, settings.purge_interval_seconds),
+            name="purge-expired")
         try:
             async with background_maintenance(db, store, settings):
                 yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             await app.state.jobs.aclose()
             await store.close()
             await db.close()
@@ -141,12 +160,28 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     if settings.graphql_graphiql:
         routes.append(Mount(graphiql.ASSETS_URL,
                             app=StaticFiles(directory=graphiql.ASSETS_DIR)))
+    # Outermost first. The rate limiter runs before the body limit and the
+    # authentication answer so that their 413 and 401 carry the rate-limit
+    # headers (it identifies the key itself, through the same cached verifier).
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
-    middleware.append(Middleware(AuthMiddleware, is_public=is_public))
+    middleware += [
+        Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=UNLIMITED_PATHS,
+                   key_limit=settings.rate_limit, address_limit=settings.address_rate_limit,
+                   window_seconds=settings.rate_limit_window_seconds,
+                   graphql_path=GRAPHQL_PATH,
+                   graphql_max_body_bytes=settings.graphql_max_body_bytes,
+                   graphql_max_root_fields=settings.graphql_max_root_fields,
+                   graphql_max_tokens=settings.graphql_max_tokens),
+        Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                   path_limits={GRAPHQL_PATH: settings.graphql_max_body_bytes}),
+        Middleware(AuthMiddleware, is_public=is_public),
+        Middleware(IdempotencyMiddleware, lease_seconds=settings.idempotency_lease_seconds,
+                   retention_seconds=settings.idempotency_retention_seconds),
+    ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

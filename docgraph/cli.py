@@ -146,6 +146,11 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> None:
     print(f"revoked {row['id']} at {row['revoked_at']}")
 
 
+def _proxy_options(settings: Settings) -> dict[str, Any]:
+    """Trust X-Forwarded-For only from the configured load balancers."""
+    if settings.forwarded_allow_ips:
+        return {"proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+    return {"proxy_headers": False}
 def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
     """Remove orphaned uploads and deleted documents' bytes once (what instances do
     every DOCGRAPH_SWEEP_INTERVAL_SECONDS)."""
@@ -184,7 +189,7 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> None:
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                          access_log=False, proxy_headers=False, server_header=False,
+                          access_log=False, server_header=False, **_proxy_options(settings),
                           **kwargs)
 
 
@@ -205,7 +210,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(migrate(settings.database_url))
     uvicorn.run("docgraph.cli:app_from_env", factory=True, host=settings.host,
                 port=settings.port, workers=settings.workers, log_config=None,
-                access_log=False, server_header=False, proxy_headers=False)
+                access_log=False, server_header=False, **_proxy_options(settings))
 
 
 async def ensure_dev_key(db: Database, stored_key: str | None) -> tuple[str, bool]:

@@ -164,7 +164,7 @@ VARIABLES: tuple[Variable, ...] = (
              "Most connections the pool opens."),
     Variable("DOCGRAPH_DB_ACQUIRE_TIMEOUT", "db_acquire_timeout", _float(0.01), 2.0,
              "Seconds to wait for a pooled connection before answering 503."),
-    Variable("DOCGRAPH_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", _int(0), 5000,
+    Variable("DOCGRAPH_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", _int(0), 2000,
              "PostgreSQL statement_timeout for API connections, in milliseconds (0: none)."),
     Variable("DOCGRAPH_EXPOSE_STATEMENT_COUNT", "expose_statement_count", _bool, False,
              "Add an X-Statement-Count header (SQL statements the request sent) to every "
@@ -175,6 +175,32 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DOCGRAPH_KEY_CACHE_SECONDS", "key_cache_seconds", _float(0.0), 2.0,
              "How long a verified API key is cached in memory; a revoked key stops working "
              "on every instance within this time."),
+    Variable("DOCGRAPH_RATE_LIMIT", "rate_limit", _int(1), 1200,
+             "Requests (GraphQL: root fields) an API key may make per window, unless the key "
+             "has its own limit (`docgraph key create --rate-limit`)."),
+    Variable("DOCGRAPH_RATE_LIMIT_WINDOW_SECONDS", "rate_limit_window_seconds", _int(1, 86400),
+             60, "Length of a rate-limit window; it starts at a client's first request."),
+    Variable("DOCGRAPH_ADDRESS_RATE_LIMIT", "address_rate_limit", _int(1), 600,
+             "Requests per window from one client address that carry no valid key (failed "
+             "authentication, signed storage URLs)."),
+    Variable("DOCGRAPH_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", _text, None,
+             "Comma-separated addresses of the load balancers whose X-Forwarded-For names "
+             "the client (used by per-address rate limits). None by default."),
+    Variable("DOCGRAPH_MAX_BODY_BYTES", "max_body_bytes", _int(1), 1048576,
+             "Largest request body accepted (413 payload_too_large above it), except at "
+             "/graphql (DOCGRAPH_GRAPHQL_MAX_BODY_BYTES). Uploads to signed storage URLs "
+             "have their own, signed, size."),
+    Variable("DOCGRAPH_GRAPHQL_MAX_ROOT_FIELDS", "graphql_max_root_fields", _int(1, 1000), 20,
+             "Most root fields (aliases included) one GraphQL operation may select; each "
+             "counts as one request against the rate limit."),
+    Variable("DOCGRAPH_IDEMPOTENCY_RETENTION_SECONDS", "idempotency_retention_seconds",
+             _int(1), 86400, "How long a response is kept for replay under its Idempotency-Key."),
+    Variable("DOCGRAPH_IDEMPOTENCY_LEASE_SECONDS", "idempotency_lease_seconds", _float(0.1),
+             60.0, "How long an Idempotency-Key stays locked by a request that never finished "
+             "(its instance crashed) before a retry may run it again."),
+    Variable("DOCGRAPH_PURGE_INTERVAL_SECONDS", "purge_interval_seconds", _float(1.0), 300.0,
+             "How often each instance deletes expired idempotency records and rate-limit "
+             "windows."),
     Variable("DOCGRAPH_STORAGE_BACKEND", "storage_backend", _choice("local", "s3"), "local",
              "Object storage: `local` (files under DOCGRAPH_STORAGE_ROOT, signed URLs served "
              "by docgraph itself) or `s3` (MinIO or any S3 service)."),
@@ -232,6 +258,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DOCGRAPH_GRAPHQL_MAX_BODY_BYTES", "graphql_max_body_bytes",
              _int(1024, 1 << 30), 1 << 20,
              "Largest POST /graphql body, in bytes (413 payload_too_large beyond)."),
+    Variable("DOCGRAPH_GRAPHQL_COMPILED", "graphql_compiled", _bool, True,
+             "Run queries through the compiled execution path (same responses, a fraction "
+             "of the CPU); off runs every operation through graphql-core's executor."),
     Variable("DOCGRAPH_GRAPHQL_INTROSPECTION", "graphql_introspection", _bool, True,
              "Answer introspection queries (and suggest field names in errors). Turn off in "
              "production."),
@@ -254,10 +283,19 @@ class Settings:
     db_pool_min: int = 2
     db_pool_max: int = 10
     db_acquire_timeout: float = 2.0
-    db_statement_timeout_ms: int = 5000
+    db_statement_timeout_ms: int = 2000
     expose_statement_count: bool = False
     cors_origins: tuple[str, ...] = ()
     key_cache_seconds: float = 2.0
+    rate_limit: int = 1200
+    rate_limit_window_seconds: int = 60
+    address_rate_limit: int = 600
+    forwarded_allow_ips: str | None = None
+    max_body_bytes: int = 1048576
+    graphql_max_root_fields: int = 20
+    idempotency_retention_seconds: int = 86400
+    idempotency_lease_seconds: float = 60.0
+    purge_interval_seconds: float = 300.0
     storage_backend: str = "local"
     storage_root: Path | None = None
     storage_signing_secret: str | None = dataclasses.field(default=None, repr=False)
@@ -280,6 +318,7 @@ class Settings:
     graphql_max_aliases: int = 30
     graphql_max_tokens: int = 5000
     graphql_max_body_bytes: int = 1 << 20
+    graphql_compiled: bool = True
     graphql_introspection: bool = True
     graphql_graphiql: bool = True
 

@@ -1,7 +1,12 @@
 """ASGI middleware: request ids and access logs, and authentication.
 
-Both are plain ASGI (no ``BaseHTTPMiddleware``): they sit on every request's
+All plain ASGI (no ``BaseHTTPMiddleware``): they sit on every request's
 path, so they add headers by wrapping ``send`` instead of buffering bodies.
+
+Layers share per-request facts through ``scope["state"]``: ``request_id``,
+``principal`` (or ``auth_error``), and ``response_headers`` — headers that
+every response to the request carries, whichever layer sends it (the
+rate-limit headers).
 """
 
 from __future__ import annotations
@@ -15,9 +20,9 @@ from collections.abc import Callable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docgraph.auth import KeyVerifier, bearer_token
+from docgraph.auth import KeyVerifier, Principal, bearer_token
 from docgraph.db.database import statement_counter
-from docgraph.errors import AppError, InternalError
+from docgraph.errors import AppError, InternalError, InvalidKey
 from docgraph.logs import request_id_var
 from docgraph.responses import error_response
 
@@ -35,9 +40,9 @@ class RequestIdMiddleware:
     """Gives every request an id, logs it, and never lets an exception escape.
 
     A sane incoming ``X-Request-ID`` is kept, otherwise one is generated; it
-    is echoed on every response. An ``AppError`` raised by the layers below
-    becomes its error body; anything else is logged with the request id and
-    masked as a 500.
+    is echoed on every response, with ``state["response_headers"]``. An
+    ``AppError`` raised by the layers below becomes its error body; anything
+    else is logged with the request id and masked as a 500.
     """
 
     def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
@@ -51,7 +56,8 @@ class RequestIdMiddleware:
         incoming = Headers(scope=scope).get("x-request-id")
         request_id = incoming if incoming and _SANE_REQUEST_ID.match(incoming) else None
         request_id = request_id or new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
@@ -62,7 +68,10 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                for name, value in state.get("response_headers", {}).items():
+                    headers[name] = value
             await send(message)
 
         try:
@@ -77,7 +86,6 @@ class RequestIdMiddleware:
             await error_response(error, request_id)(scope, receive, send_with_id)
         finally:
             if self.log_requests:
-                state = scope.get("state", {})
                 principal = state.get("principal")
                 access_log.info(
                     "request",
@@ -93,10 +101,31 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+async def authenticate(scope: Scope) -> Principal | None:
+    """Identify the caller once per request: ``state["principal"]`` or ``state["auth_error"]``.
+
+    A missing, malformed, unknown or revoked key is not an error here: it is
+    kept as ``auth_error`` for :class:`AuthMiddleware` to answer, so the
+    layers in between (the rate limiter) still run for the request.
+    """
+    state = scope["state"]
+    if "principal" in state or "auth_error" in state:
+        return state.get("principal")
+    try:
+        key = bearer_token(Headers(scope=scope).get("authorization"))
+        verifier: KeyVerifier = scope["app"].state.key_verifier
+        state["principal"] = await verifier.verify(key)
+    except InvalidKey as error:
+        state["auth_error"] = error
+        return None
+    return state["principal"]
+
+
 class AuthMiddleware:
     """Turns ``Authorization: Bearer wbk_...`` into ``scope["state"]["principal"]``.
 
-    Keys are checked by the application's ``state.key_verifier``. Paths for
+    Keys are checked by the application's ``state.key_verifier`` (see
+    :func:`authenticate`; an outer layer may already have done it). Paths for
     which ``is_public(method, path)`` is true pass without a key; every other
     request needs a valid one (401 ``invalid_key`` otherwise). Scopes are
     checked where the operation is known (routes, resolvers).
@@ -110,11 +139,8 @@ class AuthMiddleware:
         if scope["type"] != "http" or self.is_public(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        try:
-            key = bearer_token(Headers(scope=scope).get("authorization"))
-            verifier: KeyVerifier = scope["app"].state.key_verifier
-            scope["state"]["principal"] = await verifier.verify(key)
-        except AppError as error:
+        if await authenticate(scope) is None:
+            error: AppError = scope["state"]["auth_error"]
             await error_response(error, scope["state"].get("request_id"))(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -126,6 +126,7 @@ class LiveServer:
 
 
 TEST_SIGNING_SECRET = "test-signing-secret-0123456789abcdef0123456789"
+TEST_ADDRESS_RATE_LIMIT = 100_000
 
 
 def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
@@ -135,6 +136,9 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
                                     "key_cache_seconds": 0.0, "expose_statement_count": True,
                                     "storage_signing_secret": TEST_SIGNING_SECRET,
                                     "sweep_interval_seconds": 0,
+                                    # The whole session calls from 127.0.0.1: a per-address
+                                    # limit no test reaches unless it sets its own.
+                                    "address_rate_limit": TEST_ADDRESS_RATE_LIMIT,
                                     **overrides})
 
 

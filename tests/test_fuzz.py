@@ -43,6 +43,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from docgraph import auth
 from tests.conftest import Tenant, make_tenant
 from tests.rest import RestAPI
 
@@ -81,9 +82,14 @@ class FuzzWorld:
                 "entities": self.deal}[path.split("/")[2]]
 
 
+FUZZ_RATE_LIMIT = 1_000_000  # the fuzzer's own keys are not what it tests
+
+
 @pytest.fixture(scope="session")
 async def fuzz_world(db, server) -> FuzzWorld:
     tenant = await make_tenant(db, "Fuzzing")
+    tenant.key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, name="fuzzing",
+                                          rate_limit=FUZZ_RATE_LIMIT)
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         api = RestAPI(client, tenant)
         contact = await api.create_contact()

@@ -31,12 +31,12 @@ statement_counter: contextvars.ContextVar[list[int] | None] = contextvars.Contex
 )
 
 UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresConnectionError,  # includes CannotConnectNow, TooManyConnections
+    asyncpg.PostgresConnectionError,  # connection lost, refused or rejected
     asyncpg.InterfaceError,  # connection closed under us, pool closing
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    asyncpg.QueryCanceledError,  # statement_timeout
-    asyncpg.InsufficientResourcesError,
+    # Operator intervention (class 57): AdminShutdown, CrashShutdown,
+    # CannotConnectNow (starting up or recovering), QueryCanceled (statement_timeout).
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,  # includes TooManyConnections
     ConnectionError,
     OSError,
     TimeoutError,
@@ -57,6 +57,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
             decoder=orjson.loads,
             schema="pg_catalog",
         )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset query on release (``RESET ALL``, ``UNLISTEN *``, …).
+
+    It costs a round trip and four statements every time a connection goes
+    back to the pool, and there is nothing to reset: no docgraph code changes
+    session state on a pooled connection (settings are per transaction, advisory
+    locks are released by whoever takes them, LISTEN uses its own connection).
+    An open transaction is still rolled back by asyncpg before this runs.
+    """
 
 
 class Connection:
@@ -97,16 +108,22 @@ class Database:
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10,
-                      acquire_timeout: float = 2.0, statement_timeout_ms: int = 5000,
+                      acquire_timeout: float = 2.0, statement_timeout_ms: int = 2000,
                       connect_timeout: float = 5.0) -> Database:
         server_settings = {"application_name": "docgraph"}
+        # The server cancels a slow statement itself (statement_timeout); a server
+        # that does not answer at all (frozen, network gone) cannot, so the client
+        # gives up a second later (command_timeout also bounds BEGIN and COMMIT).
+        command_timeout = None
         if statement_timeout_ms:
             server_settings["statement_timeout"] = str(statement_timeout_ms)
+            command_timeout = statement_timeout_ms / 1000 + 1.0
         try:
             pool = await asyncpg.create_pool(
                 url, min_size=min_size, max_size=max_size, init=_init_connection,
                 server_settings=server_settings, timeout=connect_timeout,
-                max_inactive_connection_lifetime=300,
+                command_timeout=command_timeout, max_inactive_connection_lifetime=300,
+                reset=_keep_session,
             )
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc

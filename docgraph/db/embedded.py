@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 log = logging.getLogger("docgraph.embedded")
@@ -152,8 +153,11 @@ class EmbeddedPostgres:
         except (IndexError, ValueError):
             return None
 
-    def start(self, port: int | None = None) -> str:
-        """Start the cluster (initialising it first if needed) and return its URL."""
+    def start(self, port: int | None = None, options: Sequence[str] = ()) -> str:
+        """Start the cluster (initialising it first if needed) and return its URL.
+
+        ``options`` are extra server settings, e.g. ``-c shared_buffers=256MB``.
+        """
         self.init()
         if self.running_port() is not None:
             # Left behind by a process that did not stop it (killed): take it over.
@@ -163,16 +167,18 @@ class EmbeddedPostgres:
             self.log_file.touch()
             self._chown(self.log_file)
         self.port = port or free_port()
-        options = [
+        server_options = [
             "-c listen_addresses=127.0.0.1",
             f"-p {self.port}",
             "-c unix_socket_directories=''",
             "-c max_connections=200",
         ]
         if self.ephemeral:
-            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+            server_options += ["-c fsync=off", "-c synchronous_commit=off",
+                               "-c full_page_writes=off"]
+        server_options += options
         result = self._run("pg_ctl", "start", "-D", str(self.data_dir), "-w", "-t", "60",
-                           "-l", str(self.log_file), "-o", " ".join(options))
+                           "-l", str(self.log_file), "-o", " ".join(server_options))
         if result.returncode != 0:
             tail = self.log_file.read_text(errors="replace")[-2000:]
             raise EmbeddedPostgresError(f"PostgreSQL did not start: {result.stderr}\n{tail}")

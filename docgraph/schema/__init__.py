@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 from docgraph.config import Settings
 from docgraph.resolvers.validation import SAFE_INTEGER_MAX
 from docgraph.schema.errors import log_unexpected
+from docgraph.schema.executor import CompiledExecutor
 from docgraph.schema.mutation import Mutation
 from docgraph.schema.query import Query
 from docgraph.schema.types import ENTITY_TYPES, SafeInt
@@ -82,6 +83,7 @@ def build_schema(settings: Settings | None = None) -> DocgraphSchema:
             scalar_map={SafeInt: SAFE_INT},
             disable_field_suggestions=not settings.graphql_introspection,
         ),
+        execution_context_class=CompiledExecutor if settings.graphql_compiled else None,
     )
 
 

@@ -19,6 +19,7 @@ from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import AttachmentType, DocumentStatus, DocumentType, EntityType
 from docgraph.schema.info import Info
+from docgraph.schema.relations import loads
 
 if TYPE_CHECKING:
     from graphql import GraphQLAbstractType, GraphQLResolveInfo
@@ -78,6 +79,7 @@ class Document:
     # item, and every item of a list joins the same batch. (The type: ignores are for
     # that future, and for the records these types stand for.)
     @strawberry.field(description="Every link of the document, oldest first.")
+    @loads("links_by_document", "id")
     def links(self, info: Info) -> list[Link]:
         return info.context.links_by_document.load(self.id)  # type: ignore[arg-type, return-value]
 
@@ -92,10 +94,12 @@ class Link:
     created_at: datetime
 
     @strawberry.field(description="The document (null if it was deleted meanwhile).")
+    @loads("document_by_id", "document_id")
     def document(self, info: Info) -> Document | None:
         return info.context.document_by_id.load(self.document_id)  # type: ignore[arg-type, return-value]
 
     @strawberry.field(description="The entity the link points at.")
+    @loads("entity_by_id", "entity_id")
     def entity(self, info: Info) -> Entity:
         return info.context.entity_by_id.load(self.entity_id)  # type: ignore[arg-type, return-value]
 

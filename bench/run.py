@@ -1,0 +1,289 @@
+"""`make bench`: seed, serve as production does, load with wrk, print a table.
+
+    python -m bench.run [--scale N] [--duration S] [--warmup S] [--scenario NAME ...]
+                        [--long REQUESTS]
+
+The dataset is seeded once per scale under DOCGRAPH_DATA_DIR/bench-xN and
+reused by later runs. Results are printed and written as JSON under
+bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench import harness, lua
+from bench.scenarios import SCENARIOS, Scenario
+from bench.seed import seed
+from docgraph.db.database import Database
+from docgraph.db.embedded import EmbeddedPostgres, free_port
+from docgraph.db.migrate import migrate
+
+RESULTS_DIR = Path(__file__).with_name("results")
+CONNECTIONS = 64
+PG_OPTIONS = ["-c shared_preload_libraries=pg_stat_statements",
+              "-c pg_stat_statements.track=all", "-c shared_buffers=256MB",
+              "-c max_connections=300"]
+STATEMENT_CALLS = """
+select coalesce(sum(calls), 0)::bigint from pg_stat_statements
+where dbid = (select oid from pg_database where datname = current_database())
+"""
+
+
+@dataclasses.dataclass
+class Reading:
+    scenario: str
+    title: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    statements_per_request: float
+    cpu_ms_per_request: float
+    peak_rss_mb: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+    floor_rps: float | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.rps / self.floor_rps if self.floor_rps else None
+
+
+def bench_dir(scale: int) -> Path:
+    base = Path(os.environ.get("DOCGRAPH_DATA_DIR", ".docgraph")).resolve()
+    directory = base / f"bench-x{scale}"
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o755)  # noqa: S103 - the postgres user must reach pgdata as root
+    return directory
+
+
+async def prepare(cluster: EmbeddedPostgres, directory: Path, scale: int) -> dict[str, Any]:
+    """Migrate and seed once; later runs read the dataset's ids from disk."""
+    meta_file = directory / "dataset.json"
+    url = cluster.url("postgres")
+    await migrate(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("create extension if not exists pg_stat_statements")
+    finally:
+        await conn.close()
+    if meta_file.exists():
+        return json.loads(meta_file.read_text())
+    print(f"seeding scale {scale} ...", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    db = await Database.connect(url, statement_timeout_ms=0)
+    try:
+        dataset = await seed(db, scale=scale)
+    finally:
+        await db.close()
+    (directory / "contacts.txt").write_text("\n".join(map(str, dataset.contact_ids)) + "\n")
+    (directory / "businesses.txt").write_text("\n".join(map(str, dataset.business_ids)) + "\n")
+    meta = {"workspace_id": str(dataset.workspace_id), "key": dataset.key, "scale": scale,
+            "documents": dataset.documents, "links": dataset.links,
+            "contacts": len(dataset.contact_ids), "businesses": len(dataset.business_ids),
+            "seconds": round(time.monotonic() - started, 1)}
+    meta_file.write_text(json.dumps(meta, indent=2))
+    print(f"seeded in {meta['seconds']} s", file=sys.stderr)
+    return meta
+
+
+async def statement_calls(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        return int(await conn.fetchval(STATEMENT_CALLS))
+    finally:
+        await conn.close()
+
+
+async def run_floor(scenario: Scenario, url: str, workspace_id: str, ids: list[str],
+                    seconds: float) -> float:
+    """Requests/s of the scenario's bare SQL, CONNECTIONS at a time."""
+    assert scenario.floor is not None
+    pool = await asyncpg.create_pool(url, min_size=20, max_size=20)
+    ws = uuid.UUID(workspace_id)
+    done = 0
+    deadline = time.monotonic() + seconds
+    rng = random.Random(7)
+
+    async def worker() -> None:
+        nonlocal done
+        while time.monotonic() < deadline:
+            async with pool.acquire() as conn:
+                await scenario.floor(conn, ws, ids[rng.randrange(len(ids))])  # type: ignore[misc]
+            done += 1
+
+    started = time.monotonic()
+    try:
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    finally:
+        await pool.close()
+    return done / (time.monotonic() - started)
+
+
+def check_response(server: harness.Server, scenario: Scenario, key: str, some_id: str) -> None:
+    """One request by hand: the scenario must succeed before it is measured."""
+    body = scenario.body.replace("__ID__", some_id) if scenario.body else None
+    headers = {**scenario.headers, "Authorization": f"Bearer {key}"}
+    headers = {k: v.replace("__N__", uuid.uuid4().hex) for k, v in headers.items()}
+    r = httpx.request(scenario.method, server.url + scenario.path.replace("__ID__", some_id),
+                      content=body.replace("__N__", uuid.uuid4().hex) if body else None,
+                      headers=headers, timeout=30)
+    if r.status_code >= 300 or (scenario.path == "/graphql" and r.json().get("errors")):
+        raise RuntimeError(f"{scenario.name}: {r.status_code} {r.text[:500]}")
+
+
+def measure(server: harness.Server, scenario: Scenario, meta: dict[str, Any],
+            directory: Path, db_url: str, *, warmup: int, duration: int) -> Reading:
+    ids_file = directory / f"{scenario.ids}.txt"
+    ids = ids_file.read_text().split()
+    check_response(server, scenario, meta["key"], ids[0])
+    with tempfile.TemporaryDirectory() as tmp:
+        script = lua.write_script(
+            Path(tmp) / f"{scenario.name}.lua", ids_file=ids_file, method=scenario.method,
+            url_path=scenario.path,
+            headers={**scenario.headers, "Authorization": f"Bearer {meta['key']}"},
+            body=scenario.body)
+        if warmup:
+            harness.run_wrk(server.url, script, seconds=warmup, connections=CONNECTIONS)
+        workers = server.worker_pids()
+        calls_before = asyncio.run(statement_calls(db_url))
+        cpu_before = harness.cpu_seconds(workers)
+        result = harness.run_wrk(server.url, script, seconds=duration, connections=CONNECTIONS)
+        cpu_after = harness.cpu_seconds(workers)
+        calls_after = asyncio.run(statement_calls(db_url))
+    # The two statement_calls readings themselves add one statement each.
+    statements = max(0, calls_after - calls_before - 1)
+    requests = max(1, result.requests)
+    return Reading(
+        scenario=scenario.name, title=scenario.title, rps=result.rps, p50_ms=result.p50_ms,
+        p99_ms=result.p99_ms, statements_per_request=statements / requests,
+        cpu_ms_per_request=(cpu_after - cpu_before) * 1000 / requests,
+        peak_rss_mb=max(harness.peak_rss_mb(p) for p in workers),
+        requests=result.requests, non_2xx=result.non_2xx, socket_errors=result.errors)
+
+
+def long_run(server: harness.Server, meta: dict[str, Any], directory: Path,
+             total_requests: int) -> dict[str, Any]:
+    """Scenario 1 until ``total_requests``: RSS per worker at the half and at the end."""
+    scenario = SCENARIOS[0]
+    ids_file = directory / f"{scenario.ids}.txt"
+    samples: list[dict[str, Any]] = []
+    done = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        script = lua.write_script(
+            Path(tmp) / "long.lua", ids_file=ids_file, method=scenario.method,
+            url_path=scenario.path,
+            headers={**scenario.headers, "Authorization": f"Bearer {meta['key']}"},
+            body=scenario.body)
+        while done < total_requests:
+            result = harness.run_wrk(server.url, script, seconds=30, connections=CONNECTIONS)
+            done += result.requests
+            samples.append({"requests": done, "rss_mb": [
+                round(harness.current_rss_mb(p), 1) for p in server.worker_pids()],
+                "peak_rss_mb": [round(harness.peak_rss_mb(p), 1)
+                                for p in server.worker_pids()]})
+            print(f"  long run: {done:,} requests, RSS {samples[-1]['rss_mb']} MB",
+                  file=sys.stderr, flush=True)
+    half = next(s for s in samples if s["requests"] >= done / 2)
+    return {"requests": done, "samples": samples,
+            "rss_at_half_mb": half["rss_mb"], "rss_at_end_mb": samples[-1]["rss_mb"],
+            "peak_rss_mb": samples[-1]["peak_rss_mb"]}
+
+
+def print_table(readings: list[Reading]) -> None:
+    header = (f"{'scenario':<48} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'SQL/req':>7} "
+              f"{'CPU ms/req':>10} {'RSS MB':>7} {'floor req/s':>11} {'ratio':>6}")
+    print(header)
+    print("-" * len(header))
+    for r in readings:
+        floor = f"{r.floor_rps:>11.0f}" if r.floor_rps else f"{'-':>11}"
+        ratio = f"{r.ratio:>6.2f}" if r.ratio else f"{'-':>6}"
+        print(f"{r.title:<48} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
+              f"{r.statements_per_request:>7.2f} {r.cpu_ms_per_request:>10.3f} "
+              f"{r.peak_rss_mb:>7.1f} {floor} {ratio}")
+        if r.non_2xx or r.socket_errors:
+            print(f"  !! {r.non_2xx} non-2xx responses, {r.socket_errors} socket errors")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--duration", type=int, default=15, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--scenario", action="append", default=None,
+                        choices=[s.name for s in SCENARIOS])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--long", type=int, default=0, metavar="REQUESTS",
+                        help="afterwards, run scenario 1 for this many requests, watching RSS")
+    parser.add_argument("--no-floor", action="store_true")
+    args = parser.parse_args(argv)
+
+    directory = bench_dir(args.scale)
+    cluster = EmbeddedPostgres(directory / "pgdata", ephemeral=True)
+    cluster.start(options=PG_OPTIONS)
+    server = None
+    try:
+        meta = asyncio.run(prepare(cluster, directory, args.scale))
+        db_url = cluster.url("postgres")
+        server = harness.Server(db_url, free_port(), workers=args.workers,
+                                data_dir=directory / "data",
+                                extra_env={"DOCGRAPH_DB_POOL_MAX": "20",
+                                           "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
+                                           "DOCGRAPH_KEY_CACHE_SECONDS": "30",
+                                           "DOCGRAPH_STORAGE_SIGNING_SECRET": "b" * 40})
+        chosen = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
+        readings = []
+        for scenario in chosen:
+            print(f"measuring {scenario.name} ...", file=sys.stderr, flush=True)
+            reading = measure(server, scenario, meta, directory, db_url, warmup=args.warmup,
+                              duration=args.duration)
+            readings.append(reading)
+        long_result = long_run(server, meta, directory, args.long) if args.long else None
+        server.stop()
+        server = None
+        if not args.no_floor:
+            for scenario, reading in zip(chosen, readings, strict=True):
+                if scenario.floor is not None:
+                    ids = (directory / f"{scenario.ids}.txt").read_text().split()
+                    reading.floor_rps = asyncio.run(run_floor(
+                        scenario, db_url, meta["workspace_id"], ids, args.duration))
+        print()
+        print(f"dataset: {meta['documents']:,} documents, {meta['links']:,} links, "
+              f"{meta['contacts']:,} contacts, {meta['businesses']:,} businesses; "
+              f"{args.workers} workers, {CONNECTIONS} connections, {args.duration} s each")
+        print_table(readings)
+        payload = {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "dataset": meta | {"key": None}, "workers": args.workers,
+            "connections": CONNECTIONS, "duration_s": args.duration,
+            "readings": [dataclasses.asdict(r) | {"ratio_to_floor": r.ratio} for r in readings],
+            "long_run": long_result,
+            "median_p99_ms": statistics.median(r.p99_ms for r in readings) if readings else None,
+        }
+        path = harness.write_results(RESULTS_DIR, f"x{args.scale}", payload)
+        print(f"\nresults: {path}")
+    finally:
+        if server is not None:
+            server.stop()
+        cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""What `make bench` measures: the request each scenario sends, and its floor.
+
+Every scenario has a wrk request (a path, body and headers with ``__ID__``
+replaced by a random id of the right kind) and a ``floor``: the same SQL the
+server sends for that request, run through a bare asyncpg pool with no HTTP
+and no GraphQL. The ratio of the two is how much docgraph costs on top of
+its database work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+
+from docgraph.db.documents import SELECT_ENTITY_DOCUMENT_PAGES
+from docgraph.db.links import SELECT_LINKS_BY_DOCUMENT
+
+CONTACT_DOCUMENTS_QUERY = """\
+query ContactDocuments($id: ID!) {
+  contact(id: $id) {
+    documents(first: 25) {
+      totalCount
+      edges {
+        role
+        linkedAt
+        node {
+          id name mimeType sizeBytes folder tags createdAt
+          links { entityType entityId role }
+        }
+      }
+    }
+  }
+}"""
+
+BUSINESS_DOCUMENTS_QUERY = """\
+query BusinessDocuments($id: ID!) {
+  business(id: $id) {
+    documents(first: 25, type: CONTRACT, status: VERIFIED) {
+      totalCount
+      nodes { id name type status mimeType sizeBytes userData verifiedAt createdAt updatedAt }
+    }
+  }
+}"""
+
+
+def graphql_body(query: str, variables: dict[str, Any]) -> str:
+    return json.dumps({"query": query, "variables": variables}, separators=(",", ":"))
+
+
+Floor = Callable[[asyncpg.Connection, Any, str], Awaitable[None]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scenario:
+    name: str
+    title: str
+    method: str
+    path: str
+    ids: str  # "contacts" or "businesses"
+    body: str | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    floor: Floor | None = None
+
+
+async def contact_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
+                                  entity_id: str) -> None:
+    rows = await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, None,
+                            None, None, None, 0, 25)
+    await conn.fetch(SELECT_LINKS_BY_DOCUMENT, workspace_id,
+                     [r["id"] for r in rows if r["id"] is not None])
+
+
+async def business_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
+                                   entity_id: str) -> None:
+    await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, "contract",
+                     "verified", None, None, 0, 25)
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name="graphql_contact_documents",
+        title="GraphQL: contact's 25 newest documents + links",
+        method="POST", path="/graphql", ids="contacts",
+        body=graphql_body(CONTACT_DOCUMENTS_QUERY, {"id": "__ID__"}),
+        headers={"Content-Type": "application/json"},
+        floor=contact_documents_floor,
+    ),
+    Scenario(
+        name="graphql_business_documents",
+        title="GraphQL: business's documents by type and status",
+        method="POST", path="/graphql", ids="businesses",
+        body=graphql_body(BUSINESS_DOCUMENTS_QUERY, {"id": "__ID__"}),
+        headers={"Content-Type": "application/json"},
+        floor=business_documents_floor,
+    ),
+]

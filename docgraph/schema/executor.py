@@ -1,0 +1,484 @@
+"""A compiled execution path for GraphQL queries.
+
+graphql-core executes every field of every object through the same general
+machinery (resolve info, resolver wrapper, awaitable checks, completion), about
+5 µs per field; a page of 25 documents with their links is some 500 fields.
+This executor compiles each query operation once into a plan — per object
+type, which fields to read straight off the record, which to resolve, and the
+serializer of every leaf — and then fills the response with plain attribute
+reads, leaving graphql-core's machinery to the few fields that have resolvers.
+
+Resolvers run exactly as graphql-core would run them (same resolve info, same
+arguments, strawberry's wrapper), level by level, so dataloaders still batch
+a whole level into one statement. The response is the same, key for key.
+
+Anything the plan does not cover — mutations, subscriptions, introspection,
+directives, @defer/@stream, field middleware — and any error at all (a resolver
+raising, a null where the schema forbids one) hands the operation to
+graphql-core's own executor, which produces the response and errors as usual.
+Queries have no side effects, so running one again after a failed attempt
+is safe; it only costs the time of the attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    GraphQLAbstractType,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLLeafType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    OperationDefinitionNode,
+    OperationType,
+    Undefined,
+    is_abstract_type,
+    is_leaf_type,
+    is_list_type,
+    is_non_null_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import collect_fields, collect_subfields
+from graphql.execution.values import get_argument_values
+from graphql.language import DirectiveNode, Visitor, visit
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+log = logging.getLogger("docgraph.graphql")
+
+STRAWBERRY_DEFINITION = "strawberry-definition"
+# Set by ``docgraph.schema.relations.loaded_by`` on resolvers that only load one key
+# through one of the context's dataloaders: the plan calls the loader directly.
+RELATION_ATTRIBUTE = "_docgraph_relation"
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+PLAN_CACHE_SIZE = 512
+
+
+class _Bail(Exception):
+    """The compiled path cannot produce this response: let graphql-core do it."""
+
+
+class _Leaf:
+    __slots__ = ("nullable", "serialize")
+
+    def __init__(self, leaf: GraphQLLeafType, nullable: bool) -> None:
+        self.serialize = leaf.serialize
+        self.nullable = nullable
+
+
+class _List:
+    __slots__ = ("item", "nullable")
+
+    def __init__(self, item: Completer, nullable: bool) -> None:
+        self.item = item
+        self.nullable = nullable
+
+
+class _Object:
+    __slots__ = ("nodes", "nullable", "plan")
+
+    def __init__(self, plan: TypePlan, details: list[Any], nullable: bool) -> None:
+        self.plan = plan
+        self.nodes: list[FieldNode] = [d.node for d in details]
+        self.nullable = nullable
+
+
+class _Abstract:
+    __slots__ = ("abstract", "details", "nullable", "operation", "plans")
+
+    def __init__(self, operation: OperationPlan, abstract: GraphQLAbstractType,
+                 details: list[Any], nullable: bool) -> None:
+        self.operation = operation
+        self.abstract = abstract
+        self.details = details
+        self.nullable = nullable
+        self.plans: dict[str, TypePlan] = {}
+
+
+Completer = _Leaf | _List | _Object | _Abstract
+
+
+class FieldPlan:
+    __slots__ = ("attr", "completer", "details", "field_def", "has_args", "key", "nodes",
+                 "relation", "resolve", "typename")
+
+    def __init__(self, key: str, field_def: GraphQLField | None, details: list[Any]) -> None:
+        self.key = key
+        self.details = details
+        self.nodes: list[FieldNode] = [d.node for d in details]
+        self.field_def = field_def
+        self.attr: str | None = None
+        self.resolve: Callable[..., Any] | None = None
+        self.typename: str | None = None
+        self.has_args = False
+        self.relation: tuple[str, str] | None = None
+        self.completer: Completer | None = None
+
+
+class TypePlan:
+    """The fields to produce for one concrete object type, in response order."""
+
+    __slots__ = ("fields", "fill", "is_type_of", "type")
+
+    def __init__(self, object_type: GraphQLObjectType) -> None:
+        self.type = object_type
+        self.is_type_of = object_type.is_type_of
+        self.fields: list[FieldPlan] = []
+        self.fill: Callable[[_Run, Any, dict[str, Any], Path | None], None] | None = None
+
+
+class OperationPlan:
+    def __init__(self, executor: CompiledExecutor) -> None:
+        self.schema = executor.schema
+        self.fragments = executor.fragments
+        self.operation = executor.operation
+        self.hide_suggestions = executor.hide_suggestions
+        root_type = self.schema.get_root_type(OperationType.QUERY)
+        if root_type is None:
+            raise _Bail
+        collected = collect_fields(self.schema, self.fragments, executor.variable_values,
+                                   root_type, self.operation, self.hide_suggestions)
+        self.root = self.type_plan(root_type, collected.grouped_field_set,
+                                   collected.new_defer_usages, executor)
+
+    def type_plan(self, object_type: GraphQLObjectType, grouped: dict[str, list[Any]],
+                  defer_usages: list[Any], executor: CompiledExecutor) -> TypePlan:
+        if defer_usages:
+            raise _Bail
+        plan = TypePlan(object_type)
+        for key, details in grouped.items():
+            if any(d.defer_usage is not None or d.fragment_variable_values is not None
+                   for d in details):
+                raise _Bail
+            name = details[0].node.name.value
+            if name == "__typename":
+                field = FieldPlan(key, None, details)
+                field.typename = object_type.name
+                plan.fields.append(field)
+                continue
+            if name.startswith("__"):
+                raise _Bail  # introspection: graphql-core's job
+            field_def = object_type.fields.get(name)
+            if field_def is None:
+                raise _Bail
+            field = FieldPlan(key, field_def, details)
+            definition = field_def.extensions.get(STRAWBERRY_DEFINITION)
+            plain = (definition is not None and definition.base_resolver is None
+                     and not definition.extensions and not definition.permission_classes
+                     and not field_def.args and not details[0].node.arguments)
+            relation = None
+            if definition is not None and definition.base_resolver is not None \
+                    and not definition.extensions and not definition.permission_classes:
+                relation = getattr(definition.base_resolver.wrapped_func, RELATION_ATTRIBUTE,
+                                   None)
+            if plain:
+                field.attr = definition.python_name
+            elif relation is not None and not field_def.args:
+                field.relation = relation
+            else:
+                if field_def.resolve is None:
+                    raise _Bail
+                field.resolve = field_def.resolve
+                field.has_args = bool(field_def.args or details[0].node.arguments)
+            field.completer = self.completer(field_def.type, details, executor)
+            plan.fields.append(field)
+        return plan
+
+    def completer(self, output_type: GraphQLOutputType, details: list[Any],
+                  executor: CompiledExecutor) -> Completer:
+        nullable = True
+        if is_non_null_type(output_type):
+            assert isinstance(output_type, GraphQLNonNull)
+            output_type = output_type.of_type
+            nullable = False
+        if is_list_type(output_type):
+            assert isinstance(output_type, GraphQLList)
+            return _List(self.completer(output_type.of_type, details, executor), nullable)
+        if is_leaf_type(output_type):
+            return _Leaf(output_type, nullable)  # type: ignore[arg-type]
+        if is_object_type(output_type):
+            assert isinstance(output_type, GraphQLObjectType)
+            return _Object(self.subplan(output_type, details, executor), details, nullable)
+        if is_abstract_type(output_type):
+            return _Abstract(self, output_type, details, nullable)  # type: ignore[arg-type]
+        raise _Bail
+
+    def subplan(self, object_type: GraphQLObjectType, details: list[Any],
+                executor: CompiledExecutor) -> TypePlan:
+        collected = collect_subfields(self.schema, self.fragments, executor.variable_values,
+                                      self.operation, object_type, details,
+                                      self.hide_suggestions)
+        return self.type_plan(object_type, collected.grouped_field_set,
+                              collected.new_defer_usages, executor)
+
+
+def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+            nonlocal found
+            found = True
+            return Visitor.BREAK
+
+    visit(operation, Finder())
+    for fragment in fragments.values():
+        if not found:
+            visit(fragment.definition, Finder())
+    return found
+
+
+_plans: dict[int, tuple[OperationDefinitionNode, OperationPlan | None]] = {}
+
+# How operations were executed in this process: compiled, compiled but handed
+# back to graphql-core (an error), or graphql-core's from the start.
+executions = {"compiled": 0, "fell_back": 0, "graphql_core": 0}
+
+
+def _plan_for(executor: CompiledExecutor) -> OperationPlan | None:
+    operation = executor.operation
+    cached = _plans.get(id(operation))
+    if cached is not None and cached[0] is operation:
+        return cached[1]
+    plan: OperationPlan | None = None
+    if operation.operation == OperationType.QUERY and not _has_directives(
+            operation, executor.fragments):
+        try:
+            plan = OperationPlan(executor)
+        except _Bail:
+            plan = None
+    if len(_plans) >= PLAN_CACHE_SIZE:
+        _plans.clear()
+    # The operation node stays referenced by the cache, so its id is not reused.
+    _plans[id(operation)] = (operation, plan)
+    return plan
+
+
+class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
+    """graphql-core's executor, with the compiled path for plain queries."""
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        manager = self.middleware_manager
+        if manager is not None and getattr(manager, "_middleware_resolvers", None):
+            executions["graphql_core"] += 1
+            return super().execute_operation(serially)
+        plan = _plan_for(self)
+        if plan is None:
+            executions["graphql_core"] += 1
+            return super().execute_operation(serially)
+        return self._execute_compiled(plan, serially)
+
+    async def _execute_compiled(self, plan: OperationPlan, serially: bool | None) -> Any:
+        try:
+            data = await _Run(self).run(plan.root, self.root_value)
+        except _Bail:
+            pass
+        except Exception:  # any error: graphql-core reports it, with its path
+            log.debug("compiled execution failed; executing again", exc_info=True)
+        else:
+            executions["compiled"] += 1
+            return ExecutionResult(data=data, errors=None)
+        executions["fell_back"] += 1
+        result = super().execute_operation(serially)
+        return await result if self.is_awaitable(result) else result
+
+
+class _Run:
+    """One execution of a plan: level by level, resolvers of a level batched."""
+
+    __slots__ = ("context", "executor", "next_level", "pending")
+
+    def __init__(self, executor: CompiledExecutor) -> None:
+        self.executor = executor
+        self.context = executor.context_value
+        self.next_level: list[tuple[TypePlan, Any, dict[str, Any], Path | None]] = []
+        self.pending: list[tuple[Any, Completer, Any, Any, Path | None]] = []
+
+    async def run(self, root: TypePlan, root_value: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        self.next_level = [(root, root_value, data, None)]
+        while self.next_level:
+            level, self.next_level = self.next_level, []
+            for plan, source, target, path in level:
+                self.fill(plan, source, target, path)
+            while self.pending:
+                pending, self.pending = self.pending, []
+                await self.settle(pending)
+        return data
+
+    async def settle(self, pending: list[tuple[Any, Completer, Any, Any, Path | None]]) -> None:
+        awaitables = [p[0] for p in pending]
+        if len(awaitables) > 1 and any(asyncio.iscoroutine(a) for a in awaitables):
+            values = await asyncio.gather(*awaitables)
+        else:
+            values = [await a for a in awaitables]
+        for (_, completer, target, key, path), value in zip(pending, values, strict=True):
+            target[key] = self.complete(completer, value, path)
+
+    def fill(self, plan: TypePlan, source: Any, target: dict[str, Any],
+             path: Path | None) -> None:
+        fill = plan.fill
+        if fill is None:
+            fill = plan.fill = _compile_fill(plan)
+        fill(self, source, target, path)
+
+    def resolve(self, plan: TypePlan, field: FieldPlan, source: Any, target: dict[str, Any],
+                path: Path | None) -> None:
+        """A field with a resolver: call it as graphql-core would."""
+        executor = self.executor
+        field_path = Path(path, field.key, plan.type.name)
+        info = executor.build_resolve_info(field.field_def, field.nodes,  # type: ignore[arg-type]
+                                           plan.type, field_path)
+        args = get_argument_values(
+            field.field_def, field.nodes[0], executor.variable_values,  # type: ignore[arg-type]
+            None, executor.hide_suggestions) if field.has_args else {}
+        value = field.resolve(source, info, **args)  # type: ignore[misc]
+        if executor.is_awaitable(value):
+            target[field.key] = None
+            self.pending.append((value, field.completer, target, field.key, field_path))  # type: ignore[arg-type]
+        else:
+            target[field.key] = self.complete(field.completer, value, field_path)  # type: ignore[arg-type]
+
+    def relation(self, field: FieldPlan, value: Any, target: dict[str, Any],
+                 path: Path | None) -> None:
+        """A dataloader's future for a relation field: settled with the level."""
+        target[field.key] = None
+        self.pending.append((value, field.completer, target, field.key,  # type: ignore[arg-type]
+                             Path(path, field.key, None)))
+
+    def complete(self, completer: Completer, value: Any, path: Path | None,
+                 key: str | None = None) -> Any:
+        if value is None or value is Undefined:
+            if completer.nullable:
+                return None
+            raise _Bail
+        if isinstance(completer, _Leaf):
+            serialized = completer.serialize(value)
+            if serialized is None or serialized is Undefined:
+                raise _Bail
+            return serialized
+        if key is not None:  # a plain field: its path is only needed below it
+            path = Path(path, key, None)
+        if isinstance(completer, _List):
+            item = completer.item
+            if isinstance(item, _Leaf):
+                if item.nullable:
+                    return [None if v is None else self.complete(item, v, None) for v in value]
+                return [self.complete(item, v, None) for v in value]
+            return [self.complete(item, v, Path(path, i, None)) for i, v in enumerate(value)]
+        if isinstance(completer, _Object):
+            plan = completer.plan
+            nodes = completer.nodes
+        else:
+            plan = self.runtime_plan(completer, value, path)
+            nodes = [d.node for d in completer.details]
+        if plan.is_type_of is not None:
+            info = self.executor.build_resolve_info(GraphQLField(plan.type), nodes, plan.type,
+                                                    path)  # type: ignore[arg-type]
+            if not plan.is_type_of(value, info):
+                raise _Bail
+        result: dict[str, Any] = {}
+        self.next_level.append((plan, value, result, path))
+        return result
+
+    def runtime_plan(self, completer: _Abstract, value: Any, path: Path | None) -> TypePlan:
+        abstract = completer.abstract
+        if abstract.resolve_type is None:
+            raise _Bail
+        info = self.executor.build_resolve_info(
+            GraphQLField(abstract), [d.node for d in completer.details], abstract,  # type: ignore[arg-type]
+            path)  # type: ignore[arg-type]
+        runtime = abstract.resolve_type(value, info, abstract)
+        if isinstance(runtime, Awaitable):
+            raise _Bail
+        name = runtime if isinstance(runtime, str) else getattr(runtime, "name", None)
+        if not isinstance(name, str):
+            raise _Bail
+        plan = completer.plans.get(name)
+        if plan is None:
+            object_type = self.executor.schema.get_type(name)
+            if not isinstance(object_type, GraphQLObjectType) or not \
+                    self.executor.schema.is_sub_type(abstract, object_type):
+                raise _Bail
+            plan = completer.operation.subplan(object_type, completer.details, self.executor)
+            completer.plans[name] = plan
+        return plan
+
+
+def _leaf_expression(leaf_type: GraphQLLeafType, serializer: str,
+                     namespace: dict[str, Any]) -> str:
+    """Python source serializing ``v`` as graphql-core would, natives short-cut."""
+    name = leaf_type.name
+    wrapped = getattr(leaf_type, "wrapped_cls", None)  # strawberry's enums
+    if isinstance(leaf_type, GraphQLEnumType) and wrapped is not None:
+        # Each member's name, computed by the serializer itself, looked up by identity
+        # of class (a StrEnum's plain-string twin must still go through serialize).
+        names = {member: leaf_type.serialize(member) for member in wrapped}
+        namespace[f"{serializer}_class"] = wrapped
+        namespace[f"{serializer}_names"] = names
+        return (f"{serializer}_names[v] if v.__class__ is {serializer}_class "
+                f"else {serializer}(v)")
+    if name in ("String", "ID"):
+        return f"v if v.__class__ is str else {serializer}(v)"
+    if name == "Boolean":
+        return f"v if v.__class__ is bool else {serializer}(v)"
+    if name == "Int":
+        return (f"v if v.__class__ is int and {_INT_MIN} <= v <= {_INT_MAX} "
+                f"else {serializer}(v)")
+    if name == "SafeInt":
+        return f"v if v.__class__ is int else {serializer}(v)"
+    return f"{serializer}(v)"
+
+
+def _compile_fill(plan: TypePlan) -> Callable[[_Run, Any, dict[str, Any], Path | None], None]:
+    """Generate the function that fills one object of ``plan``'s type.
+
+    Plain fields become attribute reads and inline serialization; fields with
+    resolvers call back into the run. Generated once per type per operation.
+    """
+    namespace: dict[str, Any] = {"_Bail": _Bail, "Path": Path, "plan": plan}
+    lines = ["def fill(run, source, target, path):"]
+    for i, field in enumerate(plan.fields):
+        key = repr(field.key)
+        namespace[f"f{i}"] = field
+        if field.typename is not None:
+            lines.append(f"    target[{key}] = {field.typename!r}")
+            continue
+        if field.relation is not None:
+            loader, attribute = field.relation
+            lines.append(f"    run.relation(f{i}, run.context.{loader}.load(source.{attribute}),"
+                         f" target, path)")
+            continue
+        if field.attr is None:
+            lines.append(f"    run.resolve(plan, f{i}, source, target, path)")
+            continue
+        completer = field.completer
+        lines.append(f"    v = source.{field.attr}")
+        if isinstance(completer, _Leaf):
+            leaf_type = field.field_def.type  # type: ignore[union-attr]
+            while not is_leaf_type(leaf_type):
+                leaf_type = leaf_type.of_type  # type: ignore[union-attr]
+            namespace[f"s{i}"] = completer.serialize
+            expression = _leaf_expression(leaf_type, f"s{i}", namespace)  # type: ignore[arg-type]
+            if completer.nullable:
+                lines.append(f"    target[{key}] = None if v is None else ({expression})")
+            else:
+                lines.append("    if v is None: raise _Bail")
+                lines.append(f"    target[{key}] = {expression}")
+        else:
+            namespace[f"c{i}"] = completer
+            lines.append(f"    target[{key}] = run.complete(c{i}, v, path, {key})")
+    if len(lines) == 1:
+        lines.append("    pass")
+    code = compile("\n".join(lines), f"<compiled fill of {plan.type.name}>", "exec")
+    exec(code, namespace)  # noqa: S102 - source built above from the schema's own names
+    return namespace["fill"]  # type: ignore[no-any-return]
