@@ -26,6 +26,16 @@ BUSINESS_DOCUMENT_FIELDS = {"id", "business_id", "filename", "type", "status", "
 ENTITY_FIELDS = {"id", "entity_type", "name", "attributes", "created_at", "updated_at"}
 
 
+RATE_LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+
+
+def assert_common_headers(r: httpx.Response) -> None:
+    """What every REST response carries, errors included: its request id and rate limit."""
+    assert r.headers.get("x-request-id"), "every response carries X-Request-ID"
+    for name in RATE_LIMIT_HEADERS:
+        assert r.headers.get(name, "").isdigit(), f"{name} missing or malformed: {r.headers}"
+
+
 def assert_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
     """The response is the error body of DESIGN.md with this status and code."""
     assert r.status_code == status, r.text
@@ -55,7 +65,7 @@ class RestAPI:
                       **kwargs: Any) -> httpx.Response:
         headers = {**self.tenant.headers(key), **kwargs.pop("headers", {})}
         r = await self.client.request(method, path, headers=headers, **kwargs)
-        assert r.headers.get("x-request-id"), "every response carries X-Request-ID"
+        assert_common_headers(r)
         return r
 
     async def get(self, path: str, **kwargs: Any) -> httpx.Response:

@@ -61,17 +61,30 @@ def test_every_live_route_is_documented_and_nothing_else(spec, server):
     assert documented_routes(spec) == live
 
 
-def test_every_operation_documents_its_errors_and_the_request_id(spec):
+def test_every_operation_documents_its_errors_and_headers(spec):
     for path, item in spec["paths"].items():
         for method, op in item.items():
             responses = op["responses"]
-            assert any(s.startswith("2") for s in responses), (path, method)
+            where = (path, method)
+            assert any(s.startswith("2") for s in responses), where
+            assert "429" in responses, where
             if op.get("security") != []:
-                assert {"400", "401", "404"} <= set(responses), (path, method)
+                assert {"400", "401", "404", "503"} <= set(responses), where
+            if "requestBody" in op:
+                assert "413" in responses, where
+            params = {p["name"] for p in op.get("parameters", [])}
+            assert ("Idempotency-Key" in params) == (method == "post"), where
+            if method == "post":
+                assert {"409", "422"} <= set(responses), where
             for status, response in responses.items():
-                response = resolve(spec, response)
-                assert response["headers"]["X-Request-ID"]["required"] is True, \
-                    (path, method, status)
+                headers = resolve(spec, response)["headers"]
+                assert headers["X-Request-ID"]["required"] is True, (*where, status)
+                if status != "503":  # no database: nothing counted
+                    for name in ("X-RateLimit-Limit", "X-RateLimit-Remaining",
+                                 "X-RateLimit-Reset"):
+                        assert headers[name]["required"] is True, (*where, status, name)
+                if status in ("429", "503"):
+                    assert headers["Retry-After"]["required"] is True, (*where, status)
 
 
 def test_the_error_codes_include_every_app_error(spec):
@@ -204,12 +217,17 @@ BUSINESS_DOC = {
 def test_the_response_schemas_are_strict(spec, change, conforms):
     doc = {k: v for k, v in {**BUSINESS_DOC, **change}.items() if v is not None}
     body = {"documents": [doc], "total_count": 1, "limit": 50, "offset": 0}
-    r = httpx.Response(200, json=body, headers={"X-Request-ID": "req_1"})
+    r = httpx.Response(200, json=body, headers={
+        "X-Request-ID": "req_1", "X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "9",
+        "X-RateLimit-Reset": "60"})
     if conforms:
         assert_conforms(spec, "GET", "/v1/businesses/{id}/documents", r)
     else:
         with pytest.raises(AssertionError):
             assert_conforms(spec, "GET", "/v1/businesses/{id}/documents", r)
-    without_id = httpx.Response(200, json=body)
-    with pytest.raises(AssertionError):
-        assert_conforms(spec, "GET", "/v1/businesses/{id}/documents", without_id)
+    for missing in r.headers:
+        if missing.startswith("x-"):
+            headers = {k: v for k, v in r.headers.items() if k != missing}
+            with pytest.raises(AssertionError):
+                assert_conforms(spec, "GET", "/v1/businesses/{id}/documents",
+                                httpx.Response(200, json=body, headers=headers))

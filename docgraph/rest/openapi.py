@@ -247,15 +247,43 @@ REQUEST_ID_HEADER: Schema = {
     "required": True,
     "schema": {"type": "string", "minLength": 1},
 }
-HEADERS: dict[str, Schema] = {"X-Request-ID": REQUEST_ID_HEADER}
+
+
+def _count_header(description: str) -> Schema:
+    return {"description": description, "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+
+
+RATE_LIMIT_HEADERS: dict[str, Schema] = {
+    "X-RateLimit-Limit": _count_header("Requests the key (or, without a valid key, the "
+                                       "client address) may make in the window."),
+    "X-RateLimit-Remaining": _count_header("Requests left in the window; never below 0, "
+                                           "never rising until the window resets."),
+    "X-RateLimit-Reset": _count_header("Seconds until the window resets."),
+}
+HEADERS: dict[str, Schema] = {"X-Request-ID": REQUEST_ID_HEADER, **RATE_LIMIT_HEADERS}
+RETRY_AFTER: Schema = _count_header("Seconds to wait before retrying.")
 
 ERROR_DESCRIPTIONS = {
-    400: "validation_error: a bad or missing field, query parameter or id; malformed JSON.",
+    400: "validation_error: a bad or missing field, query parameter or id; malformed JSON; "
+         "a malformed Idempotency-Key.",
     401: "invalid_key: missing, malformed, unknown or revoked key.",
     403: "insufficient_permissions: the key lacks the scope.",
     404: "not_found: no such thing in this workspace, or no such path.",
-    409: "storage_conflict, or conflict (e.g. an entity id already taken).",
-    503: "unavailable: the database is unreachable; retry after Retry-After.",
+    409: "storage_conflict, conflict (e.g. an entity id already taken), or "
+         "idempotency_in_progress (with Retry-After).",
+    413: "payload_too_large: the body is over DOCGRAPH_MAX_BODY_BYTES.",
+    422: "idempotency_key_reused: the Idempotency-Key was used with a different request.",
+    429: "rate_limited: over the key's (or address's) limit; retry after Retry-After.",
+    503: "unavailable: the database is unreachable; retry after Retry-After. (Nothing could "
+         "be counted, so no X-RateLimit-* headers.)",
+}
+IDEMPOTENCY_KEY: Schema = {
+    "name": "Idempotency-Key", "in": "header", "required": False,
+    "description": "Retry deduplication for 24 hours: a retry of the same request gets the "
+                   "first response again (with Idempotent-Replayed: true).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+               "pattern": "^[\\x21-\\x7e]+$"},
 }
 
 
@@ -266,9 +294,13 @@ def _responses(ok: dict[int, tuple[str, str]], *errors_: int) -> Schema:
             "description": description, "headers": HEADERS,
             "content": {"application/json": {"schema": ref(schema)}},
         }
-    for status in sorted({400, 401, 404, 503, *errors_}):
-        responses[str(status)] = {"$ref": f"#/components/responses/Error{status}"}
-    return responses
+    return _with_errors(responses, 400, 401, 404, 429, 503, *errors_)
+
+
+def _with_errors(responses: Schema, *statuses: int) -> Schema:
+    for status in sorted(statuses):
+        responses.setdefault(str(status), {"$ref": f"#/components/responses/Error{status}"})
+    return dict(sorted(responses.items()))
 
 
 def _parameter(name: str, where: str, schema: Schema, description: str, *,
@@ -324,10 +356,9 @@ def _paths() -> dict[str, Schema]:
     document = {200: ("The document.", "DocumentResponse")}
     return {
         "/v1/openapi.json": {"get": _operation(
-            "This document", {"200": {"description": "The OpenAPI document.",
-                                      "headers": HEADERS,
-                                      "content": {"application/json": {"schema": {
-                                          "type": "object"}}}}},
+            "This document", _with_errors({"200": {
+                "description": "The OpenAPI document.", "headers": HEADERS,
+                "content": {"application/json": {"schema": {"type": "object"}}}}}, 429),
             tags=["meta"], security=False, operation_id="openapi")},
         "/v1/workspace": {"get": _operation(
             "The caller's workspace and key",
@@ -410,14 +441,32 @@ def _paths() -> dict[str, Schema]:
     }
 
 
+def _with_middleware(paths: dict[str, Schema]) -> dict[str, Schema]:
+    """What the layers in front of every route add: a body limit (413) wherever a body
+    is read, and Idempotency-Key (409 while running, 422 when reused) on every POST."""
+    for item in paths.values():
+        for method, op in item.items():
+            if "requestBody" in op:
+                op["responses"] = _with_errors(op["responses"], 413)
+            if method == "post":
+                op["parameters"] = [*op.get("parameters", []), IDEMPOTENCY_KEY]
+                op["responses"] = _with_errors(op["responses"], 409, 422)
+    return paths
+
+
 def _error_responses() -> Schema:
-    return {
-        f"Error{status}": {
-            "description": description, "headers": HEADERS,
+    responses: Schema = {}
+    for status, description in ERROR_DESCRIPTIONS.items():
+        headers = dict(HEADERS)
+        if status in (429, 503):
+            headers["Retry-After"] = RETRY_AFTER
+        if status == 503:
+            headers = {"X-Request-ID": REQUEST_ID_HEADER, "Retry-After": RETRY_AFTER}
+        responses[f"Error{status}"] = {
+            "description": description, "headers": headers,
             "content": {"application/json": {"schema": ref("Error")}},
         }
-        for status, description in ERROR_DESCRIPTIONS.items()
-    }
+    return responses
 
 
 @functools.cache
@@ -432,7 +481,7 @@ def document() -> Schema:
                            "envelopes. Authenticate with Authorization: Bearer wbk_...",
         },
         "security": [{"bearerAuth": []}],
-        "paths": _paths(),
+        "paths": _with_middleware(_paths()),
         "components": {
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
