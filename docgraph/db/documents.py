@@ -66,6 +66,11 @@ where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null and d.status = 
 returning {DOCUMENT_COLUMNS}
 """  # noqa: S608 - composed of constants; values are $n parameters
 
+SELECT_LIVE_DOCUMENT_AT = """
+select exists (select 1 from documents
+               where workspace_id = $1 and storage_path = $2 and deleted_at is null)
+"""
+
 SELECT_DOCUMENT_STATUS = """
 select status from documents where workspace_id = $1 and id = $2 and deleted_at is null
 """
@@ -185,6 +190,11 @@ async def soft_delete_document(db: Executor, workspace_id: uuid.UUID,
                                document_id: uuid.UUID) -> tuple[uuid.UUID, datetime] | None:
     row = await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
     return (row["id"], row["deleted_at"]) if row else None
+
+
+async def live_document_at(db: Executor, workspace_id: uuid.UUID, storage_path: str) -> bool:
+    """Whether a live document of the workspace records the object at ``storage_path``."""
+    return bool(await db.fetchval(SELECT_LIVE_DOCUMENT_AT, workspace_id, storage_path))
 
 
 async def change_status(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
