@@ -26,13 +26,17 @@ query($id: ID!) {
 """
 WITH_ENTITIES = CONTACT_DOCUMENTS % "entity { __typename id name }"
 WITHOUT_ENTITIES = CONTACT_DOCUMENTS % ""
+# Signed URLs are computed, not looked up: the same cost as without them.
+WITH_URLS = CONTACT_DOCUMENTS.replace(
+    "id name mimeType", "id name mimeType image { width height } download { url expiresAt } "
+    "previewImage(expiresIn: 60) { url width height expiresAt }") % ""
 WITH_ENTITY_DOCUMENTS = CONTACT_DOCUMENTS % """
     entity { __typename id documents(first: 5) { totalCount nodes { id } } }"""
 WORKSPACE_DOCUMENTS = """
 {
   documents(first: 25) {
     totalCount
-    nodes { id name links { role entity { __typename id name } } }
+    nodes { id name download { url } links { role entity { __typename id name } } }
   }
 }
 """
@@ -64,6 +68,7 @@ async def statements(gql, query, variables=None) -> tuple[int, dict]:
     (WITH_ENTITIES, 4),
     # key + contact and its page + links: the shape the benchmark of a later issue uses
     (WITHOUT_ENTITIES, 3),
+    (WITH_URLS, 3),
     # ... + the linked entities' own pages of documents: one statement for the contact's
     # (known since the first statement, it asks first) and one for all the others
     (WITH_ENTITY_DOCUMENTS, 6),
@@ -93,6 +98,9 @@ async def test_a_page_of_1_costs_what_a_page_of_25_costs(gql, other_gql, query, 
                 assert len(links[0]["entity"]["documents"]["nodes"]) == 5
             else:
                 assert links[1]["entity"]["name"].startswith("Deal ")
+        if "download" in edge["node"]:
+            assert edge["node"]["download"]["url"].startswith("http")
+            assert edge["node"]["previewImage"] is None
 
 
 async def test_the_workspace_list_costs_the_same_for_1_and_25(gql, other_gql):
