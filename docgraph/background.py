@@ -2,16 +2,20 @@
 
 ``BackgroundJobs`` keeps a reference to every task (so none is garbage
 collected mid-flight), runs at most ``concurrency`` at a time, logs failures
-instead of losing them, and cancels what is left when the app stops.
+instead of losing them, and cancels what is left when the app stops. A job
+keeps the request id of the request that spawned it (for its logs) but not
+its statement counter: its SQL is not the request's cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from docgraph.db.database import statement_counter
 from docgraph.errors import AppError
 
 log = logging.getLogger("docgraph.background")
@@ -24,7 +28,9 @@ class BackgroundJobs:
 
     def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``job`` in the background; ``name`` identifies it in logs."""
-        task = asyncio.create_task(self._run(name, job), name=name)
+        context = contextvars.copy_context()
+        context.run(statement_counter.set, None)
+        task = asyncio.create_task(self._run(name, job), name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -178,6 +178,7 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
     print(f"unarrived uploads forgotten:    {report.forgotten_uploads}")
     print(f"deleted documents purged:       {report.purged_documents}")
     print(f"interrupted upload files:       {report.incomplete_uploads}")
+    print(f"image previews retried:         {report.retried_images}")
     if args.deep:
         print(f"unreferenced objects removed:   {report.unreferenced_objects}")
 def cmd_schema(settings: Settings, args: argparse.Namespace) -> None:

@@ -1,4 +1,5 @@
-"""What every use case gets: who calls, the database, and this request's loaders.
+"""What every use case gets: who calls, the database, the object store, the background
+jobs, and this request's loaders.
 
 GraphQL (the view's ``get_context``) and REST build one per request with
 :meth:`RequestContext.from_request`. The dataloaders are created on first
@@ -13,6 +14,7 @@ import uuid
 from starlette.requests import HTTPConnection
 
 from docgraph.auth import Principal
+from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
 from docgraph.db.database import Database
 from docgraph.resolvers.loaders import (
@@ -21,15 +23,19 @@ from docgraph.resolvers.loaders import (
     EntityByIdLoader,
     LinksByDocumentLoader,
 )
+from docgraph.storage.base import ObjectStore
 
 
 class RequestContext:
     __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
-                 "_links_by_document", "db", "principal", "request_id", "settings")
+                 "_links_by_document", "db", "jobs", "principal", "request_id", "settings",
+                 "store")
 
-    def __init__(self, *, db: Database, principal: Principal, settings: Settings,
-                 request_id: str) -> None:
+    def __init__(self, *, db: Database, store: ObjectStore, jobs: BackgroundJobs,
+                 principal: Principal, settings: Settings, request_id: str) -> None:
         self.db = db
+        self.store = store
+        self.jobs = jobs
         self.principal = principal
         self.settings = settings
         self.request_id = request_id
@@ -41,8 +47,10 @@ class RequestContext:
     @classmethod
     def from_request(cls, request: HTTPConnection) -> RequestContext:
         """The context of an authenticated request (AuthMiddleware set its principal)."""
-        return cls(db=request.app.state.db, principal=request.state.principal,
-                   settings=request.app.state.settings, request_id=request.state.request_id)
+        state = request.app.state
+        return cls(db=state.db, store=state.store, jobs=state.jobs,
+                   principal=request.state.principal, settings=state.settings,
+                   request_id=request.state.request_id)
 
     @property
     def workspace_id(self) -> uuid.UUID:

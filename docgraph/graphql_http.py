@@ -8,7 +8,8 @@
   so a key is always needed to read anything.
 * Errors of the HTTP request itself (bad JSON, wrong method or content
   type) use the REST error body; errors of an operation are GraphQL
-  errors in a 200 response, each with ``extensions.code``.
+  errors in a 200 response, each with ``extensions.code``. When one asks
+  to retry later (``unavailable``), the response carries ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from docgraph.config import Settings
 from docgraph.context import RequestContext
 from docgraph.errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, ValidationError
 from docgraph.schema import DocgraphSchema
-from docgraph.schema.errors import formatted
+from docgraph.schema.errors import formatted, retry_after
 
 
 class GraphQLApp(GraphQL[RequestContext, None]):
@@ -88,6 +89,15 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         if result.errors:
             result.errors = [formatted(error) for error in result.errors]
         return await super().process_result(request, result)
+
+    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+                        sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        if isinstance(response_data, dict):
+            wait = retry_after(response_data.get("errors"))
+            if wait is not None:
+                response.headers["Retry-After"] = str(wait)
+        return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.page())

@@ -12,8 +12,52 @@ from tests.conftest import Tenant
 
 DOCUMENT_FIELDS = """
     id name description mimeType sizeBytes storagePath folder tags type status userData
-    verifiedAt rejectionReason createdBy createdAt updatedAt attachmentType
+    verifiedAt rejectionReason createdBy createdAt updatedAt attachmentType sha256
+    image { width height }
 """
+REQUEST_UPLOAD_URL = """
+mutation($input: RequestUploadUrlInput!) {
+  requestUploadUrl(input: $input) {
+    uploadUrl method headers { name value } storagePath expiresAt
+  }
+}
+"""
+CREATE_DOCUMENT = f"""
+mutation($input: CreateDocumentInput!) {{ createDocument(input: $input) {{ {DOCUMENT_FIELDS} }} }}
+"""
+
+
+async def put_upload(client: httpx.AsyncClient, ticket: dict[str, Any],
+                     content: bytes) -> httpx.Response:
+    """PUT ``content`` to a requestUploadUrl answer, as any HTTP client would (no API key)."""
+    headers = {h["name"]: h["value"] for h in ticket["headers"]}
+    return await client.request(ticket["method"], ticket["uploadUrl"], content=content,
+                                headers=headers)
+
+
+PDF = b"%PDF-1.4\n% docgraph test document\n%%EOF\n"
+
+
+async def request_upload(client: httpx.AsyncClient, headers: dict[str, str],
+                         content: bytes = PDF, *, file_name: str = "contract.pdf",
+                         mime_type: str = "application/pdf") -> httpx.Response:
+    """POST requestUploadUrl with ``headers`` (a key); the raw answer."""
+    return await client.post("/graphql", headers=headers, json={
+        "query": REQUEST_UPLOAD_URL, "variables": {"input": {
+            "fileName": file_name, "mimeType": mime_type, "sizeBytes": len(content)}}})
+
+
+async def uploaded_path(client: httpx.AsyncClient, headers: dict[str, str],
+                        content: bytes = PDF, *, file_name: str = "contract.pdf",
+                        mime_type: str = "application/pdf") -> str:
+    """requestUploadUrl, then PUT ``content``: the storage path, its bytes in place."""
+    r = await request_upload(client, headers, content, file_name=file_name,
+                             mime_type=mime_type)
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    ticket = r.json()["data"]["requestUploadUrl"]
+    put = await put_upload(client, ticket, content)
+    assert put.status_code == 200, put.text
+    return str(ticket["storagePath"])
 
 
 class GraphQL:
@@ -57,13 +101,32 @@ class GraphQL:
 
     # -- building data ---------------------------------------------------------
 
-    async def create_document(self, **fields: Any) -> dict[str, Any]:
+    async def upload(self, content: bytes, *, file_name: str = "file.pdf",
+                     mime_type: str = "application/pdf", sha256: str | None = None,
+                     key: str | None = None) -> dict[str, Any]:
+        """requestUploadUrl, then PUT ``content`` to it: the ticket, bytes in place."""
+        values: dict[str, Any] = {"fileName": file_name, "mimeType": mime_type,
+                                  "sizeBytes": len(content)}
+        if sha256 is not None:
+            values["sha256"] = sha256
+        ticket = (await self(REQUEST_UPLOAD_URL, {"input": values}, key=key))[
+            "requestUploadUrl"]
+        r = await put_upload(self.client, ticket, content)
+        assert r.status_code == 200, r.text
+        return ticket
+
+    async def create_document(self, content: bytes | None = None, *, key: str | None = None,
+                              **fields: Any) -> dict[str, Any]:
+        """A document recorded the real way: upload ``content`` (default: a few bytes),
+        then createDocument with ``fields`` (camelCase; defaults for name and mimeType)."""
         n = uuid.uuid4().hex[:8]
-        values = {"name": f"doc-{n}.pdf", "mimeType": "application/pdf",
-                  "storagePath": f"uploads/{n}.pdf", "sizeBytes": 1000, **fields}
-        data = await self(
-            f"mutation($input: CreateDocumentInput!) {{ createDocument(input: $input) "
-            f"{{ {DOCUMENT_FIELDS} }} }}", {"input": values})
+        values = {"name": f"doc-{n}.pdf", "mimeType": "application/pdf", **fields}
+        if "storagePath" not in values:
+            body = content if content is not None else f"%PDF-1.4 {n}".encode()
+            ticket = await self.upload(body, file_name=values["name"],
+                                       mime_type=values["mimeType"], key=key)
+            values["storagePath"] = ticket["storagePath"]
+        data = await self(CREATE_DOCUMENT, {"input": values}, key=key)
         return data["createDocument"]
 
     async def create_entity(self, entity_type: str = "CONTACT", name: str | None = "Ada",

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
+from tests.gql import uploaded_path
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -88,10 +89,24 @@ class RestAPI:
 
     # -- building data ---------------------------------------------------------
 
-    async def create_document(self, **fields: Any) -> dict[str, Any]:
+    async def upload(self, content: bytes, *, file_name: str = "file.pdf",
+                     mime_type: str = "application/pdf") -> dict[str, Any]:
+        """An upload through the signed-upload flow; its ``storage_path``."""
+        path = await uploaded_path(self.client, self.tenant.headers(), content,
+                                   file_name=file_name, mime_type=mime_type)
+        return {"storage_path": path}
+
+    async def create_document(self, content: bytes | None = None,
+                              **fields: Any) -> dict[str, Any]:
+        """A document recorded the real way: upload ``content`` (default: a few bytes),
+        then POST /v1/documents with ``fields`` (defaults for name and mime_type)."""
         n = uuid.uuid4().hex[:8]
-        body = {"name": f"doc-{n}.pdf", "mime_type": "application/pdf",
-                "storage_path": f"uploads/{n}.pdf", "size_bytes": 1000, **fields}
+        body = {"name": f"doc-{n}.pdf", "mime_type": "application/pdf", **fields}
+        if "storage_path" not in body:
+            data = content if content is not None else f"%PDF-1.4 {n}".encode()
+            ticket = await self.upload(data, file_name=body["name"],
+                                       mime_type=body["mime_type"])
+            body["storage_path"] = ticket["storage_path"]
         return (await self.ok("POST", "/v1/documents", 201, json=body))["data"]
 
     async def create_contact(self, name: str = "Ada Lovelace", **fields: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from docgraph import auth
 from docgraph.config import Settings
 from docgraph.graphql_cost import request_cost, root_fields
 from tests.conftest import TEST_ADDRESS_RATE_LIMIT
+from tests.gql import uploaded_path
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
@@ -72,9 +73,11 @@ async def test_an_aliased_request_is_charged_per_root_field(client, db, tenant):
     assert r.json() == {"data": {f"d{i}": None for i in range(4)}}
     assert limits(r)[:2] == (10, 6)
     # A mutation creating two documents costs 2, and creates them.
+    paths = [await uploaded_path(client, tenant.headers(), b"cost", file_name="n.txt",
+                                 mime_type="text/plain") for _ in range(2)]
     mutation = "mutation { " + " ".join(
         f'c{i}: createDocument(input: {{name: "n{i}", mimeType: "text/plain", '
-        f'storagePath: "cost/{uuid.uuid4()}"}}) {{ id }}' for i in range(2)) + " }"
+        f'storagePath: "{path}"}}) {{ id }}' for i, path in enumerate(paths)) + " }"
     r = await client.post("/graphql", json={"query": mutation}, headers=tenant.headers(key))
     assert r.status_code == 200 and "errors" not in r.json(), r.text
     assert limits(r)[:2] == (10, 4)

@@ -1,11 +1,13 @@
 """Documents over GraphQL: record, read, change, delete, verify (seeds 002 and 004)."""
 
+import hashlib
+import os
 import uuid
 from datetime import datetime
 
 import pytest
 
-from tests.gql import DOCUMENT_FIELDS
+from tests.gql import DOCUMENT_FIELDS, REQUEST_UPLOAD_URL
 
 CREATE = f"""
 mutation($input: CreateDocumentInput!) {{ createDocument(input: $input) {{ {DOCUMENT_FIELDS} }} }}
@@ -31,18 +33,23 @@ def parse_time(value: str) -> datetime:
 
 
 async def test_create_document_records_every_field(gql, db, tenant):
-    path = f"workspaces/{tenant.id}/documents/{uuid.uuid4()}.pdf"
+    content = b"%PDF-1.7 signed NDA " + os.urandom(1000)
+    digest = hashlib.sha256(content).hexdigest()
+    ticket = await gql.upload(content, file_name="Acme-NDA-2026.pdf")
+    path = ticket["storagePath"]
     data = await gql(CREATE, {"input": {
         "name": "Acme-NDA-2026.pdf", "mimeType": "Application/PDF", "storagePath": path,
-        "sizeBytes": 5_000_000_000, "description": "Signed NDA", "folder": "/clients/acme/ndas/",
-        "tags": ["nda", "confidentiality", "nda"], "type": "CONTRACT",
+        "sizeBytes": len(content), "sha256": digest.upper(), "description": "Signed NDA",
+        "folder": "/clients/acme/ndas/", "tags": ["nda", "confidentiality", "nda"],
+        "type": "CONTRACT",
         "userData": {"purpose": "Identity verification", "nested": {"n": [1, 2.5, None]}},
     }})
     doc = data["createDocument"]
     assert uuid.UUID(doc["id"])
     assert doc["name"] == "Acme-NDA-2026.pdf"
     assert doc["mimeType"] == "application/pdf"  # normalised to lower case
-    assert doc["sizeBytes"] == 5_000_000_000  # beyond GraphQL's 32-bit Int
+    assert doc["sizeBytes"] == len(content)
+    assert doc["sha256"] == digest
     assert doc["storagePath"] == path
     assert doc["description"] == "Signed NDA"
     assert doc["folder"] == "/clients/acme/ndas"  # trailing slash dropped
@@ -52,6 +59,7 @@ async def test_create_document_records_every_field(gql, db, tenant):
     assert doc["userData"] == {"purpose": "Identity verification", "nested": {"n": [1, 2.5, None]}}
     assert doc["verifiedAt"] is None and doc["rejectionReason"] is None
     assert doc["attachmentType"] == "OTHER"
+    assert doc["image"] is None
     assert doc["createdAt"] == doc["updatedAt"]
     key_id = await db.fetchval("select id from api_keys where workspace_id = $1 and name = 'full'",
                                tenant.id)
@@ -64,12 +72,26 @@ async def test_create_document_records_every_field(gql, db, tenant):
     assert read == {**doc, "links": []}
 
 
+async def test_sizes_beyond_32_bits_are_exact(gql, db, tenant):
+    doc = await gql.create_document()
+    await db.execute("update documents set size_bytes = 5000000000 where id = $1",
+                     uuid.UUID(doc["id"]))
+    assert (await gql(GET, {"id": doc["id"]}))["document"]["sizeBytes"] == 5_000_000_000
+    # As input too: refused for being over the largest upload, not for being a big Int.
+    error = await gql.error(REQUEST_UPLOAD_URL, {"input": {
+        "fileName": "huge.iso", "mimeType": "application/octet-stream",
+        "sizeBytes": 5_000_000_000}}, code="validation_error")
+    assert list(error["extensions"]["details"]["fields"]) == ["sizeBytes"]
+
+
 async def test_create_document_defaults(gql):
+    ticket = await gql.upload(b"plain text", file_name="a.txt", mime_type="text/plain")
     data = await gql(CREATE, {"input": {"name": "a", "mimeType": "text/plain",
-                                        "storagePath": f"u/{uuid.uuid4()}"}})
+                                        "storagePath": ticket["storagePath"]}})
     doc = data["createDocument"]
+    # sizeBytes, when omitted, is the uploaded object's size.
     assert (doc["sizeBytes"], doc["tags"], doc["type"], doc["userData"], doc["folder"],
-            doc["description"]) == (0, [], "OTHER", {}, None, None)
+            doc["description"], doc["sha256"]) == (10, [], "OTHER", {}, None, None, None)
 
 
 @pytest.mark.parametrize(("mime_type", "attachment_type"), [
@@ -82,18 +104,19 @@ async def test_attachment_type_follows_the_mime_type(gql, mime_type, attachment_
     assert doc["attachmentType"] == attachment_type
 
 
-async def test_a_live_storage_path_is_a_storage_conflict_until_deleted(gql, other_gql):
-    path = f"uploads/{uuid.uuid4()}.pdf"
-    first = await gql.create_document(storagePath=path)
-    error = await gql.error(CREATE, {"input": {"name": "b", "mimeType": "application/pdf",
-                                               "storagePath": path}}, code="storage_conflict")
+async def test_an_upload_is_recorded_once(gql, other_gql):
+    first = await gql.create_document()
+    path = first["storagePath"]
+    again = {"input": {"name": "b", "mimeType": "application/pdf", "storagePath": path}}
+    error = await gql.error(CREATE, again, code="storage_conflict")
     assert error["extensions"]["details"] == {"storagePath": path}
-    # Another workspace may use the same key: nothing is revealed across tenants.
-    await other_gql.create_document(storagePath=path)
-    # Deleting the document frees the path.
+    # Another workspace gets the answer of a path where nothing was ever uploaded.
+    theirs = await other_gql.error(CREATE, again, code="validation_error")
+    assert "no upload is pending" in theirs["message"]
+    # Once deleted, the bytes are on their way out: they cannot be recorded again.
     await gql(DELETE, {"id": first["id"]})
-    again = await gql.create_document(storagePath=path)
-    assert again["id"] != first["id"]
+    gone = await gql.error(CREATE, again, code="validation_error")
+    assert "no upload is pending" in gone["message"]
 
 
 async def test_folders_are_shared_not_duplicated(gql, db, tenant):
@@ -306,10 +329,7 @@ async def test_a_key_needs_the_scope_of_the_operation(gql, tenant):
 
 
 async def test_a_write_only_key_reads_what_its_mutations_return(gql, tenant):
-    data = await gql(CREATE, {"input": {"name": "a", "mimeType": "text/plain",
-                                        "storagePath": f"u/{uuid.uuid4()}"}},
-                     key=tenant.write_key)
-    doc = data["createDocument"]
+    doc = await gql.create_document(name="a", mimeType="text/plain", key=tenant.write_key)
     assert doc["name"] == "a"
     data = await gql(UPDATE, {"id": doc["id"], "input": {}}, key=tenant.write_key)
     assert data["updateDocument"] == doc

@@ -121,12 +121,12 @@ async def test_lists_and_nested_fields_show_only_the_callers_data(gql, other_gql
 
 
 async def test_the_same_ids_in_two_workspaces_stay_apart(gql, other_gql, graph_of_a):
-    """B may use A's contact id and storage path: nothing reveals A has them."""
+    """B may use A's contact id: nothing reveals A has it."""
     made = await other_gql(
         "mutation($id: ID!) { createContact(input: {id: $id, name: \"B twin\"}) { id name } }",
         {"id": graph_of_a["contact"]})
     assert made["createContact"] == {"id": graph_of_a["contact"], "name": "B twin"}
-    doc = await other_gql.create_document(storagePath=graph_of_a["storage_path"])
+    doc = await other_gql.create_document()
     await other_gql.link(doc["id"], "CONTACT", graph_of_a["contact"])
     mine = await other_gql("query($id: ID!) { contact(id: $id) { name documents { "
                            "totalCount nodes { id } } } }", {"id": graph_of_a["contact"]})
@@ -135,6 +135,20 @@ async def test_the_same_ids_in_two_workspaces_stay_apart(gql, other_gql, graph_o
     theirs = await gql("query($id: ID!) { contact(id: $id) { name documents { totalCount } } }",
                        {"id": graph_of_a["contact"]})
     assert theirs["contact"] == {"name": "A person", "documents": {"totalCount": 1}}
+
+
+async def test_another_workspaces_storage_path_answers_like_a_path_never_used(
+        gql, other_gql, graph_of_a, tenant):
+    """B cannot record A's bytes, nor learn that A has them."""
+    create = ("mutation($input: CreateDocumentInput!) { createDocument(input: $input) "
+              "{ id } }")
+    never = f"workspaces/{tenant.id}/uploads/{uuid.uuid4().hex}.pdf"
+    answers = [await other_gql.result(create, {"input": {
+        "name": "x.pdf", "mimeType": "application/pdf", "storagePath": path}})
+        for path in (graph_of_a["storage_path"], never)]
+    assert answers[0] == answers[1]
+    assert answers[0]["data"] is None
+    assert answers[0]["errors"][0]["extensions"]["code"] == "validation_error"
 
 
 async def test_a_deleted_document_disappears_from_every_query(gql, graph_of_a):

@@ -14,6 +14,7 @@ from docgraph.db.database import Database
 from docgraph.idempotency import fingerprint, reports_server_failure
 from docgraph.maintenance import purge_expired
 from tests.conftest import make_tenant
+from tests.gql import uploaded_path
 from tests.instances import fresh_database, serving
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
@@ -223,7 +224,7 @@ async def documents_at(db, tenant, storage_path):
 
 async def test_a_retried_mutation_replays_its_response_and_creates_one_document(
         client, db, tenant):
-    key, path = new_key(), f"idem/{uuid.uuid4()}.pdf"
+    key, path = new_key(), await uploaded_path(client, tenant.headers())
     first = await post(client, tenant, key, body=create_body(path), path="/graphql")
     assert first.status_code == 200, first.text
     created = first.json()["data"]["createDocument"]
@@ -233,7 +234,7 @@ async def test_a_retried_mutation_replays_its_response_and_creates_one_document(
     assert await db.fetchval("select id from documents where workspace_id = $1 and "
                              "storage_path = $2", tenant.id, path) == uuid.UUID(created["id"])
     # The same key for another document is refused, and creates nothing.
-    other = f"idem/{uuid.uuid4()}.pdf"
+    other = await uploaded_path(client, tenant.headers())
     r = await post(client, tenant, key, body=create_body(other), path="/graphql")
     assert_error(r, 422, "idempotency_key_reused")
     assert await documents_at(db, tenant, other) == 0
@@ -243,7 +244,7 @@ async def test_a_retried_mutation_replays_its_response_and_creates_one_document(
 
 
 async def test_an_error_response_is_replayed_not_run_again(client, db, tenant):
-    path = f"idem/{uuid.uuid4()}.pdf"
+    path = await uploaded_path(client, tenant.headers())
     taken = await post(client, tenant, new_key(), body=create_body(path), path="/graphql")
     taken_id = taken.json()["data"]["createDocument"]["id"]
     key = new_key()
@@ -260,9 +261,10 @@ async def test_an_error_response_is_replayed_not_run_again(client, db, tenant):
 
 async def test_a_server_failure_is_not_kept_so_the_retry_runs(tmp_root, database_url, db,
                                                                tenant):
-    key, path = new_key(), f"idem/{uuid.uuid4()}.pdf"
+    key = new_key()
     with serving(tmp_root, database_url, db_statement_timeout_ms=300) as live:
         async with httpx.AsyncClient(base_url=live.url, timeout=30) as slow:
+            path = await uploaded_path(slow, tenant.headers())
             conn = await asyncpg.connect(database_url)
             try:
                 async with conn.transaction():

@@ -2,6 +2,7 @@
 dimensions and a preview; files that only pretend to be images get neither, and
 no error."""
 
+import datetime as dt
 import io
 import logging
 import struct
@@ -13,8 +14,17 @@ import pytest
 from PIL import Image
 
 from docgraph.background import BackgroundJobs
+from docgraph.db.embedded import free_port
 from docgraph.errors import Unavailable
 from docgraph.resolvers.images import MAX_PIXELS, analyse_image, process_document_image
+from docgraph.resolvers.sweeper import (
+    IMAGE_MAX_ATTEMPTS,
+    IMAGE_RETRY_AFTER,
+    retry_unchecked_images,
+)
+from docgraph.storage.factory import build_store
+
+from .conftest import s3_settings
 
 EXIF_ORIENTATION = 0x0112
 
@@ -212,3 +222,60 @@ async def test_previews_run_as_background_jobs_and_failures_are_logged(db, local
     assert any("failing" in r.getMessage() and "unavailable" in r.getMessage()
                for r in caplog.records)
     await jobs.aclose()
+
+
+# -- previews lost to a crash or an outage are retried by the sweep -------------------
+
+CHECKS = """
+select image_checked_at is not null as checked, image_check_attempts as attempts,
+       image_width, preview_width
+from documents where id = $1
+"""
+
+
+async def recorded_long_ago(db, store, tenant, data: bytes, age_minutes: int = 20,
+                            attempts: int = 0) -> uuid.UUID:
+    document_id, _ = await stored_document(db, store, tenant, data, "image/png", "png")
+    await db.execute("update documents set created_at = now() - $2::interval, "
+                     "image_check_attempts = $3 where id = $1", document_id,
+                     dt.timedelta(minutes=age_minutes), attempts)
+    return document_id
+
+
+async def test_images_no_job_looked_at_are_retried_a_bounded_number_of_times(db, local_store,
+                                                                             tenant):
+    real = await recorded_long_ago(db, local_store, tenant, image_bytes("PNG", (512, 256)))
+    fake = await recorded_long_ago(db, local_store, tenant, b"not an image at all")
+    given_up = await recorded_long_ago(db, local_store, tenant, image_bytes("PNG", (64, 64)),
+                                       attempts=IMAGE_MAX_ATTEMPTS)
+    recent = await recorded_long_ago(db, local_store, tenant, image_bytes("PNG", (64, 64)),
+                                     age_minutes=0)
+    cutoff = dt.datetime.now(dt.UTC) - IMAGE_RETRY_AFTER
+    for _ in range(100):  # each pass looks at the oldest few; every one tried makes progress
+        states = [await db.fetchrow(CHECKS, d) for d in (real, fake)]
+        if all(s["checked"] for s in states):
+            break
+        assert await retry_unchecked_images(db, local_store, cutoff) > 0
+    real_state, fake_state = [dict(await db.fetchrow(CHECKS, d)) for d in (real, fake)]
+    assert real_state == {"checked": True, "attempts": 1, "image_width": 512,
+                          "preview_width": 256}
+    assert fake_state == {"checked": True, "attempts": 1, "image_width": None,
+                          "preview_width": None}
+    # Tried too often already, or recorded too recently (its own job may still run): left.
+    assert dict(await db.fetchrow(CHECKS, given_up))["checked"] is False
+    assert dict(await db.fetchrow(CHECKS, recent)) == {
+        "checked": False, "attempts": 0, "image_width": None, "preview_width": None}
+
+
+async def test_an_outage_during_a_retry_costs_no_attempt(db, tmp_root, local_store, tenant):
+    document_id = await recorded_long_ago(db, local_store, tenant,
+                                          image_bytes("PNG", (64, 64)), age_minutes=60 * 24 * 30)
+    down = build_store(s3_settings(tmp_root, f"127.0.0.1:{free_port()}", storage_timeout=0.5))
+    try:
+        with pytest.raises(Unavailable):
+            await retry_unchecked_images(db, down, dt.datetime.now(dt.UTC) - IMAGE_RETRY_AFTER)
+    finally:
+        await down.close()
+    # The oldest candidate, this one, was tried and given its attempt back.
+    assert dict(await db.fetchrow(CHECKS, document_id))["attempts"] == 0
+    assert dict(await db.fetchrow(CHECKS, document_id))["checked"] is False

@@ -16,6 +16,7 @@ from docgraph.db import api_keys, idempotency
 from docgraph.db.database import Database
 from docgraph.idempotency import fingerprint
 from tests.conftest import make_tenant
+from tests.gql import uploaded_path
 from tests.instances import Instance, fresh_database, instances
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
@@ -142,7 +143,7 @@ async def documents_at(db, tenant, storage_path):
 async def test_fifty_concurrent_retries_with_one_key_create_one_document_across_instances(
         clients, shared_db):
     tenant = await make_tenant(shared_db)
-    key, path = "race-" + uuid.uuid4().hex, f"race/{uuid.uuid4()}.pdf"
+    key, path = "race-" + uuid.uuid4().hex, await uploaded_path(clients[0], tenant.headers())
     headers = {**tenant.headers(), "Idempotency-Key": key,
                "Content-Type": "application/json"}
     responses = await spread(clients, 50, "POST", "/graphql", content=create_body(path),
@@ -189,7 +190,7 @@ async def waiting_on_a_lock(url):
 async def test_a_key_held_by_an_instance_that_died_is_freed_by_its_lease(
         clients, shared_db, shared_url, tmp_root):
     tenant = await make_tenant(shared_db)
-    key, path = "crash-" + uuid.uuid4().hex, f"crash/{uuid.uuid4()}.pdf"
+    key, path = "crash-" + uuid.uuid4().hex, await uploaded_path(clients[1], tenant.headers())
     headers = {**tenant.headers(), "Idempotency-Key": key,
                "Content-Type": "application/json"}
     doomed = Instance(shared_url, tmp_root, DOCGRAPH_IDEMPOTENCY_LEASE_SECONDS="3").start()

@@ -17,7 +17,9 @@ SEED_BODY = {
 
 
 async def test_create_answers_201_with_exactly_the_seed_record(api, tenant):
-    body = {**SEED_BODY, "storage_path": f"uploads/{uuid.uuid4().hex}.pdf"}
+    ticket = await api.upload(b"%PDF" + b"x" * (SEED_BODY["size_bytes"] - 4),
+                              file_name="Acme-NDA-2026.pdf")
+    body = {**SEED_BODY, "storage_path": ticket["storage_path"]}
     r = await api.post("/v1/documents", json=body)
     assert r.status_code == 201, r.text
     assert r.headers["content-type"] == "application/json"
@@ -80,9 +82,6 @@ async def test_delete_removes_the_document_from_every_read(api):
     assert_error(await api.delete(f"/v1/documents/{created['id']}"), 404, "not_found")
     assert_error(await api.patch(f"/v1/documents/{created['id']}", json={"name": "x"}),
                  404, "not_found")
-    # The storage path is free again.
-    again = await api.create_document(storage_path=created["storage_path"])
-    assert again["id"] != created["id"]
 
 
 async def test_a_live_document_at_the_same_storage_path_is_409(api):
@@ -165,10 +164,19 @@ async def test_another_workspaces_document_is_404_exactly_like_a_missing_one(api
     assert (await other_api.ok("GET", f"/v1/documents/{theirs['id']}"))["data"] == theirs
 
 
-async def test_the_same_storage_path_in_two_workspaces_is_no_conflict(api, other_api):
-    path = f"uploads/{uuid.uuid4().hex}.pdf"
-    await api.create_document(storage_path=path)
-    await other_api.create_document(storage_path=path)
+async def test_another_workspaces_upload_cannot_be_recorded(api, other_api):
+    theirs = await other_api.upload(b"%PDF-1.4 theirs")
+    never = f"{theirs['storage_path'].rsplit('/', 1)[0]}/{uuid.uuid4().hex}.pdf"
+    answers = []
+    for path in (theirs["storage_path"], never):
+        r = await api.post("/v1/documents", json={"name": "mine.pdf",
+                                                  "mime_type": "application/pdf",
+                                                  "storage_path": path})
+        answers.append(bad_fields(r))
+    assert answers[0] == answers[1]  # exactly the answer of a path nobody used
+    assert set(answers[0]) == {"storage_path"}
+    # Theirs is still theirs to record.
+    await other_api.create_document(storage_path=theirs["storage_path"])
 
 
 async def test_scopes(api, tenant):

@@ -134,9 +134,11 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
         calls.append((method, template, path, kwargs))
         return r
 
+    content = b"%PDF-1.4 ten"
+    uploaded = await api.upload(content)
     r = await call("POST", "/v1/documents", "/v1/documents", 201,
                    json={"name": "a.pdf", "mime_type": "application/pdf",
-                         "storage_path": f"uploads/{uuid.uuid4().hex}", "size_bytes": 10,
+                         "storage_path": uploaded["storage_path"], "size_bytes": len(content),
                          "tags": ["nda"], "folder": "/x"})
     doc = r.json()["data"]
     others = [await api.create_document(type=t) for t in ("identification", "license", "other")]

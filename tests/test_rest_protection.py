@@ -51,13 +51,14 @@ async def test_a_body_over_the_limit_is_413(api, server):
     assert assert_error(r, 413, "payload_too_large")["details"] == {"max_bytes": limit}
 
 
-def post_endpoints(doc_id: str, contact_id: str) -> list[tuple[str, dict, dict]]:
+async def post_endpoints(api, doc_id: str,
+                         contact_id: str) -> list[tuple[str, dict, dict]]:
     """Each REST POST: its path, a body, and another body for the same key."""
+    uploaded = [(await api.upload(f"%PDF-1.4 {i}".encode()))["storage_path"] for i in (1, 2)]
     return [
         ("/v1/documents", {"name": "a.pdf", "mime_type": "application/pdf",
-                           "storage_path": f"uploads/{uuid.uuid4().hex}"},
-         {"name": "b.pdf", "mime_type": "application/pdf",
-          "storage_path": f"uploads/{uuid.uuid4().hex}"}),
+                           "storage_path": uploaded[0]},
+         {"name": "b.pdf", "mime_type": "application/pdf", "storage_path": uploaded[1]}),
         (f"/v1/documents/{doc_id}/link", {"entity_type": "contact", "entity_id": contact_id},
          {"entity_type": "contact", "entity_id": contact_id, "role": "x"}),
         ("/v1/contacts", {"name": "Ada"}, {"name": "Grace"}),
@@ -74,7 +75,7 @@ CREATED_TYPE = {"/v1/contacts": "CONTACT", "/v1/businesses": "COMPANY", "/v1/ent
 async def test_every_post_honours_idempotency_key(api, gql, index):
     doc = await api.create_document()
     contact = await api.create_contact()
-    path, body, other = post_endpoints(doc["id"], contact["id"])[index]
+    path, body, other = (await post_endpoints(api, doc["id"], contact["id"]))[index]
     kind = CREATED_TYPE.get(path)
     before = (await gql(ENTITIES_OF_TYPE, {"t": kind}))["entities"]["totalCount"] if kind else 0
     key = str(uuid.uuid4())

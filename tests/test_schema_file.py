@@ -25,5 +25,5 @@ async def test_the_server_serves_that_schema(gql):
     assert served == {
         "id", "name", "description", "mimeType", "sizeBytes", "storagePath", "folder", "tags",
         "type", "status", "userData", "verifiedAt", "rejectionReason", "createdBy", "createdAt",
-        "updatedAt", "attachmentType", "links"}
+        "updatedAt", "attachmentType", "sha256", "image", "download", "previewImage", "links"}
     assert "type Document {" in SCHEMA_FILE.read_text()

@@ -200,8 +200,10 @@ async def test_seed_001_examples(api, server, tenant):
 
 
 async def seed_upload(api) -> str:
-    """Where seed 002's document's bytes are (the signed-upload step gives the path)."""
-    return f"workspaces/{api.tenant.id}/documents/new-upload-{uuid.uuid4().hex}.pdf"
+    """Seed 002's bytes, uploaded through the signed-upload step: the path it gave."""
+    content = b"%PDF-1.4\n" + b"0" * (183204 - 9)  # the seed's size_bytes
+    ticket = await api.upload(content, file_name="new-upload.pdf")
+    return ticket["storage_path"]
 
 
 async def test_seed_002_examples(api, server, tenant):
@@ -268,3 +270,4 @@ async def test_seed_004_examples(api, gql, server, tenant, axios_dir):
     assert "filename: 'drivers_license.pdf'" in logged
     assert f"business_id: 'urn:uuid:{SEED_BUSINESS_ID}'" in logged
     assert "total_count: 1" in logged and "limit: 10" in logged
+

@@ -12,21 +12,28 @@ import pytest
 
 from docgraph import auth
 from docgraph.auth import Principal
+from docgraph.background import BackgroundJobs
+from docgraph.config import Settings
+from docgraph.context import RequestContext
 from docgraph.db import uploads as uploads_db
 from docgraph.errors import (
     InsufficientPermissions,
     QuotaExceeded,
     StorageConflict,
+    Unavailable,
     ValidationError,
 )
 from docgraph.resolvers.uploads import (
     record_upload,
     request_upload,
+    request_upload_url,
     safe_extension,
     verify_upload,
 )
+from docgraph.storage.base import StoreLimits
+from docgraph.storage.local import LocalObjectStore
 
-from .conftest import make_tenant
+from .conftest import TEST_SIGNING_SECRET, make_tenant
 
 
 def principal_of(tenant, scopes=auth.SCOPES) -> Principal:
@@ -117,23 +124,26 @@ async def test_bad_input_is_a_validation_error_naming_the_field(db, local_store,
             "sha256": None, field: value}
     with pytest.raises(ValidationError) as info:
         await request_upload(db, local_store, principal_of(tenant), **args)
-    assert info.value.details["field"] == field
+    assert list(info.value.details["fields"]) == [field]
     assert await db.fetchval("select count(*) from uploads where workspace_id = $1",
                              tenant.id) == 0
 
 
 async def test_a_size_over_the_configured_maximum_is_refused(db, local_store, tenant):
-    with pytest.raises(ValidationError, match="largest upload") as info:
+    with pytest.raises(ValidationError) as info:
         await request_upload(db, local_store, principal_of(tenant), file_name="big.iso",
                              mime_type="application/octet-stream",
                              size_bytes=local_store.limits.max_object_bytes + 1)
-    assert info.value.details["max"] == local_store.limits.max_object_bytes
+    assert info.value.details["fields"] == {"size_bytes": (
+        f"must be at most {local_store.limits.max_object_bytes}, the largest upload accepted")}
 
 
 async def test_mime_types_are_normalised(db, local_store, tenant):
-    ticket = await request_upload(db, local_store, principal_of(tenant), file_name="a.png",
-                                  mime_type=" Image/PNG ", size_bytes=1)
+    ticket = await request_upload(db, local_store, principal_of(tenant), file_name=" a.png ",
+                                  mime_type="Image/PNG", size_bytes=1)
     assert ticket.headers["Content-Type"] == "image/png"
+    pending = await uploads_db.get_upload(db, tenant.id, ticket.storage_path)
+    assert (pending["file_name"], pending["mime_type"]) == ("a.png", "image/png")
 
 
 async def test_a_read_only_key_cannot_request_or_verify(db, local_store, tenant):
@@ -190,7 +200,7 @@ async def test_verify_without_an_upload(db, store, tenant):
     ticket = await requested(db, store, tenant, b"hello")
     with pytest.raises(ValidationError, match="nothing has been uploaded") as info:
         await verify_upload(db, store, who, storage_path=ticket.storage_path)
-    assert info.value.details["field"] == "storage_path"
+    assert list(info.value.details["fields"]) == ["storage_path"]
     never = f"workspaces/{tenant.id}/uploads/{uuid.uuid4().hex}.txt"
     with pytest.raises(ValidationError, match="no upload is pending"):
         await verify_upload(db, store, who, storage_path=never)
@@ -202,7 +212,7 @@ async def test_verify_with_a_wrong_size(db, store, tenant):
     with pytest.raises(ValidationError, match="size_bytes is 6") as info:
         await verify_upload(db, store, principal_of(tenant), storage_path=ticket.storage_path,
                             size_bytes=6)
-    assert info.value.details == {"field": "size_bytes", "actual": 5}
+    assert info.value.details == {"fields": {"size_bytes": info.value.message}, "actual": 5}
 
 
 async def test_verify_with_a_wrong_sha256(db, store, tenant):
@@ -234,16 +244,22 @@ async def test_bytes_that_differ_from_the_sha256_declared_with_the_request(db, s
 
 
 async def test_verify_another_workspaces_path(db, store, tenant, other_tenant):
+    """Another workspace's upload is answered exactly like a path where nothing was ever
+    requested, in any workspace: nothing about other workspaces leaks."""
     theirs = await requested(db, store, other_tenant, b"secret")
     assert (await put(theirs, b"secret")).status_code == 200
-    with pytest.raises(ValidationError, match="not in this workspace") as info:
-        await verify_upload(db, store, principal_of(tenant), storage_path=theirs.storage_path)
-    assert info.value.details["field"] == "storage_path"
-    # A path that exists nowhere gets the same answer: nothing leaks.
-    with pytest.raises(ValidationError) as missing:
-        await verify_upload(db, store, principal_of(tenant),
-                            storage_path=f"workspaces/{other_tenant.id}/uploads/nothing.txt")
-    assert missing.value.message == info.value.message
+    answers = []
+    for path in (theirs.storage_path,
+                 f"workspaces/{other_tenant.id}/uploads/{uuid.uuid4().hex}.txt",
+                 f"workspaces/{tenant.id}/uploads/{uuid.uuid4().hex}.txt",
+                 "uploads/anywhere.txt"):
+        with pytest.raises(ValidationError) as info:
+            await verify_upload(db, store, principal_of(tenant), storage_path=path,
+                                size_bytes=6, mime_type="text/plain")
+        answers.append((info.value.message, info.value.details))
+    assert answers[0][1] == {"fields": {"storage_path": answers[0][0]}}
+    assert "no upload is pending" in answers[0][0]
+    assert answers == [answers[0]] * 4
 
 
 async def test_verify_a_malformed_size(db, local_store, tenant):
@@ -252,14 +268,14 @@ async def test_verify_a_malformed_size(db, local_store, tenant):
             await verify_upload(db, local_store, principal_of(tenant),
                                 storage_path=f"workspaces/{tenant.id}/uploads/x.txt",
                                 size_bytes=size)
-        assert info.value.details["field"] == "size_bytes"
+        assert list(info.value.details["fields"]) == ["size_bytes"]
 
 
 @pytest.mark.parametrize("path", ["../x", "/workspaces/x", "workspaces//x", "a\\b", "", 42])
 async def test_verify_a_malformed_path(db, local_store, tenant, path):
     with pytest.raises(ValidationError) as info:
         await verify_upload(db, local_store, principal_of(tenant), storage_path=path)
-    assert info.value.details["field"] == "storage_path"
+    assert list(info.value.details["fields"]) == ["storage_path"]
 
 
 async def test_verify_a_mime_type_other_than_declared(db, local_store, tenant):
@@ -268,4 +284,65 @@ async def test_verify_a_mime_type_other_than_declared(db, local_store, tenant):
     with pytest.raises(ValidationError, match="differs") as info:
         await verify_upload(db, local_store, principal_of(tenant),
                             storage_path=ticket.storage_path, mime_type="text/html")
-    assert info.value.details["field"] == "mime_type"
+    assert list(info.value.details["fields"]) == ["mime_type"]
+
+
+async def test_verify_a_path_a_live_document_records(db, store, tenant):
+    who = principal_of(tenant)
+    ticket = await requested(db, store, tenant, b"hello")
+    assert (await put(ticket, b"hello")).status_code == 200
+    await db.execute("insert into documents (workspace_id, id, name, mime_type, size_bytes, "
+                     "storage_path) values ($1, $2, 'f.txt', 'text/plain', 5, $3)",
+                     tenant.id, uuid.uuid4(), ticket.storage_path)
+    async with db.transaction() as conn:
+        await record_upload(conn, who, ticket.storage_path)
+    with pytest.raises(StorageConflict) as info:
+        await verify_upload(db, store, who, storage_path=ticket.storage_path)
+    assert info.value.details == {"storage_path": ticket.storage_path}
+
+
+async def test_verify_an_object_stored_with_another_type(db, store, tenant):
+    """Bytes put at the key some other way than the signed URL (which enforces the type)."""
+    ticket = await requested(db, store, tenant, b"<b>hi</b>")
+    await store.write(ticket.storage_path, b"<b>hi</b>", content_type="text/html")
+    with pytest.raises(ValidationError, match="stored as text/html") as info:
+        await verify_upload(db, store, principal_of(tenant), storage_path=ticket.storage_path)
+    assert info.value.details["declared"] == "text/plain"
+
+
+async def test_no_upload_url_while_storage_is_unreachable(db, tmp_path, tenant):
+    """A local store whose root cannot be created is down; once it can, it is back."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_bytes(b"")
+    down = LocalObjectStore(blocker / "objects", secret=TEST_SIGNING_SECRET,
+                            base_url="http://127.0.0.1:9", limits=StoreLimits())
+    with pytest.raises(Unavailable) as info:
+        await request_upload(db, down, principal_of(tenant), file_name="a.pdf",
+                             mime_type="application/pdf", size_bytes=10)
+    assert info.value.headers["Retry-After"]
+    assert await db.fetchval("select count(*) from uploads where workspace_id = $1",
+                             tenant.id) == 0
+    blocker.unlink()
+    for _ in range(200):  # failures are remembered for a moment; poll until it is back
+        try:
+            await down.ensure_available()
+            break
+        except Unavailable:
+            await asyncio.sleep(0.05)
+    ticket = await request_upload(db, down, principal_of(tenant), file_name="a.pdf",
+                                  mime_type="application/pdf", size_bytes=10)
+    assert ticket.storage_path.startswith(f"workspaces/{tenant.id}/")
+
+
+async def test_the_request_context_use_case_names_every_bad_field(db, local_store, tenant):
+    """What GraphQL and the REST shim call: unknown and missing fields are named at once."""
+    ctx = RequestContext(db=db, store=local_store, jobs=BackgroundJobs(),
+                         principal=principal_of(tenant), settings=Settings(), request_id="t")
+    with pytest.raises(ValidationError) as info:
+        await request_upload_url(ctx, {"file_name": "a.pdf", "size": 3, "sha256": None})
+    assert info.value.details["fields"] == {"mime_type": "is required",
+                                            "size_bytes": "is required",
+                                            "size": "is not a field that can be set here"}
+    ticket = await request_upload_url(ctx, {"file_name": "a.pdf", "mime_type": "text/plain",
+                                            "size_bytes": 3, "sha256": None})
+    assert ticket.storage_path.endswith(".pdf")

@@ -20,9 +20,29 @@ where workspace_id = $1 and id = $2 and deleted_at is null
 SET_IMAGE = """
 update documents
 set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
-    preview_height = $8
+    preview_height = $8, image_checked_at = now()
 where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
 returning id
+"""
+# Looked at, and nothing to record: not really an image, too large, or no bytes.
+MARK_IMAGE_CHECKED = """
+update documents set image_checked_at = now()
+where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
+"""
+# Image documents recorded before $2 that no preview job has looked at yet (one
+# lost to a crash or an outage), tried fewer than $3 times. `like 'image/%'`
+# repeats the partial index's predicate so the index serves the scan.
+SELECT_UNCHECKED_IMAGES = """
+select workspace_id, id from documents
+where image_checked_at is null and deleted_at is null and mime_type like 'image/%'
+  and mime_type = any($1::text[]) and created_at < $2 and image_check_attempts < $3
+order by created_at
+limit $4
+"""
+# One more try; counted before it runs, so a try that crashes the process counts.
+COUNT_IMAGE_CHECK_ATTEMPT = """
+update documents set image_check_attempts = image_check_attempts + $3
+where workspace_id = $1 and id = $2
 """
 # path_in_use: a live document still points at the same bytes (then they stay).
 LOCK_DELETED_BEFORE = """
@@ -68,6 +88,25 @@ async def set_image(db: Database, workspace_id: uuid.UUID, document_id: uuid.UUI
     row = await db.fetchrow(SET_IMAGE, workspace_id, document_id, storage_path, width, height,
                             preview_path, preview_width, preview_height)
     return row is not None
+
+
+async def mark_image_checked(db: Database, workspace_id: uuid.UUID, document_id: uuid.UUID,
+                             *, storage_path: str) -> None:
+    await db.execute(MARK_IMAGE_CHECKED, workspace_id, document_id, storage_path)
+
+
+async def select_unchecked_images(db: Database, mime_types: Sequence[str],
+                                  created_before: dt.datetime, max_attempts: int,
+                                  limit: int) -> list[dict]:
+    rows = await db.fetch(SELECT_UNCHECKED_IMAGES, list(mime_types), created_before,
+                          max_attempts, limit)
+    return [dict(r) for r in rows]
+
+
+async def count_image_check_attempt(db: Database, workspace_id: uuid.UUID,
+                                    document_id: uuid.UUID, *, undo: bool = False) -> None:
+    """Count one more try at the document's image (``undo``: give it back)."""
+    await db.execute(COUNT_IMAGE_CHECK_ATTEMPT, workspace_id, document_id, -1 if undo else 1)
 
 
 async def lock_deleted_before(conn: Connection, before: dt.datetime,

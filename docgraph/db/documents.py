@@ -15,7 +15,8 @@ from docgraph.errors import StorageConflict
 DOCUMENT_COLUMNS = """
     d.id, d.name, d.description, d.mime_type, d.size_bytes, d.storage_path, d.folder,
     d.tags, d.type, d.status, d.user_data, d.verified_at, d.rejection_reason,
-    d.created_by, d.created_at, d.updated_at"""
+    d.checksum_sha256, d.image_width, d.image_height, d.preview_path, d.preview_width,
+    d.preview_height, d.created_by, d.created_at, d.updated_at"""
 
 INSERT_FOLDER = """
 insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
@@ -23,8 +24,9 @@ insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
 
 INSERT_DOCUMENT = f"""
 insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
-                            storage_path, folder, tags, type, user_data, created_by)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                            storage_path, folder, tags, type, user_data, created_by,
+                            checksum_sha256)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 returning {DOCUMENT_COLUMNS}
 """  # noqa: S608 - composed of constants; values are $n parameters
 
@@ -49,10 +51,19 @@ returning {DOCUMENT_COLUMNS}
 """  # noqa: S608 - composed of constants; values are $n parameters
 UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data")
 
+# A deleted document's bytes stop counting toward the quota at once (the sweep
+# removes them after the grace period). greatest(): documents recorded before
+# sizes were counted must not drive used_bytes below zero.
 SOFT_DELETE_DOCUMENT = """
-update documents set deleted_at = now(), updated_at = now()
-where workspace_id = $1 and id = $2 and deleted_at is null
-returning id, deleted_at
+with deleted as (
+    update documents set deleted_at = now(), updated_at = now()
+    where workspace_id = $1 and id = $2 and deleted_at is null
+    returning id, deleted_at, size_bytes
+)
+update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
+from deleted
+where w.id = $1
+returning deleted.id, deleted.deleted_at
 """
 
 # verified_at and rejection_reason follow the status (the table checks it too).
@@ -65,6 +76,11 @@ update documents as d set
 where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null and d.status = any($5::text[])
 returning {DOCUMENT_COLUMNS}
 """  # noqa: S608 - composed of constants; values are $n parameters
+
+SELECT_LIVE_DOCUMENT_AT = """
+select exists (select 1 from documents
+               where workspace_id = $1 and storage_path = $2 and deleted_at is null)
+"""
 
 SELECT_DOCUMENT_STATUS = """
 select status from documents where workspace_id = $1 and id = $2 and deleted_at is null
@@ -153,12 +169,13 @@ async def insert_document(conn: Executor, workspace_id: uuid.UUID, document_id: 
                           name: str, description: str | None, mime_type: str,
                           size_bytes: int, storage_path: str, folder: str | None,
                           tags: Sequence[str], type: str, user_data: Mapping[str, Any],
-                          created_by: uuid.UUID | None) -> Mapping[str, Any]:
+                          created_by: uuid.UUID | None,
+                          checksum_sha256: bytes | None = None) -> Mapping[str, Any]:
     """Insert one document; a live document at the same storage path is a conflict."""
     try:
         row = await conn.fetchrow(INSERT_DOCUMENT, workspace_id, document_id, name,
                                   description, mime_type, size_bytes, storage_path, folder,
-                                  list(tags), type, user_data, created_by)
+                                  list(tags), type, user_data, created_by, checksum_sha256)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "documents_live_storage_path":
             raise StorageConflict(details={"storage_path": storage_path}) from exc
@@ -183,8 +200,14 @@ async def update_document(conn: Executor, workspace_id: uuid.UUID, document_id: 
 
 async def soft_delete_document(db: Executor, workspace_id: uuid.UUID,
                                document_id: uuid.UUID) -> tuple[uuid.UUID, datetime] | None:
+    """Mark a live document deleted and take its size off the workspace's used bytes."""
     row = await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
     return (row["id"], row["deleted_at"]) if row else None
+
+
+async def live_document_at(db: Executor, workspace_id: uuid.UUID, storage_path: str) -> bool:
+    """Whether a live document of the workspace records the object at ``storage_path``."""
+    return bool(await db.fetchval(SELECT_LIVE_DOCUMENT_AT, workspace_id, storage_path))
 
 
 async def change_status(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,

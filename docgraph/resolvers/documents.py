@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from docgraph.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound
+from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
+from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import PageRequest, build_page
 from docgraph.resolvers.records import (
@@ -26,6 +28,8 @@ from docgraph.resolvers.records import (
     EntityDocuments,
     EntityType,
     Page,
+    PreviewImage,
+    SignedUrl,
 )
 
 if TYPE_CHECKING:
@@ -35,7 +39,8 @@ CREATE_FIELDS: Mapping[str, v.Validator] = {
     "name": v.document_name,
     "mime_type": v.mime_type,
     "storage_path": v.storage_path,
-    "size_bytes": v.size_bytes,
+    "size_bytes": v.nullable(v.size_bytes),
+    "sha256": v.nullable(v.sha256),
     "description": v.nullable(v.description),
     "folder": v.nullable(v.folder),
     "tags": v.tags,
@@ -119,15 +124,28 @@ async def load_document(ctx: RequestContext, document_id: uuid.UUID) -> Document
 
 
 async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> DocumentRecord:
-    """Record a document (seed 002): validate, then insert with its folder, atomically.
+    """Record a document (seed 002) whose bytes were uploaded through requestUploadUrl.
 
-    A live document of the workspace at the same ``storage_path`` is a
-    ``StorageConflict``; a folder that does not exist yet is created. Checks
-    of the stored object itself (storage/) belong between the validation and
-    the transaction, so that no transaction waits on the object store.
+    1. The fields are validated (every bad one named at once).
+    2. The upload is verified, outside any transaction (no transaction waits
+       on the object store): it is pending at ``storage_path`` in the caller's
+       workspace, and the object arrived with the declared size, type and
+       SHA-256. ``size_bytes`` and ``sha256`` are optional; given, they must
+       match the object. ``mime_type`` must be the one declared for the
+       upload (the object is stored with it): another one is refused, never
+       silently replaced.
+    3. One transaction inserts the document (and its folder, created on
+       demand) and moves the upload's size from pending to the workspace's
+       used bytes. A live document at ``storage_path`` is a ``StorageConflict``.
+    4. An image's dimensions and preview are made afterwards, off the request
+       path (``process_document_image``).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     new = v.parse_fields(fields, CREATE_FIELDS, required=REQUIRED_CREATE_FIELDS)
+    upload = await uploads_uc.verify_upload(
+        ctx.db, ctx.store, ctx.principal, storage_path=new["storage_path"],
+        size_bytes=new.get("size_bytes"), sha256=new.get("sha256"),
+        mime_type=new["mime_type"])
     folder = new.get("folder")
     async with ctx.db.transaction() as conn:
         if folder is not None:
@@ -135,12 +153,17 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
         row = await documents_db.insert_document(
             conn, ctx.workspace_id, uuid.uuid4(),
             name=new["name"], description=new.get("description"),
-            mime_type=new["mime_type"], size_bytes=new.get("size_bytes", 0),
-            storage_path=new["storage_path"], folder=folder, tags=new.get("tags", []),
+            mime_type=upload.mime_type, size_bytes=upload.size_bytes,
+            storage_path=upload.storage_path, folder=folder, tags=new.get("tags", []),
             type=new.get("type", DocumentType.OTHER), user_data=new.get("user_data", {}),
-            created_by=ctx.principal.key_id,
+            created_by=ctx.principal.key_id, checksum_sha256=upload.checksum_sha256,
         )
-    return _remember(ctx, DocumentRecord.from_row(row))
+        await uploads_uc.record_upload(conn, ctx.principal, upload.storage_path)
+    document = DocumentRecord.from_row(row)
+    if document.mime_type in IMAGE_MIME_TYPES:
+        ctx.jobs.spawn(f"preview {document.id}", process_document_image(
+            ctx.db, ctx.store, ctx.workspace_id, document.id))
+    return _remember(ctx, document)
 
 
 async def update_document(ctx: RequestContext, document_id: Any,
@@ -167,7 +190,11 @@ async def update_document(ctx: RequestContext, document_id: Any,
 
 
 async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocument:
-    """Soft-delete: from now on the document is absent from every read and list."""
+    """Soft-delete: from now on the document is absent from every read and list.
+
+    Its size stops counting toward the workspace's quota at once; its bytes
+    and preview are removed by the sweep after DOCGRAPH_DELETE_GRACE_SECONDS.
+    """
     ctx.principal.require(WRITE_DOCUMENTS)
     doc_id = v.check("id", v.identifier, document_id)
     deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id)
@@ -175,6 +202,35 @@ async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocum
         raise _not_found()
     ctx.document_by_id.clear(doc_id).prime(doc_id, None)
     return DeletedDocument(id=deleted[0], deleted_at=deleted[1])
+
+
+def download_url(ctx: RequestContext, document: DocumentRecord,
+                 expires_in: Any = None) -> SignedUrl:
+    """A signed URL that downloads the document's bytes as its name (seed 003's url and
+    urlExpirationDate), valid ``expires_in`` seconds (default
+    DOCGRAPH_DOWNLOAD_URL_SECONDS, at most DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS).
+
+    Signing is computation only: no SQL, no call to the store, so a list of
+    documents costs nothing more with its URLs.
+    """
+    ctx.principal.require(READ_DOCUMENTS)
+    signed = ctx.store.presign_download(document.storage_path, expires_in=expires_in,
+                                        file_name=document.name)
+    return SignedUrl(url=signed.url, expires_at=signed.expires_at)
+
+
+def preview_image(ctx: RequestContext, document: DocumentRecord,
+                  expires_in: Any = None) -> PreviewImage | None:
+    """The image's reduced copy (seed 003's previewImage) with a signed URL, or None
+    until the background job made one (and for files that are not images)."""
+    ctx.principal.require(READ_DOCUMENTS)
+    lifetime = ctx.store.download_lifetime(expires_in)
+    if document.preview_path is None or document.preview_width is None \
+            or document.preview_height is None:
+        return None
+    signed = ctx.store.presign_download(document.preview_path, expires_in=lifetime)
+    return PreviewImage(url=signed.url, width=document.preview_width,
+                        height=document.preview_height, expires_at=signed.expires_at)
 
 
 async def _change_status(ctx: RequestContext, document_id: Any, to: DocumentStatus,

@@ -109,6 +109,8 @@ async def process_document_image(db: Database, store: ObjectStore, workspace_id:
                                  document_id: uuid.UUID) -> ImageAnalysis | None:
     """Record an image document's size and preview; None when there is nothing to record.
 
+    Either way the document is then marked checked (``image_checked_at``),
+    unless the store failed (``Unavailable`` propagates; the sweep retries).
     Safe to run more than once, and harmless for a document that was deleted
     meanwhile (its preview is removed again).
     """
@@ -117,14 +119,16 @@ async def process_document_image(db: Database, store: ObjectStore, workspace_id:
         return None
     path = document["storage_path"]
     info = await store.stat(path)
-    if info is None or info.size > MAX_IMAGE_BYTES:
-        return None
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-        async for chunk in store.read(path):
-            await asyncio.to_thread(spool.write, chunk)
-        await asyncio.to_thread(spool.seek, 0)
-        analysis = await asyncio.to_thread(analyse_image, spool)
+    analysis = None
+    if info is not None and info.size <= MAX_IMAGE_BYTES:
+        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+            async for chunk in store.read(path):
+                await asyncio.to_thread(spool.write, chunk)
+            await asyncio.to_thread(spool.seek, 0)
+            analysis = await asyncio.to_thread(analyse_image, spool)
     if analysis is None:
+        await document_files.mark_image_checked(db, workspace_id, document_id,
+                                                storage_path=path)
         return None
     key = None
     if analysis.preview is not None:

@@ -52,6 +52,14 @@ UNKNOWN_MIME_TYPES = frozenset({"application/octet-stream"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ImageSize:
+    """An image's displayed size in pixels (EXIF orientation applied)."""
+
+    width: int
+    height: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class DocumentRecord:
     id: uuid.UUID
     name: str
@@ -66,9 +74,27 @@ class DocumentRecord:
     user_data: dict[str, Any]
     verified_at: datetime | None
     rejection_reason: str | None
+    checksum_sha256: bytes | None
+    image_width: int | None
+    image_height: int | None
+    preview_path: str | None
+    preview_width: int | None
+    preview_height: int | None
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def sha256(self) -> str | None:
+        """The SHA-256 the bytes were verified against (hex), if one was declared."""
+        return self.checksum_sha256.hex() if self.checksum_sha256 is not None else None
+
+    @property
+    def image(self) -> ImageSize | None:
+        """The image's size, once the background job measured it."""
+        if self.image_width is None or self.image_height is None:
+            return None
+        return ImageSize(self.image_width, self.image_height)
 
     @property
     def attachment_type(self) -> AttachmentType:
@@ -86,9 +112,31 @@ class DocumentRecord:
             storage_path=row["storage_path"], folder=row["folder"], tags=row["tags"],
             type=DocumentType(row["type"]), status=DocumentStatus(row["status"]),
             user_data=row["user_data"], verified_at=row["verified_at"],
-            rejection_reason=row["rejection_reason"], created_by=row["created_by"],
+            rejection_reason=row["rejection_reason"], checksum_sha256=row["checksum_sha256"],
+            image_width=row["image_width"], image_height=row["image_height"],
+            preview_path=row["preview_path"], preview_width=row["preview_width"],
+            preview_height=row["preview_height"], created_by=row["created_by"],
             created_at=row["created_at"], updated_at=row["updated_at"],
         )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SignedUrl:
+    """A URL that serves a document's bytes until ``expires_at`` (seed 003's url and
+    urlExpirationDate)."""
+
+    url: str
+    expires_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PreviewImage:
+    """The reduced copy of an image document, and a URL that serves it (seed 003)."""
+
+    url: str
+    width: int
+    height: int
+    expires_at: datetime
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@
 * Documents soft-deleted more than ``delete_grace`` ago: their bytes and
   preview go, then the row (and its links).
 * Leftovers of interrupted uploads (local backend).
+* Image documents no preview job has looked at ``IMAGE_RETRY_AFTER`` after
+  they were recorded (the job was lost to a crash or an outage): the job runs
+  again, at most ``IMAGE_MAX_ATTEMPTS`` times per document, a batch per sweep.
 * ``deep``: every object under ``workspaces/`` older than ``orphan_after`` that
   no document and no pending upload refers to (a crash between writing a
   preview and recording it, an upload finished after it was forgotten).
@@ -33,7 +36,8 @@ from docgraph.config import Settings
 from docgraph.db import document_files, uploads
 from docgraph.db.database import Database
 from docgraph.db.locks import SWEEP_LOCK_KEY, try_advisory_lock
-from docgraph.errors import AppError
+from docgraph.errors import AppError, Unavailable
+from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.storage.base import ObjectStore
 
 log = logging.getLogger("docgraph.sweeper")
@@ -44,6 +48,10 @@ LIST_BATCH = 500
 # that started just before expiry).
 ARRIVAL_GRACE = dt.timedelta(hours=1)
 READY_RETRY_SECONDS = 5.0
+# Longer than a preview job may wait for its turn, so the sweep does not race it.
+IMAGE_RETRY_AFTER = dt.timedelta(minutes=10)
+IMAGE_MAX_ATTEMPTS = 3
+IMAGE_BATCH = 20
 
 
 @dataclasses.dataclass
@@ -53,11 +61,12 @@ class SweepReport:
     purged_documents: int = 0
     incomplete_uploads: int = 0
     unreferenced_objects: int = 0
+    retried_images: int = 0
     skipped: bool = False
 
     def total(self) -> int:
         return (self.orphan_uploads + self.forgotten_uploads + self.purged_documents
-                + self.incomplete_uploads + self.unreferenced_objects)
+                + self.incomplete_uploads + self.unreferenced_objects + self.retried_images)
 
 
 async def sweep_orphan_uploads(db: Database, store: ObjectStore,
@@ -109,6 +118,32 @@ async def purge_deleted_documents(db: Database, store: ObjectStore,
         purged += len(rows)
         if len(rows) < BATCH:
             return purged
+
+
+async def retry_unchecked_images(db: Database, store: ObjectStore,
+                                 created_before: dt.datetime, *,
+                                 limit: int = IMAGE_BATCH) -> int:
+    """Run the preview job again for image documents recorded before ``created_before``
+    that none has looked at; return how many were tried.
+
+    Each try is counted first, so a file that crashes the process is given up
+    after ``IMAGE_MAX_ATTEMPTS``. A storage outage gives the try back and ends
+    the batch (``Unavailable``); any other failure is logged and costs the try.
+    """
+    rows = await document_files.select_unchecked_images(
+        db, sorted(IMAGE_MIME_TYPES), created_before, IMAGE_MAX_ATTEMPTS, limit)
+    for row in rows:
+        workspace_id, document_id = row["workspace_id"], row["id"]
+        await document_files.count_image_check_attempt(db, workspace_id, document_id)
+        try:
+            await process_document_image(db, store, workspace_id, document_id)
+        except Unavailable:
+            await document_files.count_image_check_attempt(db, workspace_id, document_id,
+                                                           undo=True)
+            raise
+        except Exception:
+            log.exception("preview retry failed", extra={"document_id": str(document_id)})
+    return len(rows)
 
 
 def _workspace_of(key: str) -> uuid.UUID | None:
@@ -163,6 +198,8 @@ async def sweep(db: Database, store: ObjectStore, *, orphan_after: dt.timedelta,
                                                                   now - ARRIVAL_GRACE)
         report.purged_documents = await purge_deleted_documents(db, store, now - delete_grace)
         report.incomplete_uploads = await store.purge_incomplete(now - orphan_after)
+        report.retried_images = await retry_unchecked_images(db, store,
+                                                             now - IMAGE_RETRY_AFTER)
         if deep:
             report.unreferenced_objects = await sweep_unreferenced_objects(
                 db, store, now - orphan_after)

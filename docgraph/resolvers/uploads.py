@@ -17,23 +17,24 @@ import dataclasses
 import datetime as dt
 import re
 import uuid
+from collections.abc import Mapping
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
 
 from docgraph import auth
 from docgraph.auth import Principal
+from docgraph.db import documents as documents_db
 from docgraph.db import uploads
 from docgraph.db.database import Connection, Database
 from docgraph.errors import NotFound, QuotaExceeded, StorageConflict, ValidationError
-from docgraph.storage.base import ObjectStore
+from docgraph.resolvers import validation as v
+from docgraph.storage.base import ObjectStore, invalid
 from docgraph.storage.keys import in_workspace, validate_key, workspace_prefix
 
-MAX_FILE_NAME = 255
-MIME_TOP_LEVEL_TYPES = ("application", "audio", "font", "image", "message", "model",
-                        "multipart", "text", "video")
-_MIME = re.compile(rf"(?:{'|'.join(MIME_TOP_LEVEL_TYPES)})/[a-z0-9][a-z0-9!#$&^_.+-]{{0,126}}")
+if TYPE_CHECKING:
+    from docgraph.context import RequestContext
+
 _EXTENSION = re.compile(r"[a-z0-9]{1,16}")
-_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,75 +59,90 @@ class VerifiedUpload:
     checksum_sha256: bytes | None
 
 
-# -- input checks -----------------------------------------------------------------
+# -- input checks (the rules of ``resolvers.validation``, and their error shape) ---------
 
-def validate_file_name(value: object) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError("file_name is required", details={"field": "file_name"})
-    if len(value) > MAX_FILE_NAME:
-        raise ValidationError(f"file_name is longer than {MAX_FILE_NAME} characters",
-                              details={"field": "file_name"})
-    if _CONTROL.search(value):
-        raise ValidationError("file_name must not contain control characters",
-                              details={"field": "file_name"})
-    return value.strip()
+def upload_file_name(value: Any) -> str:
+    """A display name (1-255 characters, no control characters); never a path."""
+    return v.document_name(value).strip()
 
 
-def validate_mime_type(value: object) -> str:
-    mime = value.strip().lower() if isinstance(value, str) else ""
-    if not _MIME.fullmatch(mime):
-        raise ValidationError(
-            "mime_type must be an IANA media type without parameters, e.g. application/pdf",
-            details={"field": "mime_type"})
-    return mime
+def upload_size(maximum: int) -> v.Validator:
+    def validate(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise v.Invalid("must be an integer")
+        if value <= 0:
+            raise v.Invalid("must be positive")
+        if value > maximum:
+            raise v.Invalid(f"must be at most {maximum}, the largest upload accepted")
+        return value
+
+    return validate
 
 
-def validate_size(value: object, maximum: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValidationError("size_bytes must be an integer", details={"field": "size_bytes"})
-    if value <= 0:
-        raise ValidationError("size_bytes must be positive", details={"field": "size_bytes"})
-    if value > maximum:
-        raise ValidationError(f"size_bytes is over the largest upload accepted ({maximum})",
-                              details={"field": "size_bytes", "max": maximum})
-    return value
+def sha256_digest(value: Any) -> bytes:
+    return bytes.fromhex(v.sha256(value))
 
 
 def parse_sha256(value: object) -> bytes | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _SHA256.fullmatch(value):
-        raise ValidationError("sha256 must be 64 hexadecimal characters",
-                              details={"field": "sha256"})
-    return bytes.fromhex(value)
+    return None if value is None else v.check("sha256", sha256_digest, value)
 
 
-def safe_extension(file_name: str) -> str:
+def safe_extension(name: str) -> str:
     """``.ext`` of the file name's last component when it is short and alphanumeric."""
-    last = PurePosixPath(file_name.replace("\\", "/")).name
+    last = PurePosixPath(name.replace("\\", "/")).name
     stem, dot, ext = last.rpartition(".")
     ext = ext.lower()
     return f".{ext}" if dot and stem.strip(".") and _EXTENSION.fullmatch(ext) else ""
 
 
-def upload_key(workspace_id: uuid.UUID, upload_id: uuid.UUID, file_name: str) -> str:
-    return f"{workspace_prefix(workspace_id)}uploads/{upload_id.hex}{safe_extension(file_name)}"
+def upload_key(workspace_id: uuid.UUID, upload_id: uuid.UUID, name: str) -> str:
+    return f"{workspace_prefix(workspace_id)}uploads/{upload_id.hex}{safe_extension(name)}"
 
 
 # -- use cases ----------------------------------------------------------------------
 
+def upload_fields(store: ObjectStore) -> dict[str, v.Validator]:
+    return {"file_name": upload_file_name, "mime_type": v.mime_type,
+            "size_bytes": upload_size(store.limits.max_object_bytes),
+            "sha256": v.nullable(sha256_digest)}
+
+
+REQUIRED_UPLOAD_FIELDS = ("file_name", "mime_type", "size_bytes")
+
+
+async def request_upload_url(ctx: RequestContext, fields: Mapping[str, Any]) -> UploadTicket:
+    """requestUploadUrl and POST /v1/documents/upload-url: ``fields`` as the caller sent
+    them (``file_name``, ``mime_type``, ``size_bytes``, optional ``sha256``); any other
+    field is refused. See :func:`request_upload`."""
+    ctx.principal.require(auth.WRITE_DOCUMENTS)
+    new = v.parse_fields(fields, upload_fields(ctx.store), required=REQUIRED_UPLOAD_FIELDS)
+    return await _request_upload(ctx.db, ctx.store, ctx.principal, new)
+
+
 async def request_upload(db: Database, store: ObjectStore, principal: Principal, *,
-                         file_name: str, mime_type: str, size_bytes: int,
-                         sha256: str | None = None) -> UploadTicket:
-    """A signed URL for one upload of exactly ``size_bytes``, counted toward the quota."""
+                         file_name: Any, mime_type: Any, size_bytes: Any,
+                         sha256: Any = None) -> UploadTicket:
+    """A signed URL for one upload of exactly ``size_bytes``, counted toward the quota.
+
+    Invalid input is a ``ValidationError`` naming every bad field; over the
+    quota, ``QuotaExceeded``; storage unreachable, ``Unavailable`` (before
+    anything is recorded).
+    """
     principal.require(auth.WRITE_DOCUMENTS)
-    name = validate_file_name(file_name)
-    mime = validate_mime_type(mime_type)
-    size = validate_size(size_bytes, store.limits.max_object_bytes)
-    checksum = parse_sha256(sha256)
+    given = {"file_name": file_name, "mime_type": mime_type, "size_bytes": size_bytes,
+             "sha256": sha256}
+    new = v.parse_fields({k: value for k, value in given.items() if value is not None},
+                         upload_fields(store), required=REQUIRED_UPLOAD_FIELDS)
+    return await _request_upload(db, store, principal, new)
+
+
+async def _request_upload(db: Database, store: ObjectStore, principal: Principal,
+                          new: Mapping[str, Any]) -> UploadTicket:
+    name, mime, size = new["file_name"], new["mime_type"], new["size_bytes"]
     upload_id = uuid.uuid4()
     key = upload_key(principal.workspace_id, upload_id, name)
     presigned = store.presign_upload(key, content_type=mime, size=size)
+    await store.ensure_available()
     async with db.transaction() as conn:
         usage = await uploads.lock_workspace_usage(conn, principal.workspace_id)
         if usage is None:
@@ -140,15 +156,18 @@ async def request_upload(db: Database, store: ObjectStore, principal: Principal,
                          "pending_bytes": usage["pending_bytes"], "size_bytes": size})
         await uploads.insert_upload(
             conn, workspace_id=principal.workspace_id, upload_id=upload_id, storage_path=key,
-            file_name=name, mime_type=mime, size_bytes=size, checksum_sha256=checksum,
-            expires_at=presigned.expires_at)
+            file_name=name, mime_type=mime, size_bytes=size,
+            checksum_sha256=new.get("sha256"), expires_at=presigned.expires_at)
     return UploadTicket(upload_url=presigned.url, method=presigned.method,
                         headers=presigned.headers, storage_path=key,
                         expires_at=presigned.expires_at)
 
 
-def _invalid(field: str, message: str, **details: object) -> ValidationError:
-    return ValidationError(message, details={"field": field, **details})
+def _no_pending_upload(workspace_id: uuid.UUID) -> ValidationError:
+    return invalid("storage_path", "no upload is pending at storage_path: request an upload "
+                   "URL first; its storagePath lies under "
+                   f"{workspace_prefix(workspace_id)} (an upload is recorded once, and "
+                   "expires if never recorded)")
 
 
 async def verify_upload(db: Database, store: ObjectStore, principal: Principal, *,
@@ -157,51 +176,57 @@ async def verify_upload(db: Database, store: ObjectStore, principal: Principal, 
                         mime_type: str | None = None) -> VerifiedUpload:
     """Check that the bytes at ``storage_path`` arrived complete and as declared.
 
-    Every failure is a ``ValidationError`` naming the problem. The SHA-256
-    (given here, or declared when the URL was requested) is computed by
-    streaming the object, off the event loop.
+    Every failure is a ``ValidationError`` naming the problem, except a path
+    a live document of the workspace already records: ``StorageConflict``. A
+    path outside the caller's workspace gets exactly the answer of a path
+    where nothing was ever requested, so nothing about other workspaces
+    leaks. The SHA-256 (given here, or declared when the URL was requested)
+    is computed by streaming the object, off the event loop.
     """
     principal.require(auth.WRITE_DOCUMENTS)
     key = validate_key(storage_path)
-    if not in_workspace(key, principal.workspace_id):
-        raise _invalid("storage_path", "storage_path is not in this workspace: it must start "
-                       f"with {workspace_prefix(principal.workspace_id)}")
     if size_bytes is not None and (not isinstance(size_bytes, int)
                                    or isinstance(size_bytes, bool) or size_bytes < 0):
-        raise _invalid("size_bytes", "size_bytes must be a non-negative integer")
+        raise invalid("size_bytes", "size_bytes must be a non-negative integer")
     declared_sha = parse_sha256(sha256)
-    mime = validate_mime_type(mime_type) if mime_type is not None else None
-    pending = await uploads.get_upload(db, principal.workspace_id, key)
+    mime = v.check("mime_type", v.mime_type, mime_type) if mime_type is not None else None
+    workspace_id = principal.workspace_id
+    pending = await uploads.get_upload(db, workspace_id, key) \
+        if in_workspace(key, workspace_id) else None
     if pending is None:
-        raise _invalid("storage_path", "no upload is pending at storage_path: request an "
-                       "upload URL first (an upload is recorded once, and expires if never "
-                       "recorded)")
+        if await documents_db.live_document_at(db, workspace_id, key):
+            raise StorageConflict(details={"storage_path": key})
+        raise _no_pending_upload(workspace_id)
     if mime is not None and mime != pending["mime_type"]:
-        raise _invalid("mime_type", f"mime_type {mime} differs from the {pending['mime_type']} "
-                       "declared for this upload", declared=pending["mime_type"])
+        raise invalid("mime_type", f"mime_type {mime} differs from the {pending['mime_type']} "
+                      "declared for this upload", declared=pending["mime_type"])
     if declared_sha is not None and pending["checksum_sha256"] is not None \
             and declared_sha != pending["checksum_sha256"]:
-        raise _invalid("sha256", "sha256 differs from the one declared for this upload")
+        raise invalid("sha256", "sha256 differs from the one declared for this upload")
     expected_sha = declared_sha or pending["checksum_sha256"]
 
     info = await store.stat(key)
     if info is None:
-        raise _invalid("storage_path", "nothing has been uploaded to storage_path yet")
+        raise invalid("storage_path", "nothing has been uploaded to storage_path yet")
     if info.size != pending["size_bytes"]:
-        raise _invalid("storage_path", f"the object has {info.size} bytes, not the "
-                       f"{pending['size_bytes']} declared for this upload",
-                       actual=info.size, declared=pending["size_bytes"])
+        raise invalid("storage_path", f"the object has {info.size} bytes, not the "
+                      f"{pending['size_bytes']} declared for this upload",
+                      actual=info.size, declared=pending["size_bytes"])
     if size_bytes is not None and size_bytes != info.size:
-        raise _invalid("size_bytes", f"size_bytes is {size_bytes} but the uploaded object "
-                       f"has {info.size} bytes", actual=info.size)
+        raise invalid("size_bytes", f"size_bytes is {size_bytes} but the uploaded object "
+                      f"has {info.size} bytes", actual=info.size)
+    if info.content_type is not None and info.content_type.lower() != pending["mime_type"]:
+        raise invalid("storage_path", f"the object was stored as {info.content_type}, not "
+                      f"the {pending['mime_type']} declared for this upload",
+                      actual=info.content_type, declared=pending["mime_type"])
     if expected_sha is not None:
         actual_sha = await store.checksum_sha256(key)
         if actual_sha is None:
-            raise _invalid("storage_path", "nothing has been uploaded to storage_path yet")
+            raise invalid("storage_path", "nothing has been uploaded to storage_path yet")
         if actual_sha != expected_sha:
-            raise _invalid("sha256", "the uploaded bytes' SHA-256 is "
-                           f"{actual_sha.hex()}, not the declared {expected_sha.hex()}",
-                           actual=actual_sha.hex())
+            raise invalid("sha256", "the uploaded bytes' SHA-256 is "
+                          f"{actual_sha.hex()}, not the declared {expected_sha.hex()}",
+                          actual=actual_sha.hex())
     return VerifiedUpload(storage_path=key, size_bytes=info.size,
                           mime_type=pending["mime_type"], file_name=pending["file_name"],
                           checksum_sha256=expected_sha)
@@ -216,5 +241,6 @@ async def record_upload(conn: Connection, principal: Principal, storage_path: st
     """
     size = await uploads.record_upload(conn, principal.workspace_id, storage_path)
     if size is None:
-        raise StorageConflict("The upload at storage_path was already recorded or has expired.")
+        raise StorageConflict("The upload at storage_path was already recorded or has expired.",
+                              details={"storage_path": storage_path})
     return int(size)

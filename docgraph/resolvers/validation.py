@@ -217,6 +217,16 @@ def tags(value: Any) -> list[str]:
     return cleaned
 
 
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def sha256(value: Any) -> str:
+    """A SHA-256 digest in hex (64 characters, either case), returned in lower case."""
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
+        raise Invalid("must be 64 hexadecimal characters")
+    return value.lower()
+
+
 def size_bytes(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise Invalid("must be an integer")

@@ -6,7 +6,9 @@ errors raised anywhere (parsing included) get the same treatment:
 
 * An ``AppError`` raised by a use case keeps its message and becomes
   ``extensions.code`` (and ``extensions.details``, its keys and field names
-  in camelCase as GraphQL spells them).
+  in camelCase as GraphQL spells them). One that asks to retry later
+  (``unavailable``, ``rate_limited``) adds ``extensions.retryAfter`` in
+  seconds, and the HTTP response carries it as ``Retry-After``.
 * A problem with the request itself (syntax, validation, variables, limits)
   keeps graphql's own message, with code ``validation_error``.
 * Anything else is masked as ``Internal server error.`` (``internal_error``)
@@ -60,6 +62,9 @@ def formatted(error: GraphQLError) -> GraphQLError:
         extensions = {"code": original.code}
         if original.details is not None:
             extensions["details"] = _details(original)
+        retry_after = getattr(original, "retry_after", None)
+        if retry_after is not None:
+            extensions["retryAfter"] = max(1, int(retry_after))
     elif is_unexpected(error):
         message = InternalError.default_message
         extensions = {"code": InternalError.code}
@@ -70,6 +75,14 @@ def formatted(error: GraphQLError) -> GraphQLError:
     return GraphQLError(message, nodes=error.nodes, source=error.source,
                         positions=error.positions, path=error.path, original_error=original,
                         extensions=extensions)
+
+
+def retry_after(errors: Any) -> int | None:
+    """The longest ``retryAfter`` among formatted (JSON-ready) errors, if one asks to retry."""
+    waits = [error["extensions"]["retryAfter"] for error in errors or ()
+             if isinstance(error, dict) and isinstance(error.get("extensions"), dict)
+             and isinstance(error["extensions"].get("retryAfter"), int)]
+    return max(waits) if waits else None
 
 
 def log_unexpected(errors: list[GraphQLError], request_id: str | None) -> None:

@@ -26,12 +26,40 @@ def provided(value: Any) -> Any:
             for field in fields if getattr(value, field.python_name) is not strawberry.UNSET}
 
 
-@strawberry.input(description="A document whose bytes are already at storagePath.")
+@strawberry.input(description="A file to upload: what requestUploadUrl signs a URL for.")
+class RequestUploadUrlInput:
+    file_name: str = strawberry.field(
+        description="The file's name, 1-255 characters. It never becomes a path: only a "
+                    "short alphanumeric extension is kept in the storage path.")
+    mime_type: str = strawberry.field(
+        description="IANA media type, e.g. application/pdf; the upload must send it as "
+                    "Content-Type, and createDocument must name it.")
+    size_bytes: SafeInt = strawberry.field(
+        description="The exact size of the upload in bytes; counts toward the workspace's "
+                    "quota from now on.")
+    sha256: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="SHA-256 of the bytes (64 hex characters); createDocument then checks "
+                    "the uploaded bytes against it.")
+
+
+@strawberry.input(description="A document whose bytes were uploaded to storagePath through "
+                              "requestUploadUrl.")
 class CreateDocumentInput:
     name: str = strawberry.field(description="Display name, 1-255 characters.")
-    mime_type: str = strawberry.field(description="IANA media type, e.g. application/pdf.")
-    storage_path: str = strawberry.field(description="Object key of the uploaded bytes.")
-    size_bytes: SafeInt = strawberry.field(default=SafeInt(0), description="Size in bytes.")
+    mime_type: str = strawberry.field(
+        description="IANA media type: the one declared to requestUploadUrl (another is a "
+                    "validation_error).")
+    storage_path: str = strawberry.field(
+        description="requestUploadUrl's storagePath, once the bytes were uploaded there.")
+    size_bytes: SafeInt | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Size in bytes; if given, must be the uploaded object's. Default: the "
+                    "uploaded object's size.")
+    sha256: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="SHA-256 of the bytes (hex); if given, the uploaded bytes are checked "
+                    "against it (as they are against one declared to requestUploadUrl).")
     description: str | None = strawberry.UNSET
     folder: str | None = strawberry.field(
         default=strawberry.UNSET,

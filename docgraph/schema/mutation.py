@@ -9,6 +9,7 @@ import strawberry
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import entities as entities_uc
 from docgraph.resolvers import links as links_uc
+from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers.records import EntityType as EntityKind
 from docgraph.schema.info import Info
 from docgraph.schema.inputs import (
@@ -16,6 +17,7 @@ from docgraph.schema.inputs import (
     CreateContactInput,
     CreateDocumentInput,
     CreateEntityInput,
+    RequestUploadUrlInput,
     UpdateBusinessInput,
     UpdateContactInput,
     UpdateDocumentInput,
@@ -29,16 +31,30 @@ from docgraph.schema.types import (
     Document,
     Entity,
     EntityType,
+    HttpHeader,
     LinkDocumentPayload,
+    RequestUploadUrlPayload,
     UnlinkDocumentPayload,
 )
 
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Record a document whose bytes are already uploaded. "
-                                     "A live document at the same storagePath: "
-                                     "storage_conflict.")
+    @strawberry.mutation(description="Step 1 of an upload: a signed URL to PUT the bytes to. "
+                                     "Over the workspace's quota: quota_exceeded; object "
+                                     "storage unreachable: unavailable.")
+    async def request_upload_url(self, info: Info,
+                                 input: RequestUploadUrlInput) -> RequestUploadUrlPayload:
+        ticket = await uploads_uc.request_upload_url(info.context, provided(input))
+        return RequestUploadUrlPayload(
+            upload_url=ticket.upload_url, method=ticket.method,
+            headers=[HttpHeader(name=k, value=val) for k, val in ticket.headers.items()],
+            storage_path=ticket.storage_path, expires_at=ticket.expires_at)
+
+    @strawberry.mutation(description="Step 3 of an upload: record the document once its "
+                                     "bytes are at storagePath. The upload is verified first "
+                                     "(validation_error naming the problem); a live document "
+                                     "at the same storagePath: storage_conflict.")
     async def create_document(self, info: Info, input: CreateDocumentInput) -> Document:
         return await documents_uc.create_document(  # type: ignore[return-value]
             info.context, provided(input))

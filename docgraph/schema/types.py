@@ -54,6 +54,37 @@ class PageInfo:
     end_cursor: str | None
 
 
+ExpiresIn = Annotated[int | None, strawberry.argument(
+    description="Lifetime of the URL in seconds: at least 1, at most the configured maximum "
+                "(DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS, a day by default; more is a "
+                "validation_error). Default: DOCGRAPH_DOWNLOAD_URL_SECONDS (an hour).")]
+
+
+@strawberry.type(description="A signed URL that serves a document's bytes until expiresAt. "
+                             "It needs no API key: share it only with whom may read the "
+                             "document.")
+class DownloadUrl:
+    url: str
+    expires_at: datetime
+
+
+@strawberry.type(description="An image's size in pixels, as displayed (EXIF orientation "
+                             "applied).")
+class ImageSize:
+    width: int
+    height: int
+
+
+@strawberry.type(description="A reduced copy of an image document (256 px on the long "
+                             "side, JPEG, or PNG when the image has transparency), and a "
+                             "signed URL that serves it until expiresAt.")
+class PreviewImage:
+    url: str
+    width: int
+    height: int
+    expires_at: datetime
+
+
 @strawberry.type(description="A file's metadata; its bytes live in object storage.")
 class Document:
     id: strawberry.ID
@@ -74,6 +105,27 @@ class Document:
     created_at: datetime
     updated_at: datetime
     attachment_type: AttachmentType
+    sha256: str | None = strawberry.field(
+        description="SHA-256 of the bytes (hex), when one was declared and verified.")
+    image: ImageSize | None = strawberry.field(
+        description="For PNG, JPEG, GIF and WebP images: their size, measured in the "
+                    "background shortly after recording (null until then, and for files "
+                    "that are not really images).")
+
+    # Signing is computation only (no SQL, no call to the store): plain, synchronous
+    # resolvers, so a list's URLs add no statement and no await per document.
+    @strawberry.field(description="A signed URL that downloads the bytes under the "
+                                  "document's name (seed 003's url and urlExpirationDate).")
+    def download(self, info: Info, expires_in: ExpiresIn = None) -> DownloadUrl | None:
+        return documents_uc.download_url(  # type: ignore[return-value]
+            info.context, self, expires_in)  # type: ignore[arg-type]
+
+    @strawberry.field(description="The image's preview, made in the background after "
+                                  "recording; null until it exists, and for documents that "
+                                  "are not images.")
+    def preview_image(self, info: Info, expires_in: ExpiresIn = None) -> PreviewImage | None:
+        return documents_uc.preview_image(  # type: ignore[return-value]
+            info.context, self, expires_in)  # type: ignore[arg-type]
 
     # Relations return the loader's future itself (graphql awaits it): no coroutine per
     # item, and every item of a list joins the same batch. (The type: ignores are for
@@ -246,6 +298,27 @@ class LinkDocumentPayload:
 @strawberry.type
 class UnlinkDocumentPayload:
     link: Link = strawberry.field(description="The link as it was before its removal.")
+
+
+@strawberry.type(description="An HTTP header to send with the upload.")
+class HttpHeader:
+    name: str
+    value: str
+
+
+@strawberry.type(description="Where and how to upload: send method to uploadUrl with "
+                             "exactly these headers and the bytes as the body, before "
+                             "expiresAt; then createDocument(storagePath).")
+class RequestUploadUrlPayload:
+    upload_url: str = strawberry.field(description="Signed: it needs no API key.")
+    method: str = strawberry.field(description="PUT.")
+    headers: list[HttpHeader] = strawberry.field(
+        description="Content-Type (the declared MIME type) and If-None-Match: * (a URL "
+                    "accepts one upload).")
+    storage_path: str = strawberry.field(
+        description="The object key docgraph chose, under the workspace's prefix: give it "
+                    "to createDocument.")
+    expires_at: datetime
 
 
 @strawberry.type

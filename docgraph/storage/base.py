@@ -11,13 +11,19 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import math
+import time
 from collections.abc import AsyncIterator
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from docgraph.errors import ValidationError
+from docgraph.errors import Unavailable, ValidationError
 from docgraph.storage.keys import validate_key
 
 READ_CHUNK_BYTES = 256 * 1024
+# ensure_available: how long a good answer is trusted, and how long after a
+# failure callers are answered at once instead of each waiting for a timeout.
+HEALTHY_FOR_SECONDS = 5.0
+DOWN_FOR_SECONDS = 2.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,6 +71,8 @@ class ObjectStore(abc.ABC):
 
     def __init__(self, limits: StoreLimits) -> None:
         self.limits = limits
+        self._healthy_until = 0.0
+        self._down_until = 0.0
 
     # -- signed URLs (no I/O) ------------------------------------------------
 
@@ -112,6 +120,27 @@ class ObjectStore(abc.ABC):
     async def ready(self) -> None:
         """Check the store answers (creating the bucket when missing), or ``Unavailable``."""
 
+    async def ensure_available(self) -> None:
+        """Return if the store answers, else ``Unavailable``; for operations that will
+        need it (handing out an upload URL).
+
+        Asks ``ready()`` at most every few seconds while the store answers.
+        After a failure every caller gets ``Unavailable`` at once for a couple
+        of seconds, so an outage does not make each request wait for a timeout.
+        """
+        now = time.monotonic()
+        if now < self._healthy_until:
+            return
+        if now < self._down_until:
+            raise Unavailable("object storage is unreachable; retry shortly",
+                              retry_after=max(1, math.ceil(self._down_until - now)))
+        try:
+            await self.ready()
+        except Unavailable:
+            self._down_until = time.monotonic() + DOWN_FOR_SECONDS
+            raise
+        self._healthy_until = time.monotonic() + HEALTHY_FOR_SECONDS
+
     async def purge_incomplete(self, before: dt.datetime) -> int:
         """Remove leftovers of uploads interrupted before ``before``; return how many."""
         return 0
@@ -126,32 +155,37 @@ class ObjectStore(abc.ABC):
         if expires_in is None:
             return self.limits.upload_url_seconds
         if not 1 <= expires_in <= self.limits.upload_url_seconds:
-            raise ValidationError(
-                f"an upload URL lives between 1 and {self.limits.upload_url_seconds} seconds",
-                details={"field": "expires_in", "max": self.limits.upload_url_seconds})
+            raise invalid("expires_in", "an upload URL lives between 1 and "
+                          f"{self.limits.upload_url_seconds} seconds",
+                          max=self.limits.upload_url_seconds)
         return expires_in
 
     def download_lifetime(self, expires_in: int | None) -> int:
         if expires_in is None:
             return self.limits.download_url_seconds
-        if not 1 <= expires_in <= self.limits.download_url_max_seconds:
-            raise ValidationError(
-                "a download URL lives between 1 and "
-                f"{self.limits.download_url_max_seconds} seconds",
-                details={"field": "expires_in", "max": self.limits.download_url_max_seconds})
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int) \
+                or not 1 <= expires_in <= self.limits.download_url_max_seconds:
+            raise invalid("expires_in", "a download URL lives between 1 and "
+                          f"{self.limits.download_url_max_seconds} seconds",
+                          max=self.limits.download_url_max_seconds)
         return expires_in
 
     def check_upload(self, key: str, content_type: str, size: int) -> str:
         key = validate_key(key)
         check_header_value(content_type, "content_type")
         if not 0 <= size <= self.limits.max_object_bytes:
-            raise ValidationError(
-                f"size must be between 0 and {self.limits.max_object_bytes} bytes",
-                details={"field": "size_bytes", "max": self.limits.max_object_bytes})
+            raise invalid("size_bytes", f"size must be between 0 and "
+                          f"{self.limits.max_object_bytes} bytes",
+                          max=self.limits.max_object_bytes)
         return key
+
+
+def invalid(field: str, message: str, **details: Any) -> ValidationError:
+    """A ``ValidationError`` naming ``field``, shaped like every other one of the API:
+    ``details["fields"]`` maps the field to the problem; ``details`` may add facts."""
+    return ValidationError(message, details={"fields": {field: message}, **details})
 
 
 def check_header_value(value: str, field: str) -> None:
     if not value or len(value) > 255 or any(ord(c) < 0x20 or ord(c) > 0x7E for c in value):
-        raise ValidationError(f"{field} must be 1-255 printable ASCII characters",
-                              details={"field": field})
+        raise invalid(field, f"{field} must be 1-255 printable ASCII characters")

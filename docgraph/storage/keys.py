@@ -23,11 +23,10 @@ def validate_key(key: object, field: str = "storage_path") -> str:
     """``key`` if it is a well-formed object key, else a ``ValidationError``."""
     if not isinstance(key, str) or not 1 <= len(key) <= MAX_KEY_LENGTH \
             or not _KEY.fullmatch(key):
-        raise ValidationError(
-            f"{field} is not a valid object key: '/'-separated segments of letters, digits, "
-            "'.', '_', '-' or '~', none empty or starting with '.', at most "
-            f"{MAX_KEY_LENGTH} characters",
-            details={"field": field})
+        message = (f"{field} is not a valid object key: '/'-separated segments of letters, "
+                   "digits, '.', '_', '-' or '~', none empty or starting with '.', at most "
+                   f"{MAX_KEY_LENGTH} characters")
+        raise ValidationError(message, details={"fields": {field: message}})
     return key
 
 

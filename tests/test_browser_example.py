@@ -1,0 +1,113 @@
+"""The example app (examples/index.html) in a real browser, served from another origin.
+
+It lists a contact's documents and uploads a real PNG through
+requestUploadUrl -> PUT to the signed URL -> createDocument -> linkDocument,
+across origins: every request the page makes is a CORS request.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from PIL import Image
+
+from docgraph.app import create_app
+from docgraph.db.embedded import free_port
+
+from .browser import ConsoleLog, browser  # noqa: F401 - the fixture
+from .conftest import LiveServer, make_settings
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=str(EXAMPLES), **kwargs)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def example_origin() -> Iterator[str]:
+    """The example folder on a static server of its own: another origin than docgraph."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def cors_server(tmp_root, database_url, example_origin) -> Iterator[LiveServer]:
+    settings = make_settings(tmp_root, cors_origins=(example_origin,))
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def png(width: int, height: int) -> bytes:
+    image = Image.new("RGB", (width, height), (30, 120, 200))
+    for x in range(0, width, 7):
+        image.putpixel((x, x * height // width), (250, 250, 0))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_upload_a_png_and_see_it_listed_with_its_preview(
+        browser, cors_server, example_origin, tenant, gql, tmp_path):  # noqa: F811
+    contact = await gql.create_entity("CONTACT", name="Browser Ada")
+    picture = tmp_path / "scan.png"
+    picture.write_bytes(png(640, 480))
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    log = ConsoleLog(page)
+    try:
+        query = urlencode({"base": cors_server.url, "key": tenant.key, "contact": contact})
+        await page.goto(f"{example_origin}/index.html?{query}")
+        await page.locator("#status").get_by_text("0 document(s)").wait_for(timeout=15_000)
+
+        await page.set_input_files("#file", str(picture))
+        await page.click("#upload")
+        await page.locator("#status").get_by_text("Uploaded scan.png.").wait_for(
+            timeout=30_000)
+        assert await page.locator("#progress").get_attribute("value") == "100"
+
+        item = page.locator("ul#documents li", has_text="scan.png")
+        await item.wait_for(timeout=10_000)
+        assert "image/png" in await item.locator(".meta").inner_text()
+        # The preview is made in the background; the page looks again until it shows.
+        preview = item.locator("img.preview")
+        await preview.wait_for(timeout=30_000)
+        await page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=await preview.element_handle(),
+            timeout=15_000)
+        natural = await preview.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert natural == [256, 192]  # 640x480 reduced to 256 px on the long side
+        href = await item.locator("a.name").get_attribute("href")
+        assert href and href.startswith(cors_server.url + "/storage/")
+    finally:
+        await context.close()
+    cors_trouble = [m for m in log.messages + log.errors if "CORS" in m or "cross-origin" in m]
+    assert cors_trouble == []
+    assert log.errors == [], log.errors
+    documents = await gql(
+        "query($id: ID!) { contact(id: $id) { documents { edges { role node { name "
+        "sizeBytes image { width height } } } } } }", {"id": contact})
+    edges = documents["contact"]["documents"]["edges"]
+    assert [(e["role"], e["node"]["name"], e["node"]["image"]) for e in edges] == [
+        ("uploaded", "scan.png", {"width": 640, "height": 480})]
+    assert edges[0]["node"]["sizeBytes"] == picture.stat().st_size
