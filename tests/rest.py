@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from tests.conftest import Tenant
-from tests.gql import uploaded_path
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -90,11 +89,15 @@ class RestAPI:
     # -- building data ---------------------------------------------------------
 
     async def upload(self, content: bytes, *, file_name: str = "file.pdf",
-                     mime_type: str = "application/pdf") -> dict[str, Any]:
-        """An upload through the signed-upload flow; its ``storage_path``."""
-        path = await uploaded_path(self.client, self.tenant.headers(), content,
-                                   file_name=file_name, mime_type=mime_type)
-        return {"storage_path": path}
+                     mime_type: str = "application/pdf", **fields: Any) -> dict[str, Any]:
+        """POST /v1/documents/upload-url, then PUT ``content`` there: the ticket."""
+        ticket = (await self.ok("POST", "/v1/documents/upload-url", 201, json={
+            "file_name": file_name, "mime_type": mime_type, "size_bytes": len(content),
+            **fields}))["data"]
+        r = await self.client.request(ticket["method"], ticket["upload_url"], content=content,
+                                      headers=ticket["headers"])
+        assert r.status_code == 200, r.text
+        return ticket
 
     async def create_document(self, content: bytes | None = None,
                               **fields: Any) -> dict[str, Any]:

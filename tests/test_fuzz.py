@@ -46,6 +46,7 @@ from schemathesis.specs.openapi.checks import (
 from docgraph import auth
 from tests.conftest import Tenant, make_tenant
 from tests.rest import RestAPI
+from tests.test_rest_attachments import png
 
 ROOT = Path(__file__).resolve().parents[1]
 REST_EXAMPLES = 25
@@ -71,15 +72,17 @@ class FuzzWorld:
     def ids(self) -> list[str]:
         return [self.contact, self.business, self.deal, *self.documents]
 
-    def id_for(self, path: str, method: str) -> str | None:
-        """A real id for the operation's ``{id}``; deletions get their own document."""
+    def path_parameters(self, path: str, method: str) -> dict[str, str] | None:
+        """Real ids for the operation's path; deletions get their own document."""
+        if path.startswith("/contacts/v4/attachments/"):
+            return {"contactId": self.contact}
         if "{id}" not in path:
             return None
         if path.startswith("/v1/documents/"):
-            return self.documents[-1] if method == "DELETE" and path.endswith("{id}") \
-                else self.documents[0]
-        return {"contacts": self.contact, "businesses": self.business,
-                "entities": self.deal}[path.split("/")[2]]
+            doomed = method == "DELETE" and path.endswith("{id}")
+            return {"id": self.documents[-1] if doomed else self.documents[0]}
+        return {"id": {"contacts": self.contact, "businesses": self.business,
+                       "entities": self.deal}[path.split("/")[2]]}
 
 
 FUZZ_RATE_LIMIT = 1_000_000  # the fuzzer's own keys are not what it tests
@@ -103,6 +106,9 @@ async def fuzz_world(db, server) -> FuzzWorld:
             await api.link(doc["id"], "company", business["id"], "kyc")
             await api.link(doc["id"], "deal", deal["id"])
             documents.append(doc["id"])
+        photo = await api.create_document(png(64, 48), name="photo.png", mime_type="image/png")
+        await api.link(photo["id"], "contact", contact["id"], "photo")
+        documents.append(photo["id"])
         doomed = await api.create_document(name="to-delete.pdf")
         documents.append(doomed["id"])
     return FuzzWorld(tenant, contact["id"], business["id"], deal["id"], documents)
@@ -142,10 +148,10 @@ def test_fuzz_rest(server, fuzz_world, mode):
     with requests.Session() as session:
         for op in ops:
             strategy = op.as_strategy(generation_mode=mode)
-            real = fuzz_world.id_for(op.path, op.method.upper())
+            real = fuzz_world.path_parameters(op.path, op.method.upper())
             if real is not None:
                 strategy = st.one_of(strategy, op.as_strategy(generation_mode=mode,
-                                                              path_parameters={"id": real}))
+                                                              path_parameters=real))
 
             @given(case=strategy)
             @settings(max_examples=REST_EXAMPLES, **SETTINGS)

@@ -7,6 +7,8 @@ tests (``test_fuzz.py``) then throw generated requests at every operation.
 
 from __future__ import annotations
 
+import asyncio
+import io
 import uuid
 from typing import Any
 
@@ -14,6 +16,7 @@ import httpx
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
+from PIL import Image
 from starlette.routing import Route
 
 from tests.rest import assert_error
@@ -95,6 +98,22 @@ def test_the_error_codes_include_every_app_error(spec):
             "method_not_allowed"} <= set(codes)
 
 
+def png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def wait_for_preview(api, path: str) -> None:
+    """Until the background job has made the contact's image's preview."""
+    for _ in range(200):
+        body = (await api.ok("GET", path))
+        if any("previewImage" in a for a in body["attachments"]):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("no preview was made")
+
+
 def resolve(spec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in item:
         node: Any = spec
@@ -135,12 +154,24 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
         return r
 
     content = b"%PDF-1.4 ten"
-    uploaded = await api.upload(content)
+    r = await call("POST", "/v1/documents/upload-url", "/v1/documents/upload-url", 201,
+                   json={"file_name": "a.pdf", "mime_type": "application/pdf",
+                         "size_bytes": len(content)})
+    ticket = r.json()["data"]
+    put = await api.client.put(ticket["upload_url"], content=content, headers=ticket["headers"])
+    assert put.status_code == 200, put.text
     r = await call("POST", "/v1/documents", "/v1/documents", 201,
                    json={"name": "a.pdf", "mime_type": "application/pdf",
-                         "storage_path": uploaded["storage_path"], "size_bytes": len(content),
+                         "storage_path": ticket["storage_path"], "size_bytes": len(content),
                          "tags": ["nda"], "folder": "/x"})
     doc = r.json()["data"]
+    await call("GET", "/v1/documents/{id}/download-url", f"/v1/documents/{doc['id']}/"
+               "download-url", 200, params={"expires_in": 60})
+    image = await api.create_document(png(40, 30), name="photo.png", mime_type="image/png")
+    await api.link(image["id"], "contact", contact["id"])
+    octets = await api.create_document(b"\x00\x01", name="blob.bin",
+                                       mime_type="application/octet-stream")
+    await api.link(octets["id"], "contact", contact["id"])
     others = [await api.create_document(type=t) for t in ("identification", "license", "other")]
     await gql("mutation($id: ID!) { verifyDocument(id: $id) { id } }", {"id": others[0]["id"]})
     await gql("mutation($id: ID!) { rejectDocument(id: $id, reason: \"No\") { id } }",
@@ -156,6 +187,14 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
     for other in [doc, *others]:
         await api.link(other["id"], "company", business["id"])
     await call("GET", "/v1/documents/{id}/links", f"{d}/links", 200)
+    attachments_path = f"/contacts/v4/attachments/{contact['id']}"
+    await wait_for_preview(api, attachments_path)
+    r = await call("GET", "/contacts/v4/attachments/{contactId}", attachments_path, 200,
+                   params={"paging.limit": 10})
+    kinds = {a["attachmentType"] for a in r.json()["attachments"]}
+    assert kinds == {"IMAGE", "OTHER", "UNKNOWN"}
+    await call("GET", "/contacts/v4/attachments", "/contacts/v4/attachments", 200,
+               json={"contactId": contact["id"], "paging": {"limit": 2, "offset": 1}})
     await call("GET", "/v1/contacts/{id}/documents", f"/v1/contacts/{contact['id']}/documents",
                200, params={"role": "signed", "per_page": 5})
     r = await call("GET", "/v1/businesses/{id}/documents",

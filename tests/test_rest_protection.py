@@ -59,6 +59,9 @@ async def post_endpoints(api, doc_id: str,
         ("/v1/documents", {"name": "a.pdf", "mime_type": "application/pdf",
                            "storage_path": uploaded[0]},
          {"name": "b.pdf", "mime_type": "application/pdf", "storage_path": uploaded[1]}),
+        ("/v1/documents/upload-url", {"file_name": "a.pdf", "mime_type": "application/pdf",
+                                      "size_bytes": 10},
+         {"file_name": "a.pdf", "mime_type": "application/pdf", "size_bytes": 11}),
         (f"/v1/documents/{doc_id}/link", {"entity_type": "contact", "entity_id": contact_id},
          {"entity_type": "contact", "entity_id": contact_id, "role": "x"}),
         ("/v1/contacts", {"name": "Ada"}, {"name": "Grace"}),
@@ -71,11 +74,15 @@ ENTITIES_OF_TYPE = "query($t: EntityType) { entities(type: $t) { totalCount } }"
 CREATED_TYPE = {"/v1/contacts": "CONTACT", "/v1/businesses": "COMPANY", "/v1/entities": "DEAL"}
 
 
-@pytest.mark.parametrize("index", range(5))
-async def test_every_post_honours_idempotency_key(api, gql, index):
+PENDING_UPLOADS = "select count(*) from uploads where workspace_id = $1"
+
+
+@pytest.mark.parametrize("index", range(6))
+async def test_every_post_honours_idempotency_key(api, gql, db, tenant, index):
     doc = await api.create_document()
     contact = await api.create_contact()
     path, body, other = (await post_endpoints(api, doc["id"], contact["id"]))[index]
+    pending = await db.fetchval(PENDING_UPLOADS, tenant.id)
     kind = CREATED_TYPE.get(path)
     before = (await gql(ENTITIES_OF_TYPE, {"t": kind}))["entities"]["totalCount"] if kind else 0
     key = str(uuid.uuid4())
@@ -91,6 +98,8 @@ async def test_every_post_honours_idempotency_key(api, gql, index):
     if kind:
         after = (await gql(ENTITIES_OF_TYPE, {"t": kind}))["entities"]["totalCount"]
         assert after == before + 1
+    elif path.endswith("/upload-url"):
+        assert await db.fetchval(PENDING_UPLOADS, tenant.id) == pending + 1
     elif path.endswith("/link"):
         links = (await api.ok("GET", f"/v1/documents/{doc['id']}/links"))["data"]["links"]
         assert [link["link_id"] for link in links] == [first.json()["data"]["link_id"]]

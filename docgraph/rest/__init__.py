@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from docgraph.resolvers.records import EntityType
-from docgraph.rest import documents, entities, openapi
+from docgraph.rest import attachments, documents, entities, openapi, uploads
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -44,11 +44,13 @@ def routes() -> list[Route]:
     return [
         _route(OPENAPI_PATH, GET=openapi.openapi_json),
         _route("/v1/documents", POST=documents.create_document),
+        _route("/v1/documents/upload-url", POST=uploads.request_upload_url),
         _route("/v1/documents/{id}", GET=documents.get_document,
                PATCH=documents.update_document, DELETE=documents.delete_document),
         _route("/v1/documents/{id}/link", POST=documents.link_document,
                DELETE=documents.unlink_document),
         _route("/v1/documents/{id}/links", GET=documents.document_links),
+        _route("/v1/documents/{id}/download-url", GET=uploads.download_url),
         _route("/v1/contacts", POST=create_contact),
         _route("/v1/contacts/{id}", GET=get_contact, PATCH=update_contact),
         _route("/v1/contacts/{id}/documents", GET=entities.contact_documents),
@@ -57,4 +59,6 @@ def routes() -> list[Route]:
         _route("/v1/businesses/{id}/documents", GET=entities.business_documents),
         _route("/v1/entities", POST=create_entity),
         _route("/v1/entities/{id}", GET=get_entity, PATCH=update_entity),
+        _route("/contacts/v4/attachments/{contactId}", GET=attachments.contact_attachments),
+        _route("/contacts/v4/attachments", GET=attachments.contact_attachments_by_body),
     ]

@@ -232,6 +232,69 @@ SCHEMAS: dict[str, Schema] = {
         "name": nullable(string(minLength=1, maxLength=v.NAME_MAX)),
         "attributes": {"type": "object"},
     }, required=[]),
+    # Seed 002's signed-upload step, and downloads.
+    "UploadRequest": obj({
+        "file_name": string("The file's name (lends the object key a safe extension).",
+                            minLength=1, maxLength=v.NAME_MAX),
+        "mime_type": string("IANA media type; the PUT must send it as Content-Type.",
+                            minLength=3, maxLength=v.MIME_TYPE_MAX),
+        "size_bytes": integer("The exact size of the PUT's body.", minimum=1),
+        "sha256": nullable(string("The bytes' SHA-256 in hex; checked when the document is "
+                                  "recorded.", pattern="^[0-9a-fA-F]{64}$")),
+    }, required=["file_name", "mime_type", "size_bytes"]),
+    "UploadTicketResponse": obj({"data": obj({
+        "upload_url": string("Signed: needs no API key.", format="uri"),
+        "method": {"type": "string", "enum": ["PUT"]},
+        "headers": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "Send exactly these headers with the PUT."},
+        "storage_path": string("Give it to POST /v1/documents once the bytes are up."),
+        "expires_at": TIMESTAMP,
+    })}),
+    "DownloadUrlResponse": obj({"data": obj({
+        "url": string("Signed: needs no API key; serves the bytes under the document's "
+                      "name.", format="uri"),
+        "expires_at": TIMESTAMP,
+    })}),
+    # Seed 003: a contact's attachments, Wix style.
+    "AttachmentImage": obj({
+        "id": UUID,
+        "url": string(format="uri"),
+        "height": integer(minimum=1),
+        "width": integer(minimum=1),
+        "urlExpirationDate": TIMESTAMP,
+    }, required=["id", "url", "urlExpirationDate"],
+        description="height and width once the image is measured."),
+    "AttachmentDocument": obj({
+        "id": UUID,
+        "url": string(format="uri"),
+        "urlExpirationDate": TIMESTAMP,
+    }),
+    "Attachment": obj({
+        "id": UUID,
+        "fileName": string(),
+        "mimeType": string(),
+        "attachmentType": {"type": "string", "enum": ["IMAGE", "OTHER", "UNKNOWN"]},
+        "image": ref("AttachmentImage"),
+        "document": ref("AttachmentDocument"),
+        "previewImage": ref("AttachmentImage"),
+    }, required=["id", "fileName", "mimeType", "attachmentType"],
+        description="Seed 003's attachment: image (and previewImage once made) for IMAGE, "
+                    "document for OTHER and UNKNOWN.",
+        allOf=[{"if": {"properties": {"attachmentType": {"const": "IMAGE"}}},
+                "then": {"required": ["image"], "not": {"required": ["document"]}},
+                "else": {"required": ["document"],
+                         "not": {"anyOf": [{"required": ["image"]},
+                                           {"required": ["previewImage"]}]}}}]),
+    "AttachmentList": obj({
+        "attachments": {"type": "array", "items": ref("Attachment")},
+        "metadata": obj({"count": integer(minimum=0), "offset": integer(minimum=0),
+                         "total": integer(minimum=0), "tooManyToCount": {"type": "boolean"}}),
+    }, description="Seed 003's ListAttachmentsResponse."),
+    "AttachmentListRequest": obj({
+        "contactId": ID_INPUT,
+        "paging": obj({"limit": integer(minimum=0, maximum=MAX_PAGE_SIZE),
+                       "offset": integer(minimum=0, maximum=MAX_OFFSET)}, required=[]),
+    }, required=["contactId"]),
     "WorkspaceResponse": obj({"data": obj({
         "id": UUID,
         "name": string(),
@@ -272,7 +335,8 @@ ERROR_DESCRIPTIONS = {
     404: "not_found: no such thing in this workspace, or no such path.",
     409: "storage_conflict, conflict (e.g. an entity id already taken), or "
          "idempotency_in_progress (with Retry-After).",
-    413: "payload_too_large: the body is over DOCGRAPH_MAX_BODY_BYTES.",
+    413: "payload_too_large: the body is over DOCGRAPH_MAX_BODY_BYTES; quota_exceeded: an "
+         "upload would pass the workspace's quota.",
     422: "idempotency_key_reused: the Idempotency-Key was used with a different request.",
     429: "rate_limited: over the key's (or address's) limit; retry after Retry-After.",
     503: "unavailable: the database is unreachable; retry after Retry-After. (Nothing could "
@@ -406,6 +470,40 @@ def _paths() -> dict[str, Schema]:
             "A document's links, oldest first",
             _responses({200: ("The links.", "LinkListResponse")}, 403),
             parameters=[doc_id], tags=["links"], operation_id="document_links")},
+        "/v1/documents/upload-url": {"post": _operation(
+            "Get a signed URL to upload a file's bytes to (seed 002's signed-upload step)",
+            _responses({201: ("Where and how to PUT the bytes.", "UploadTicketResponse")},
+                       403),
+            body="UploadRequest", tags=["documents"], operation_id="request_upload_url",
+            description="The size counts toward the workspace's quota from now on (413 "
+                        "quota_exceeded beyond it); 503 while object storage is down.")},
+        "/v1/documents/{id}/download-url": {"get": _operation(
+            "Get a signed URL that serves a document's bytes",
+            _responses({200: ("The URL.", "DownloadUrlResponse")}, 403),
+            parameters=[doc_id, _parameter(
+                "expires_in", "query", integer(minimum=1),
+                "Lifetime in seconds (default DOCGRAPH_DOWNLOAD_URL_SECONDS, at most "
+                "DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS).")],
+            tags=["documents"], operation_id="document_download_url")},
+        "/contacts/v4/attachments/{contactId}": {"get": _operation(
+            "List a contact's attachments (seed 003)",
+            _responses({200: ("One page of the contact's attachments, newest first.",
+                              "AttachmentList")}, 403),
+            parameters=[
+                _parameter("contactId", "path", ID_INPUT, "The contact's id."),
+                _parameter("paging.limit", "query",
+                           integer(minimum=0, maximum=MAX_PAGE_SIZE, default=100),
+                           "Attachments to return, at most 100."),
+                _parameter("paging.offset", "query",
+                           integer(minimum=0, maximum=MAX_OFFSET, default=0),
+                           "Attachments to skip."),
+            ], tags=["contacts"], operation_id="list_contact_attachments")},
+        "/contacts/v4/attachments": {"get": _operation(
+            "List a contact's attachments, contactId in the body (seed 003's example)",
+            _responses({200: ("One page of the contact's attachments, newest first.",
+                              "AttachmentList")}, 403),
+            body="AttachmentListRequest", tags=["contacts"],
+            operation_id="list_contact_attachments_by_body")},
         **_entity_paths("contacts", "contact", "contacts", "NamedEntityCreate"),
         "/v1/contacts/{id}/documents": {"get": _operation(
             "List a contact's documents (seed 000)",

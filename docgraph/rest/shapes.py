@@ -13,13 +13,17 @@ import uuid
 from typing import Any
 
 from docgraph.resolvers.records import (
+    AttachmentType,
     DeletedDocument,
     DocumentRecord,
     DocumentStatus,
     EntityRecord,
     LinkedDocumentEdge,
     LinkRecord,
+    PreviewImage,
+    SignedUrl,
 )
+from docgraph.resolvers.uploads import UploadTicket
 
 
 def timestamp(value: dt.datetime) -> str:
@@ -118,3 +122,41 @@ def entity(record: EntityRecord) -> dict[str, Any]:
         "created_at": timestamp(record.created_at),
         "updated_at": timestamp(record.updated_at),
     }
+
+
+def upload_ticket(ticket: UploadTicket) -> dict[str, Any]:
+    """Where and how to PUT a file's bytes (seed 002's signed-upload step)."""
+    return {
+        "upload_url": ticket.upload_url,
+        "method": ticket.method,
+        "headers": dict(ticket.headers),
+        "storage_path": ticket.storage_path,
+        "expires_at": timestamp(ticket.expires_at),
+    }
+
+
+def signed_url(signed: SignedUrl) -> dict[str, Any]:
+    return {"url": signed.url, "expires_at": timestamp(signed.expires_at)}
+
+
+def attachment(doc: DocumentRecord, download: SignedUrl,
+               preview: PreviewImage | None) -> dict[str, Any]:
+    """Seed 003's attachment: ``image`` for IMAGE attachments, ``document`` for the others;
+    ``previewImage`` once an image's preview exists. The attachment's and its media's id
+    are the document's. Sizes not known yet (an image not measured yet) are left out."""
+    media: dict[str, Any] = {"id": str(doc.id), "url": download.url,
+                             "urlExpirationDate": timestamp(download.expires_at)}
+    shaped: dict[str, Any] = {"id": str(doc.id), "fileName": doc.name,
+                              "mimeType": doc.mime_type,
+                              "attachmentType": str(doc.attachment_type)}
+    if doc.attachment_type is AttachmentType.IMAGE:
+        if doc.image is not None:
+            media["height"], media["width"] = doc.image.height, doc.image.width
+        shaped["image"] = media
+        if preview is not None:
+            shaped["previewImage"] = {"id": str(doc.id), "url": preview.url,
+                                      "height": preview.height, "width": preview.width,
+                                      "urlExpirationDate": timestamp(preview.expires_at)}
+    else:
+        shaped["document"] = media
+    return shaped
