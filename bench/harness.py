@@ -34,6 +34,8 @@ class WrkResult:
     p99_ms: float
     errors: int
     non_2xx: int
+    failures: int  # non-2xx, or GraphQL errors in a 200 (counted by the Lua script)
+    paths_reused: int = 0
 
 
 def _latency_ms(value: str) -> float:
@@ -54,12 +56,15 @@ def parse_wrk(output: str) -> WrkResult:
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)",
                        output)
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    assert p50 and p99 and rps
+    failures = re.search(r"docgraph-failures: (\d+)", output)
+    reused = re.search(r"docgraph-paths-reused: (\d+)", output)
+    assert p50 and p99 and rps and failures
     return WrkResult(
         requests=int(requests[1]), seconds=seconds, rps=float(rps[1]),
         p50_ms=_latency_ms(p50[1]), p99_ms=_latency_ms(p99[1]),
         errors=sum(int(g) for g in errors.groups()) if errors else 0,
         non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        failures=int(failures[1]), paths_reused=int(reused[1]) if reused else 0,
     )
 
 

@@ -28,7 +28,13 @@ import asyncpg
 import httpx
 
 from bench import harness, lua
-from bench.scenarios import SCENARIOS, Scenario
+from bench.scenarios import (
+    LINK_BODY,
+    REQUEST_UPLOAD_URL_MUTATION,
+    SCENARIOS,
+    UPLOADED_BYTES,
+    Scenario,
+)
 from bench.seed import seed
 from docgraph.db.database import Database
 from docgraph.db.embedded import EmbeddedPostgres, free_port
@@ -56,7 +62,7 @@ class Reading:
     cpu_ms_per_request: float
     peak_rss_mb: float
     requests: int
-    non_2xx: int
+    failures: int
     socket_errors: int
     floor_rps: float | None = None
 
@@ -136,8 +142,35 @@ async def run_floor(scenario: Scenario, url: str, workspace_id: str, ids: list[s
     return done / (time.monotonic() - started)
 
 
+async def preupload(base_url: str, key: str, count: int) -> list[str]:
+    """Scenario 4's files: ``count`` uploads through the API (URL, then PUT)."""
+    paths: list[str] = []
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"query": REQUEST_UPLOAD_URL_MUTATION, "variables": {"input": {
+        "fileName": "bench.pdf", "mimeType": "application/pdf",
+        "sizeBytes": len(UPLOADED_BYTES)}}}
+    remaining = iter(range(count))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for _ in remaining:
+            r = await client.post("/graphql", json=body, headers=headers)
+            ticket = r.json()["data"]["requestUploadUrl"]
+            put = await client.request(ticket["method"], ticket["uploadUrl"],
+                                       content=UPLOADED_BYTES,
+                                       headers={h["name"]: h["value"]
+                                                for h in ticket["headers"]})
+            put.raise_for_status()
+            paths.append(ticket["storagePath"])
+
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        await asyncio.gather(*(worker(client) for _ in range(32)))
+    return paths
+
+
 def check_response(server: harness.Server, scenario: Scenario, key: str, some_id: str) -> None:
     """One request by hand: the scenario must succeed before it is measured."""
+    if scenario.kind == "create_and_link":
+        return  # its requests need uploads; the Lua script counts its failures
     body = scenario.body.replace("__ID__", some_id) if scenario.body else None
     headers = {**scenario.headers, "Authorization": f"Bearer {key}"}
     headers = {k: v.replace("__N__", uuid.uuid4().hex) for k, v in headers.items()}
@@ -153,14 +186,32 @@ def measure(server: harness.Server, scenario: Scenario, meta: dict[str, Any],
     ids_file = directory / f"{scenario.ids}.txt"
     ids = ids_file.read_text().split()
     check_response(server, scenario, meta["key"], ids[0])
+    headers = {**scenario.headers, "Authorization": f"Bearer {meta['key']}"}
     with tempfile.TemporaryDirectory() as tmp:
-        script = lua.write_script(
-            Path(tmp) / f"{scenario.name}.lua", ids_file=ids_file, method=scenario.method,
-            url_path=scenario.path,
-            headers={**scenario.headers, "Authorization": f"Bearer {meta['key']}"},
-            body=scenario.body)
+        if scenario.kind == "create_and_link":
+            # Enough files for creates at up to 1,500 requests/s (half of them creates).
+            # Each path is recorded once: the warm-up and the measured run get their own.
+            scripts = []
+            for phase, seconds in (("warmup", warmup), ("measured", duration)):
+                count = 750 * seconds
+                print(f"  uploading {count:,} files for the {phase} run ...",
+                      file=sys.stderr, flush=True)
+                paths_file = Path(tmp) / f"{phase}-paths.txt"
+                paths_file.write_text(
+                    "\n".join(asyncio.run(preupload(server.url, meta["key"], count))) + "\n")
+                scripts.append(lua.create_and_link_script(
+                    Path(tmp) / f"{scenario.name}-{phase}.lua", ids_file=ids_file,
+                    paths_file=paths_file, create_body=scenario.body or "",
+                    link_body=LINK_BODY, headers=headers, threads=2))
+            warmup_script, script = scripts
+        else:
+            script = lua.random_id_script(
+                Path(tmp) / f"{scenario.name}.lua", ids_file=ids_file,
+                method=scenario.method, url_path=scenario.path, headers=headers,
+                body=scenario.body)
+            warmup_script = script
         if warmup:
-            harness.run_wrk(server.url, script, seconds=warmup, connections=CONNECTIONS)
+            harness.run_wrk(server.url, warmup_script, seconds=warmup, connections=CONNECTIONS)
         workers = server.worker_pids()
         calls_before = asyncio.run(statement_calls(db_url))
         cpu_before = harness.cpu_seconds(workers)
@@ -175,7 +226,8 @@ def measure(server: harness.Server, scenario: Scenario, meta: dict[str, Any],
         p99_ms=result.p99_ms, statements_per_request=statements / requests,
         cpu_ms_per_request=(cpu_after - cpu_before) * 1000 / requests,
         peak_rss_mb=max(harness.peak_rss_mb(p) for p in workers),
-        requests=result.requests, non_2xx=result.non_2xx, socket_errors=result.errors)
+        requests=result.requests, failures=result.failures + result.paths_reused,
+        socket_errors=result.errors)
 
 
 def long_run(server: harness.Server, meta: dict[str, Any], directory: Path,
@@ -186,7 +238,7 @@ def long_run(server: harness.Server, meta: dict[str, Any], directory: Path,
     samples: list[dict[str, Any]] = []
     done = 0
     with tempfile.TemporaryDirectory() as tmp:
-        script = lua.write_script(
+        script = lua.random_id_script(
             Path(tmp) / "long.lua", ids_file=ids_file, method=scenario.method,
             url_path=scenario.path,
             headers={**scenario.headers, "Authorization": f"Bearer {meta['key']}"},
@@ -217,8 +269,8 @@ def print_table(readings: list[Reading]) -> None:
         print(f"{r.title:<48} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
               f"{r.statements_per_request:>7.2f} {r.cpu_ms_per_request:>10.3f} "
               f"{r.peak_rss_mb:>7.1f} {floor} {ratio}")
-        if r.non_2xx or r.socket_errors:
-            print(f"  !! {r.non_2xx} non-2xx responses, {r.socket_errors} socket errors")
+        if r.failures or r.socket_errors:
+            print(f"  !! {r.failures} failed responses, {r.socket_errors} socket errors")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -246,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
                                 extra_env={"DOCGRAPH_DB_POOL_MAX": "20",
                                            "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
                                            "DOCGRAPH_KEY_CACHE_SECONDS": "30",
+                                           # wrk and the uploads all come from 127.0.0.1
+                                           "DOCGRAPH_ADDRESS_RATE_LIMIT": str(10**9),
                                            "DOCGRAPH_STORAGE_SIGNING_SECRET": "b" * 40})
         chosen = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
         readings = []

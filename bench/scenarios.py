@@ -54,6 +54,29 @@ def graphql_body(query: str, variables: dict[str, Any]) -> str:
 Floor = Callable[[asyncpg.Connection, Any, str], Awaitable[None]]
 
 
+CREATE_DOCUMENT_MUTATION = """\
+mutation Create($input: CreateDocumentInput!) {
+  createDocument(input: $input) { id name sizeBytes createdAt }
+}"""
+
+LINK_DOCUMENT_MUTATION = """\
+mutation Link($doc: ID!, $contact: ID!) {
+  linkDocument(documentId: $doc, entityType: CONTACT, entityId: $contact, role: "signed") {
+    created link { id createdAt }
+  }
+}"""
+
+REQUEST_UPLOAD_URL_MUTATION = """\
+mutation Upload($input: RequestUploadUrlInput!) {
+  requestUploadUrl(input: $input) {
+    uploadUrl method headers { name value } storagePath expiresAt
+  }
+}"""
+
+# What scenario 4 records: every create needs a file really uploaded first.
+UPLOADED_BYTES = b"%PDF-1.4\n% docgraph benchmark\n%%EOF\n"
+
+
 @dataclasses.dataclass(frozen=True)
 class Scenario:
     name: str
@@ -64,6 +87,8 @@ class Scenario:
     body: str | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     floor: Floor | None = None
+    # "random": one request per id; "create_and_link": scenario 4's pairs of mutations
+    kind: str = "random"
 
 
 async def contact_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
@@ -97,4 +122,24 @@ SCENARIOS: list[Scenario] = [
         headers={"Content-Type": "application/json"},
         floor=business_documents_floor,
     ),
+    Scenario(
+        name="graphql_create_and_link",
+        title="GraphQL: createDocument + linkDocument (Idem.-Key)",
+        method="POST", path="/graphql", ids="contacts", kind="create_and_link",
+        body=graphql_body(CREATE_DOCUMENT_MUTATION, {"input": {
+            "name": "bench.pdf", "mimeType": "application/pdf", "storagePath": "__PATH__",
+            "tags": ["bench"]}}),
+        headers={"Content-Type": "application/json"},
+    ),
+    Scenario(
+        name="graphql_request_upload_url",
+        title="GraphQL: requestUploadUrl",
+        method="POST", path="/graphql", ids="contacts",
+        body=graphql_body(REQUEST_UPLOAD_URL_MUTATION, {"input": {
+            "fileName": "scan-__N__.pdf", "mimeType": "application/pdf",
+            "sizeBytes": 183204}}),
+        headers={"Content-Type": "application/json"},
+    ),
 ]
+
+LINK_BODY = graphql_body(LINK_DOCUMENT_MUTATION, {"doc": "__DOC__", "contact": "__ID__"})

@@ -77,10 +77,15 @@ async def used_bytes(db, tenant) -> int:
     return await db.fetchval("select used_bytes from workspaces where id = $1", tenant.id)
 
 
+async def pending_bytes(db, tenant) -> int:
+    return await db.fetchval("select pending_bytes from workspaces where id = $1", tenant.id)
+
+
 async def test_the_whole_flow(backend_gql, http, db, tenant):
     content = os.urandom(200_000)
     digest = hashlib.sha256(content).hexdigest()
     before = await used_bytes(db, tenant)
+    pending_before = await pending_bytes(db, tenant)
     asked_at = dt.datetime.now(dt.UTC)
     ticket = (await backend_gql(REQUEST_UPLOAD_URL, {"input": {
         "fileName": "Acme NDA 2026.pdf", "mimeType": "application/pdf",
@@ -91,6 +96,7 @@ async def test_the_whole_flow(backend_gql, http, db, tenant):
     assert ticket["storagePath"].startswith(f"workspaces/{tenant.id}/uploads/")
     assert ticket["storagePath"].endswith(".pdf")
     assert parse_time(ticket["expiresAt"]) > asked_at
+    assert await pending_bytes(db, tenant) == pending_before + len(content)
 
     r = await put_upload(http, ticket, content)
     assert r.status_code == 200, r.text
@@ -101,6 +107,7 @@ async def test_the_whole_flow(backend_gql, http, db, tenant):
     assert (doc["sizeBytes"], doc["sha256"], doc["storagePath"]) == \
         (len(content), digest, ticket["storagePath"])
     assert await used_bytes(db, tenant) == before + len(content)
+    assert await pending_bytes(db, tenant) == pending_before  # moved from pending to used
     assert await db.fetchval("select count(*) from uploads where storage_path = $1",
                              ticket["storagePath"]) == 0
 

@@ -86,7 +86,9 @@ async def test_expired_uploads_whose_bytes_never_came_free_their_quota(db, store
         await backdate_upload(db, key, dt.timedelta(hours=3), expired=dt.timedelta(hours=2))
     await backdate_upload(db, just_expired, dt.timedelta(minutes=30),
                           expired=dt.timedelta(minutes=10))
-    pending_before = await db.fetchval(uploads_db.SELECT_PENDING_BYTES, tenant.id)
+    pending_before = (await uploads_db.get_usage(db, tenant.id))["pending_bytes"]
+    assert pending_before == await db.fetchval(
+        "select sum(size_bytes) from uploads where workspace_id = $1", tenant.id)
 
     report = await sweep(db, store, orphan_after=DAY, delete_grace=WEEK)
 
@@ -96,7 +98,7 @@ async def test_expired_uploads_whose_bytes_never_came_free_their_quota(db, store
     assert await store.stat(arrived) is not None
     assert (await pending(db, just_expired))["arrived_at"] is None  # may still be arriving
     # The forgotten upload of 1 byte no longer counts toward the quota.
-    assert await db.fetchval(uploads_db.SELECT_PENDING_BYTES, tenant.id) == pending_before - 1
+    assert (await uploads_db.get_usage(db, tenant.id))["pending_bytes"] == pending_before - 1
 
 
 INSERT_DOCUMENT = """

@@ -8,19 +8,25 @@ from collections.abc import Sequence
 
 from docgraph.db.database import Connection, Database
 
-# Locking the workspace row serialises a workspace's quota checks. The pending
-# sum is a separate statement: under READ COMMITTED it then takes a snapshot
-# after the lock was granted, and sees the uploads the previous holder added.
-LOCK_WORKSPACE = "select quota_bytes, used_bytes from workspaces where id = $1 for update"
-SELECT_PENDING_BYTES = """
-select coalesce(sum(size_bytes), 0)::bigint from uploads where workspace_id = $1
+# Reserve an upload's bytes against the quota and record it, in one statement.
+# The update's condition is re-checked against the latest row version when
+# requests race (READ COMMITTED), so the quota holds; and the row lock lasts
+# only for this statement. Nothing is inserted when the quota would be passed.
+RESERVE_UPLOAD = """
+with reserved as (
+    update workspaces set pending_bytes = pending_bytes + $6
+    where id = $1 and quota_bytes - used_bytes - pending_bytes >= $6
+    returning id
+), inserted as (
+    insert into uploads (workspace_id, id, storage_path, file_name, mime_type, size_bytes,
+                         checksum_sha256, expires_at)
+    select $1, $2, $3, $4, $5, $6, $7, $8 from reserved
+    returning id
+)
+select exists (select from inserted)
 """
-INSERT_UPLOAD = """
-insert into uploads (workspace_id, id, storage_path, file_name, mime_type, size_bytes,
-                     checksum_sha256, expires_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8)
-returning workspace_id, id, storage_path, file_name, mime_type, size_bytes, checksum_sha256,
-          created_at, expires_at
+SELECT_USAGE = """
+select quota_bytes, used_bytes, pending_bytes from workspaces where id = $1
 """
 SELECT_UPLOAD = """
 select workspace_id, id, storage_path, file_name, mime_type, size_bytes, checksum_sha256,
@@ -33,7 +39,8 @@ RECORD_UPLOAD = """
 with recorded as (
     delete from uploads where workspace_id = $1 and storage_path = $2 returning size_bytes
 )
-update workspaces set used_bytes = used_bytes + recorded.size_bytes
+update workspaces set used_bytes = used_bytes + recorded.size_bytes,
+                      pending_bytes = greatest(pending_bytes - recorded.size_bytes, 0)
 from recorded
 where workspaces.id = $1
 returning recorded.size_bytes
@@ -57,32 +64,36 @@ update uploads u set arrived_at = now()
 from unnest($1::uuid[], $2::uuid[]) as seen (workspace_id, id)
 where u.workspace_id = seen.workspace_id and u.id = seen.id
 """
+# Forgetting uploads gives their bytes back to their workspaces' quotas.
 DELETE_UPLOADS = """
-delete from uploads u
-using unnest($1::uuid[], $2::uuid[]) as gone (workspace_id, id)
-where u.workspace_id = gone.workspace_id and u.id = gone.id
+with gone as (
+    delete from uploads u
+    using unnest($1::uuid[], $2::uuid[]) as g (workspace_id, id)
+    where u.workspace_id = g.workspace_id and u.id = g.id
+    returning u.workspace_id, u.size_bytes
+), freed as (
+    select workspace_id, sum(size_bytes) as bytes from gone group by workspace_id
+)
+update workspaces w set pending_bytes = greatest(w.pending_bytes - freed.bytes, 0)
+from freed
+where w.id = freed.workspace_id
 """
 
 
-async def lock_workspace_usage(conn: Connection, workspace_id: uuid.UUID) -> dict | None:
-    """quota_bytes, used_bytes and pending_bytes, with the workspace row locked.
-
-    ``conn`` must be in a transaction, which holds the lock until it ends.
-    """
-    row = await conn.fetchrow(LOCK_WORKSPACE, workspace_id)
-    if row is None:
-        return None
-    pending = await conn.fetchval(SELECT_PENDING_BYTES, workspace_id)
-    return {**dict(row), "pending_bytes": pending}
+async def reserve_upload(db: Database | Connection, *, workspace_id: uuid.UUID,
+                         upload_id: uuid.UUID, storage_path: str, file_name: str,
+                         mime_type: str, size_bytes: int, checksum_sha256: bytes | None,
+                         expires_at: dt.datetime) -> bool:
+    """Record a pending upload if the quota has room for it; whether it had."""
+    return bool(await db.fetchval(RESERVE_UPLOAD, workspace_id, upload_id, storage_path,
+                                  file_name, mime_type, size_bytes, checksum_sha256,
+                                  expires_at))
 
 
-async def insert_upload(conn: Connection, *, workspace_id: uuid.UUID, upload_id: uuid.UUID,
-                        storage_path: str, file_name: str, mime_type: str, size_bytes: int,
-                        checksum_sha256: bytes | None, expires_at: dt.datetime) -> dict:
-    row = await conn.fetchrow(INSERT_UPLOAD, workspace_id, upload_id, storage_path, file_name,
-                              mime_type, size_bytes, checksum_sha256, expires_at)
-    assert row is not None
-    return dict(row)
+async def get_usage(db: Database | Connection, workspace_id: uuid.UUID) -> dict | None:
+    """quota_bytes, used_bytes and pending_bytes of a workspace."""
+    row = await db.fetchrow(SELECT_USAGE, workspace_id)
+    return dict(row) if row else None
 
 
 async def get_upload(db: Database | Connection, workspace_id: uuid.UUID,

@@ -143,21 +143,20 @@ async def _request_upload(db: Database, store: ObjectStore, principal: Principal
     key = upload_key(principal.workspace_id, upload_id, name)
     presigned = store.presign_upload(key, content_type=mime, size=size)
     await store.ensure_available()
-    async with db.transaction() as conn:
-        usage = await uploads.lock_workspace_usage(conn, principal.workspace_id)
+    reserved = await uploads.reserve_upload(
+        db, workspace_id=principal.workspace_id, upload_id=upload_id, storage_path=key,
+        file_name=name, mime_type=mime, size_bytes=size, checksum_sha256=new.get("sha256"),
+        expires_at=presigned.expires_at)
+    if not reserved:
+        usage = await uploads.get_usage(db, principal.workspace_id)
         if usage is None:
             raise NotFound("Workspace not found.")
         available = usage["quota_bytes"] - usage["used_bytes"] - usage["pending_bytes"]
-        if size > available:
-            raise QuotaExceeded(
-                f"This upload of {size} bytes would exceed the workspace's quota: "
-                f"{max(available, 0)} bytes are available.",
-                details={"quota_bytes": usage["quota_bytes"], "used_bytes": usage["used_bytes"],
-                         "pending_bytes": usage["pending_bytes"], "size_bytes": size})
-        await uploads.insert_upload(
-            conn, workspace_id=principal.workspace_id, upload_id=upload_id, storage_path=key,
-            file_name=name, mime_type=mime, size_bytes=size,
-            checksum_sha256=new.get("sha256"), expires_at=presigned.expires_at)
+        raise QuotaExceeded(
+            f"This upload of {size} bytes would exceed the workspace's quota: "
+            f"{max(available, 0)} bytes are available.",
+            details={"quota_bytes": usage["quota_bytes"], "used_bytes": usage["used_bytes"],
+                     "pending_bytes": usage["pending_bytes"], "size_bytes": size})
     return UploadTicket(upload_url=presigned.url, method=presigned.method,
                         headers=presigned.headers, storage_path=key,
                         expires_at=presigned.expires_at)
