@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.conftest import Tenant
 
@@ -27,6 +29,13 @@ ENTITY_FIELDS = {"id", "entity_type", "name", "attributes", "created_at", "updat
 
 
 RATE_LIMIT_HEADERS = ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG image of that size."""
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (20, 120, 200)).save(out, format="PNG")
+    return out.getvalue()
 
 
 def assert_common_headers(r: httpx.Response) -> None:

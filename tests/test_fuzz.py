@@ -45,8 +45,7 @@ from schemathesis.specs.openapi.checks import (
 
 from docgraph import auth
 from tests.conftest import Tenant, make_tenant
-from tests.rest import RestAPI
-from tests.test_rest_attachments import png
+from tests.rest import RestAPI, png
 
 ROOT = Path(__file__).resolve().parents[1]
 REST_EXAMPLES = 25

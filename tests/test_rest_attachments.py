@@ -8,16 +8,11 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.rest import TIMESTAMP, assert_error, bad_fields
+from tests.rest import TIMESTAMP, assert_error, bad_fields, png
 
 ATTACHMENT_FIELDS = {"id", "fileName", "mimeType", "attachmentType"}
 MEDIA_FIELDS = {"id", "url", "urlExpirationDate"}
 
-
-def png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (20, 120, 200)).save(out, format="PNG")
-    return out.getvalue()
 
 
 async def attachments(api, contact_id: str, **params) -> dict:

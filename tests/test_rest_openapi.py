@@ -8,7 +8,6 @@ tests (``test_fuzz.py``) then throw generated requests at every operation.
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 from typing import Any
 
@@ -16,10 +15,9 @@ import httpx
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
-from PIL import Image
 from starlette.routing import Route
 
-from tests.rest import assert_error
+from tests.rest import assert_error, png
 
 SHIM_PREFIXES = ("/v1/", "/contacts/v4/")
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -97,11 +95,6 @@ def test_the_error_codes_include_every_app_error(spec):
             "storage_conflict", "conflict", "rate_limited", "unavailable",
             "method_not_allowed"} <= set(codes)
 
-
-def png(width: int, height: int) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
-    return out.getvalue()
 
 
 async def wait_for_preview(api, path: str) -> None:

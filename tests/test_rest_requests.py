@@ -18,6 +18,8 @@ BODY_ENDPOINTS = [
     ("PATCH", f"/v1/businesses/{DOC}"),
     ("POST", "/v1/entities"),
     ("PATCH", f"/v1/entities/{DOC}"),
+    ("POST", "/v1/documents/upload-url"),
+    ("GET", "/contacts/v4/attachments"),
 ]
 # Every endpoint, with a path that exists.
 ALL_ENDPOINTS = [*BODY_ENDPOINTS,
@@ -29,7 +31,9 @@ ALL_ENDPOINTS = [*BODY_ENDPOINTS,
                  ("GET", f"/v1/contacts/{DOC}/documents"),
                  ("GET", f"/v1/businesses/{DOC}"),
                  ("GET", f"/v1/businesses/{DOC}/documents"),
-                 ("GET", f"/v1/entities/{DOC}")]
+                 ("GET", f"/v1/entities/{DOC}"),
+                 ("GET", f"/v1/documents/{DOC}/download-url"),
+                 ("GET", f"/contacts/v4/attachments/{DOC}")]
 
 
 @pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
@@ -70,8 +74,10 @@ async def test_malformed_ids_are_400_everywhere(api, method, path):
     kwargs = {"json": {}} if (method, path) in BODY_ENDPOINTS else {}
     r = await api.request(method, path.replace(DOC, "doc_01HY1"), **kwargs)
     fields = bad_fields(r)
-    # The link endpoints name the path's id as the link's document_id.
-    name = "document_id" if path.endswith("/link") else "id"
+    # The link endpoints name the path's id as the link's document_id; seed 003 calls
+    # it contactId.
+    name = "document_id" if path.endswith("/link") else \
+        "contactId" if path.startswith("/contacts/v4/") else "id"
     assert fields[name] == "must be a UUID"
 
 
