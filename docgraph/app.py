@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from docgraph import auth, graphiql, maintenance
+from docgraph import auth, graphiql, maintenance, rest
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.background import BackgroundJobs
 from docgraph.bodies import BodyLimitMiddleware
@@ -45,14 +45,15 @@ GRAPHQL_PATH = "/graphql"
 
 def is_public(method: str, path: str) -> bool:
     """Paths that need no API key: health checks, signed storage URLs (the signature is
-    the credential), and GraphiQL's page and assets (they hold no data).
+    the credential), GraphiQL's page and assets and the REST API's OpenAPI document
+    (they hold no data).
 
     Operations are only run by POST /graphql, which always needs a key.
     """
     if path in PUBLIC_PATHS or is_storage_path(path):
         return True
     return method in ("GET", "HEAD") and (
-        path == "/graphql" or path.startswith(graphiql.ASSETS_URL + "/"))
+        path in ("/graphql", rest.OPENAPI_PATH) or path.startswith(graphiql.ASSETS_URL + "/"))
 
 
 def principal_of(request: Request) -> Principal:
@@ -98,7 +99,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error: AppError
     if exc.status_code == 405:
-        error = MethodNotAllowed()
+        error = MethodNotAllowed(headers=dict(exc.headers or {}))
     elif exc.status_code == 404:
         error = NotFound("No such path.")
     else:
@@ -154,6 +155,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/v1/workspace", current_workspace, methods=["GET"]),
         Route("/storage/{key:path}", storage_object, methods=["GET", "PUT"]),
         Route("/graphql", GraphQLApp(build_schema(settings), settings)),
+        *rest.routes(),
     ]
     if settings.graphql_graphiql:
         routes.append(Mount(graphiql.ASSETS_URL,

@@ -37,8 +37,8 @@ from docgraph.storage.factory import build_store
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
-# More fixtures: a GraphQL client per tenant (gql, other_gql).
-pytest_plugins = ["tests.gql"]
+# More fixtures: a GraphQL client per tenant (gql, other_gql), a REST one (api, other_api).
+pytest_plugins = ["tests.gql", "tests.rest"]
 
 
 def assert_local(url: str) -> None:

@@ -37,6 +37,8 @@ _ATTEMPTS = 3
 def _with_document(fields: Any, document_id: Any) -> dict[str, Any]:
     if not isinstance(fields, Mapping):
         raise ValidationError("Expected an object of fields.")
+    if "document_id" in fields:  # the document is named apart (the REST path, an argument)
+        raise v.fail({"document_id": "is not a field that can be set here"})
     return {**fields, "document_id": document_id}
 
 

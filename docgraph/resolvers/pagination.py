@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+from docgraph.errors import ValidationError
 from docgraph.resolvers import validation
 from docgraph.resolvers.records import Page, PageInfo
 
@@ -103,6 +104,31 @@ class PageRequest:
         if problems:
             raise validation.fail(problems)
         return cls(limit=limit, offset=skip, after=cursor)
+
+    @classmethod
+    def parse_page_number(cls, page: Any = None, per_page: Any = None, *,
+                          default_per_page: int = DEFAULT_PAGE_SIZE) -> PageRequest:
+        """Page-number paging (seed 000): page ``page`` (from 1) of ``per_page`` items."""
+        problems: dict[str, str] = {}
+        limit = default_per_page
+        try:
+            limit = cls.parse(per_page, default_limit=default_per_page,
+                              names={"first": "per_page"}).limit
+        except ValidationError as exc:
+            problems.update(exc.details["fields"])
+        number = 1
+        if page is not None:
+            if isinstance(page, bool) or not isinstance(page, int):
+                problems["page"] = "must be an integer"
+            elif page < 1:
+                problems["page"] = "must be at least 1"
+            elif (page - 1) * limit > MAX_OFFSET:
+                problems["page"] = f"is too far: (page - 1) * per_page must be at most {MAX_OFFSET}"
+            else:
+                number = page
+        if problems:
+            raise validation.fail(problems)
+        return cls(limit=limit, offset=(number - 1) * limit)
 
     @property
     def after_created_at(self) -> datetime | None:
