@@ -273,6 +273,56 @@ def print_table(readings: list[Reading]) -> None:
             print(f"  !! {r.failures} failed responses, {r.socket_errors} socket errors")
 
 
+SERVER_ENV = {
+    "DOCGRAPH_DB_POOL_MAX": "20",
+    "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
+    "DOCGRAPH_KEY_CACHE_SECONDS": "30",
+    # wrk and the uploads all come from 127.0.0.1
+    "DOCGRAPH_ADDRESS_RATE_LIMIT": str(10**9),
+    "DOCGRAPH_STORAGE_SIGNING_SECRET": "b" * 40,
+}
+
+
+def run_scale(scale: int, chosen: list[Scenario], args: argparse.Namespace,
+              *, long_requests: int = 0) -> tuple[dict[str, Any], list[Reading], Any]:
+    """Seed (once) and serve the dataset of ``scale``; measure ``chosen`` and their floors."""
+    directory = bench_dir(scale)
+    cluster = EmbeddedPostgres(directory / "pgdata", ephemeral=True)
+    cluster.start(options=PG_OPTIONS)
+    server = None
+    try:
+        meta = asyncio.run(prepare(cluster, directory, scale))
+        db_url = cluster.url("postgres")
+        server = harness.Server(db_url, free_port(), workers=args.workers,
+                                data_dir=directory / "data", extra_env=SERVER_ENV)
+        readings = []
+        for scenario in chosen:
+            print(f"measuring {scenario.name} (x{scale}) ...", file=sys.stderr, flush=True)
+            readings.append(measure(server, scenario, meta, directory, db_url,
+                                    warmup=args.warmup, duration=args.duration))
+        long_result = long_run(server, meta, directory, long_requests) \
+            if long_requests else None
+        server.stop()
+        server = None
+        if not args.no_floor:
+            for scenario, reading in zip(chosen, readings, strict=True):
+                if scenario.floor is not None:
+                    ids = (directory / f"{scenario.ids}.txt").read_text().split()
+                    reading.floor_rps = asyncio.run(run_floor(
+                        scenario, db_url, meta["workspace_id"], ids, args.duration))
+        return meta, readings, long_result
+    finally:
+        if server is not None:
+            server.stop()
+        cluster.stop()
+
+
+def describe(meta: dict[str, Any], args: argparse.Namespace) -> str:
+    return (f"dataset: {meta['documents']:,} documents, {meta['links']:,} links, "
+            f"{meta['contacts']:,} contacts, {meta['businesses']:,} businesses; "
+            f"{args.workers} workers, {CONNECTIONS} connections, {args.duration} s each")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1)
@@ -283,59 +333,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--long", type=int, default=0, metavar="REQUESTS",
                         help="afterwards, run scenario 1 for this many requests, watching RSS")
+    parser.add_argument("--growth", type=int, default=0, metavar="SCALE",
+                        help="afterwards, scenario 1 again on the dataset of this scale "
+                             "(10: 2,000,000 documents) and its latency against this run's")
     parser.add_argument("--no-floor", action="store_true")
     args = parser.parse_args(argv)
 
-    directory = bench_dir(args.scale)
-    cluster = EmbeddedPostgres(directory / "pgdata", ephemeral=True)
-    cluster.start(options=PG_OPTIONS)
-    server = None
-    try:
-        meta = asyncio.run(prepare(cluster, directory, args.scale))
-        db_url = cluster.url("postgres")
-        server = harness.Server(db_url, free_port(), workers=args.workers,
-                                data_dir=directory / "data",
-                                extra_env={"DOCGRAPH_DB_POOL_MAX": "20",
-                                           "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
-                                           "DOCGRAPH_KEY_CACHE_SECONDS": "30",
-                                           # wrk and the uploads all come from 127.0.0.1
-                                           "DOCGRAPH_ADDRESS_RATE_LIMIT": str(10**9),
-                                           "DOCGRAPH_STORAGE_SIGNING_SECRET": "b" * 40})
-        chosen = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
-        readings = []
-        for scenario in chosen:
-            print(f"measuring {scenario.name} ...", file=sys.stderr, flush=True)
-            reading = measure(server, scenario, meta, directory, db_url, warmup=args.warmup,
-                              duration=args.duration)
-            readings.append(reading)
-        long_result = long_run(server, meta, directory, args.long) if args.long else None
-        server.stop()
-        server = None
-        if not args.no_floor:
-            for scenario, reading in zip(chosen, readings, strict=True):
-                if scenario.floor is not None:
-                    ids = (directory / f"{scenario.ids}.txt").read_text().split()
-                    reading.floor_rps = asyncio.run(run_floor(
-                        scenario, db_url, meta["workspace_id"], ids, args.duration))
-        print()
-        print(f"dataset: {meta['documents']:,} documents, {meta['links']:,} links, "
-              f"{meta['contacts']:,} contacts, {meta['businesses']:,} businesses; "
-              f"{args.workers} workers, {CONNECTIONS} connections, {args.duration} s each")
-        print_table(readings)
-        payload = {
-            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "dataset": meta | {"key": None}, "workers": args.workers,
-            "connections": CONNECTIONS, "duration_s": args.duration,
-            "readings": [dataclasses.asdict(r) | {"ratio_to_floor": r.ratio} for r in readings],
-            "long_run": long_result,
-            "median_p99_ms": statistics.median(r.p99_ms for r in readings) if readings else None,
-        }
-        path = harness.write_results(RESULTS_DIR, f"x{args.scale}", payload)
-        print(f"\nresults: {path}")
-    finally:
-        if server is not None:
-            server.stop()
-        cluster.stop()
+    chosen = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
+    meta, readings, long_result = run_scale(args.scale, chosen, args, long_requests=args.long)
+    growth: dict[str, Any] | None = None
+    if args.growth:
+        first = next((r for r in readings if r.scenario == SCENARIOS[0].name), None)
+        if first is None:
+            _, (first,), _ = run_scale(args.scale, [SCENARIOS[0]], args)
+        grown_meta, (grown,), _ = run_scale(args.growth, [SCENARIOS[0]], args)
+        growth = {"base": dataclasses.asdict(first), "grown": dataclasses.asdict(grown),
+                  "grown_dataset": grown_meta | {"key": None},
+                  "p50_change": grown.p50_ms / first.p50_ms - 1,
+                  "p99_change": grown.p99_ms / first.p99_ms - 1,
+                  "rps_change": grown.rps / first.rps - 1}
+
+    print()
+    print(describe(meta, args))
+    print_table(readings)
+    if long_result:
+        print(f"\nlong run: {long_result['requests']:,} requests; RSS per worker at the half "
+              f"{long_result['rss_at_half_mb']} MB, at the end {long_result['rss_at_end_mb']} MB,"
+              f" peak {long_result['peak_rss_mb']} MB")
+    if growth:
+        print(f"\n{describe(grown_meta, args)}")
+        print_table([grown])
+        print(f"scenario 1 as data grows x{args.growth // args.scale}: p50 "
+              f"{growth['p50_change']:+.0%}, p99 {growth['p99_change']:+.0%}, "
+              f"req/s {growth['rps_change']:+.0%}")
+    payload = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dataset": meta | {"key": None}, "workers": args.workers,
+        "connections": CONNECTIONS, "duration_s": args.duration,
+        "readings": [dataclasses.asdict(r) | {"ratio_to_floor": r.ratio} for r in readings],
+        "long_run": long_result,
+        "growth": growth,
+        "median_p99_ms": statistics.median(r.p99_ms for r in readings) if readings else None,
+    }
+    path = harness.write_results(RESULTS_DIR, f"x{args.scale}", payload)
+    print(f"\nresults: {path}")
     return 0
 
 

@@ -99,6 +99,12 @@ async def contact_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                      [r["id"] for r in rows if r["id"] is not None])
 
 
+async def contact_page_floor(conn: asyncpg.Connection, workspace_id: Any,
+                             entity_id: str) -> None:
+    await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, None,
+                     None, None, None, 0, 25)
+
+
 async def business_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                                    entity_id: str) -> None:
     await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, "contract",
@@ -113,6 +119,12 @@ SCENARIOS: list[Scenario] = [
         body=graphql_body(CONTACT_DOCUMENTS_QUERY, {"id": "__ID__"}),
         headers={"Content-Type": "application/json"},
         floor=contact_documents_floor,
+    ),
+    Scenario(
+        name="rest_contact_documents",
+        title="REST: GET /v1/contacts/{id}/documents",
+        method="GET", path="/v1/contacts/__ID__/documents?per_page=25", ids="contacts",
+        floor=contact_page_floor,
     ),
     Scenario(
         name="graphql_business_documents",
