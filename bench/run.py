@@ -274,7 +274,7 @@ def print_table(readings: list[Reading]) -> None:
 
 
 SERVER_ENV = {
-    "DOCGRAPH_DB_POOL_MAX": "20",
+    "DOCGRAPH_DB_POOL_MAX": "40",
     "DOCGRAPH_SWEEP_INTERVAL_SECONDS": "0",
     "DOCGRAPH_KEY_CACHE_SECONDS": "30",
     # wrk and the uploads all come from 127.0.0.1

@@ -374,6 +374,20 @@ class _Run:
                 if item.nullable:
                     return [None if v is None else self.complete(item, v, None) for v in value]
                 return [self.complete(item, v, None) for v in value]
+            if isinstance(item, _Object) and item.plan.is_type_of is None:
+                # The common case, a list of objects of one type: no per-item dispatch.
+                plan, enqueue = item.plan, self.next_level.append
+                objects: list[dict[str, Any] | None] = []
+                for i, v in enumerate(value):
+                    if v is None:
+                        if not item.nullable:
+                            raise _Bail
+                        objects.append(None)
+                        continue
+                    result: dict[str, Any] = {}
+                    objects.append(result)
+                    enqueue((plan, v, result, Path(path, i, None)))
+                return objects
             return [self.complete(item, v, Path(path, i, None)) for i, v in enumerate(value)]
         if isinstance(completer, _Object):
             plan = completer.plan
@@ -386,9 +400,9 @@ class _Run:
                                                     path)  # type: ignore[arg-type]
             if not plan.is_type_of(value, info):
                 raise _Bail
-        result: dict[str, Any] = {}
-        self.next_level.append((plan, value, result, path))
-        return result
+        fields: dict[str, Any] = {}
+        self.next_level.append((plan, value, fields, path))
+        return fields
 
     def runtime_plan(self, completer: _Abstract, value: Any, path: Path | None) -> TypePlan:
         abstract = completer.abstract
