@@ -8,6 +8,7 @@ a load balancer.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
 from docgraph.app import create_app
@@ -135,3 +137,18 @@ def instances(database_url: str, log_dir: Path, count: int = 2,
     finally:
         for instance in started:
             instance.stop()
+
+
+async def waiting_on_a_lock(url):
+    """Return once a docgraph statement waits on a lock."""
+    conn = await asyncpg.connect(url)
+    try:
+        for _ in range(1000):
+            if await conn.fetchval(
+                    "select count(*) from pg_stat_activity where application_name = "
+                    "'docgraph' and wait_event_type = 'Lock'"):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("no docgraph statement waits on the lock")
+    finally:
+        await conn.close()

@@ -17,7 +17,7 @@ from docgraph.db.database import Database
 from docgraph.idempotency import fingerprint
 from tests.conftest import make_tenant
 from tests.gql import uploaded_path
-from tests.instances import Instance, fresh_database, instances
+from tests.instances import Instance, fresh_database, instances, waiting_on_a_lock
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
@@ -171,20 +171,6 @@ async def test_fifty_concurrent_retries_with_one_key_create_one_document_across_
     assert await shared_db.fetchval(
         "select id from documents where workspace_id = $1 and storage_path = $2",
         tenant.id, path) == uuid.UUID(created["id"])
-
-
-async def waiting_on_a_lock(url):
-    conn = await asyncpg.connect(url)
-    try:
-        for _ in range(1000):
-            if await conn.fetchval(
-                    "select count(*) from pg_stat_activity where application_name = "
-                    "'docgraph' and wait_event_type = 'Lock'"):
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("no docgraph statement waits on the lock")
-    finally:
-        await conn.close()
 
 
 async def test_a_key_held_by_an_instance_that_died_is_freed_by_its_lease(

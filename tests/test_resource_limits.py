@@ -10,7 +10,7 @@ import pytest
 
 from docgraph.db.database import Database
 from tests.conftest import make_tenant
-from tests.instances import fresh_database, serving
+from tests.instances import fresh_database, serving, waiting_on_a_lock
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
 
@@ -127,21 +127,6 @@ async def table_locked(url, table):
         async with conn.transaction():
             await conn.execute(f"lock table {table} in access exclusive mode")
             yield
-    finally:
-        await conn.close()
-
-
-async def waiting_on_a_lock(url):
-    """Return once a docgraph statement waits on a lock."""
-    conn = await asyncpg.connect(url)
-    try:
-        for _ in range(1000):
-            if await conn.fetchval(
-                    "select count(*) from pg_stat_activity where application_name = "
-                    "'docgraph' and wait_event_type = 'Lock'"):
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("no docgraph statement waits on the lock")
     finally:
         await conn.close()
 
