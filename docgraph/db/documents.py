@@ -132,28 +132,35 @@ _LINKED_FILTER = """
 
 # Several entities (owners) and one page of each one's live documents, newest
 # first, with each list's total: one statement for a whole level of a query.
-# An owner without documents yields one row whose document columns are null;
-# an unknown owner yields none.
+# An owner without documents on the page yields one row whose document columns
+# are null; an unknown owner yields none. The totals are window counts taken in
+# the same pass as the page; only when the page is empty (past the end) are
+# they counted apart (COALESCE evaluates its second argument only then).
 SELECT_ENTITY_DOCUMENT_PAGES = f"""
 select o.id as owner_id, o.entity_type as owner_entity_type, o.name as owner_name,
        o.attributes as owner_attributes, o.created_at as owner_created_at,
        o.updated_at as owner_updated_at,
-       t.total_count, t.preceding, p.*
+       coalesce(p.page_total, (select count(*) from links l, documents d
+                               where {_LINKED_FILTER})) as total_count,
+       coalesce(p.page_preceding, (
+           select count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
+           from links l, documents d
+           where {_LINKED_FILTER})) as preceding,
+       p.*
 from entities o
-cross join lateral (
-    select count(*) as total_count,
-           count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
-               as preceding
-    from links l, documents d
-    where {_LINKED_FILTER}
-) t
 left join lateral (
-    select {DOCUMENT_COLUMNS},
-           l.id as link_id, l.role as link_role, l.created_at as link_created_at
-    from links l, documents d
-    where {_LINKED_FILTER}
-      and ($6::timestamptz is null or (d.created_at, d.id) < ($6::timestamptz, $7::uuid))
-    order by d.created_at desc, d.id desc
+    select * from (
+        select {DOCUMENT_COLUMNS},
+               l.id as link_id, l.role as link_role, l.created_at as link_created_at,
+               count(*) over () as page_total,
+               count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
+                   over () as page_preceding
+        from links l, documents d
+        where {_LINKED_FILTER}
+    ) listed
+    where $6::timestamptz is null
+       or (listed.created_at, listed.id) < ($6::timestamptz, $7::uuid)
+    order by listed.created_at desc, listed.id desc
     offset $8 limit $9
 ) p on true
 where o.workspace_id = $1 and o.id = any($2::uuid[])
