@@ -173,3 +173,18 @@ def test_the_compose_file_configures_a_servable_s3_deployment():
     minio = compose["services"]["minio"]["environment"]
     assert env["DOCGRAPH_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"]
     assert env["DOCGRAPH_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+
+
+def test_readme_shows_every_default():
+    rows = dict(re.findall(r"^\| `(DOCGRAPH_[A-Z0-9_]+)` \| ([^|]*) \|", README.read_text(),
+                           flags=re.M))
+    for var in VARIABLES:
+        if not isinstance(var.default, bool | int | float | str):
+            continue  # None, paths and lists are described in words
+        shown = rows[var.env].strip().strip("`")
+        if isinstance(var.default, bool):
+            assert shown == str(var.default).lower(), var.env
+        elif isinstance(var.default, int | float):
+            assert float(shown) == float(var.default), var.env
+        else:
+            assert shown == var.default, var.env
