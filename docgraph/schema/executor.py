@@ -38,6 +38,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
     Undefined,
@@ -237,7 +238,10 @@ def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Any
     return found
 
 
-_plans: dict[int, tuple[OperationDefinitionNode, OperationPlan | None]] = {}
+# Plans by (schema, operation): a plan holds the schema's own fields and resolvers,
+# and a parsed document may be shared by schemas (several apps in one process).
+_plans: dict[tuple[int, int], tuple[GraphQLSchema, OperationDefinitionNode,
+                                    OperationPlan | None]] = {}
 
 # How operations were executed in this process: compiled, compiled but handed
 # back to graphql-core (an error), or graphql-core's from the start.
@@ -246,9 +250,10 @@ executions = {"compiled": 0, "fell_back": 0, "graphql_core": 0}
 
 def _plan_for(executor: CompiledExecutor) -> OperationPlan | None:
     operation = executor.operation
-    cached = _plans.get(id(operation))
-    if cached is not None and cached[0] is operation:
-        return cached[1]
+    key = (id(executor.schema), id(operation))
+    cached = _plans.get(key)
+    if cached is not None and cached[0] is executor.schema and cached[1] is operation:
+        return cached[2]
     plan: OperationPlan | None = None
     if operation.operation == OperationType.QUERY and not _has_directives(
             operation, executor.fragments):
@@ -258,8 +263,8 @@ def _plan_for(executor: CompiledExecutor) -> OperationPlan | None:
             plan = None
     if len(_plans) >= PLAN_CACHE_SIZE:
         _plans.clear()
-    # The operation node stays referenced by the cache, so its id is not reused.
-    _plans[id(operation)] = (operation, plan)
+    # The schema and operation stay referenced by the cache, so their ids are not reused.
+    _plans[key] = (executor.schema, operation, plan)
     return plan
 
 
