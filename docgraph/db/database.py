@@ -64,9 +64,9 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
     It costs a round trip and four statements every time a connection goes
     back to the pool, and there is nothing to reset: no docgraph code changes
-    session state on a pooled connection (settings are per transaction, advisory
-    locks are released by whoever takes them, LISTEN uses its own connection).
-    An open transaction is still rolled back by asyncpg before this runs.
+    session state on a pooled connection (no SET, no LISTEN; the sweeper's
+    advisory lock is released by the block that takes it). An open transaction
+    is still rolled back by asyncpg before this runs.
     """
 
 
