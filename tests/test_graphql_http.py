@@ -7,10 +7,10 @@ import uuid
 import httpx
 import pytest
 from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
 
 from docgraph.app import create_app
 from docgraph.schema import DOCUMENT_CACHE_SIZE
+from docgraph.schema.validation_cache import DocumentValidationCache
 from tests.conftest import LiveServer, make_settings
 from tests.test_http import assert_error
 
@@ -139,13 +139,14 @@ async def test_introspection_answers_by_default(gql):
 
 async def test_documents_are_parsed_and_validated_once(gql):
     query = f"query CacheProbe{uuid.uuid4().hex} {{ documents(first: 1) {{ totalCount }} }}"
-    parse, validate = _get_parse_cache(DOCUMENT_CACHE_SIZE), _get_validate_cache(
-        DOCUMENT_CACHE_SIZE)
+    parse = _get_parse_cache(DOCUMENT_CACHE_SIZE)
     await gql(query)
-    before = parse.cache_info().hits, validate.cache_info().hits
+    before = parse.cache_info().hits, DocumentValidationCache.hits
+    misses = DocumentValidationCache.misses
     await gql(query)
     assert parse.cache_info().hits == before[0] + 1
-    assert validate.cache_info().hits == before[1] + 1
+    assert DocumentValidationCache.hits == before[1] + 1
+    assert DocumentValidationCache.misses == misses
 
 
 async def test_unexpected_errors_are_masked_and_logged(gql, db, tenant, caplog):

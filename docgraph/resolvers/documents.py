@@ -18,13 +18,12 @@ from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.resolvers.loaders import EntityDocumentsQuery
-from docgraph.resolvers.pagination import PageRequest, build_page
+from docgraph.resolvers.pagination import Edge, PageRequest, build_page
 from docgraph.resolvers.records import (
     DeletedDocument,
     DocumentRecord,
     DocumentStatus,
     DocumentType,
-    Edge,
     EntityDocuments,
     EntityType,
     Page,
@@ -305,8 +304,8 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
     documents = [DocumentRecord.from_row(row) for row in rows if row["id"] is not None]
     for document in documents:
         ctx.document_by_id.prime(document.id, document)
-    return build_page(page, documents, total_count=rows[0]["total_count"],
-                      preceding=rows[0]["preceding"], edge=Edge)
+    return build_page(page, [Edge(document) for document in documents],
+                      total_count=rows[0]["total_count"], preceding=rows[0]["preceding"])
 
 
 def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None,

@@ -16,8 +16,8 @@ from docgraph.db import entities as entities_db
 from docgraph.errors import NotFound
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.loaders import EntityDocumentsQuery
-from docgraph.resolvers.pagination import PageRequest, build_page
-from docgraph.resolvers.records import Edge, EntityRecord, EntityType, Page
+from docgraph.resolvers.pagination import Edge, PageRequest, build_page
+from docgraph.resolvers.records import EntityRecord, EntityType, Page
 
 if TYPE_CHECKING:
     from docgraph.context import RequestContext
@@ -136,5 +136,5 @@ async def list_entities(ctx: RequestContext, *, entity_type: Any = None,
     entities = [EntityRecord.from_row(row) for row in rows if row["id"] is not None]
     for entity in entities:
         ctx.entity_by_id.prime(entity.id, entity)
-    return build_page(page, entities, total_count=rows[0]["total_count"],
-                      preceding=rows[0]["preceding"], edge=Edge)
+    return build_page(page, [Edge(entity) for entity in entities],
+                      total_count=rows[0]["total_count"], preceding=rows[0]["preceding"])

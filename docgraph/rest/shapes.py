@@ -12,13 +12,13 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from docgraph.resolvers.pagination import LinkedDocumentEdge
 from docgraph.resolvers.records import (
     AttachmentType,
     DeletedDocument,
     DocumentRecord,
     DocumentStatus,
     EntityRecord,
-    LinkedDocumentEdge,
     LinkRecord,
     PreviewImage,
     SignedUrl,

@@ -13,7 +13,6 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -25,6 +24,7 @@ from docgraph.schema.executor import CompiledExecutor
 from docgraph.schema.mutation import Mutation
 from docgraph.schema.query import Query
 from docgraph.schema.types import ENTITY_TYPES, SafeInt
+from docgraph.schema.validation_cache import DocumentValidationCache
 
 # Parsed and validated documents kept per process (an LRU of distinct query texts).
 DOCUMENT_CACHE_SIZE = 512
@@ -77,7 +77,7 @@ def build_schema(settings: Settings | None = None) -> DocgraphSchema:
             partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
             partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
             partial(AddValidationRules, rules),
-            partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+            partial(DocumentValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
         ],
         config=StrawberryConfig(
             scalar_map={SafeInt: SAFE_INT},

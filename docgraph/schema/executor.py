@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
+import asyncpg.pgproto.pgproto
 from graphql import (
     ExecutionResult,
     FieldNode,
@@ -51,8 +54,10 @@ from graphql import (
 from graphql.execution.collect_fields import collect_fields, collect_subfields
 from graphql.execution.values import get_argument_values
 from graphql.language import DirectiveNode, Visitor, visit
-from graphql.pyutils import Path
+from graphql.pyutils import Path, is_iterable
+from graphql.type.scalars import serialize_id
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.types.base_scalars import isoformat as strawberry_isoformat
 
 log = logging.getLogger("docgraph.graphql")
 
@@ -69,32 +74,36 @@ class _Bail(Exception):
 
 
 class _Leaf:
-    __slots__ = ("nullable", "serialize")
+    __slots__ = ("convert", "nullable", "serialize", "type")
 
     def __init__(self, leaf: GraphQLLeafType, nullable: bool) -> None:
+        self.type = leaf
         self.serialize = leaf.serialize
         self.nullable = nullable
+        self.convert: Callable[[Any], Any] | None = None
 
 
 class _List:
-    __slots__ = ("item", "nullable")
+    __slots__ = ("convert", "item", "nullable")
 
     def __init__(self, item: Completer, nullable: bool) -> None:
         self.item = item
         self.nullable = nullable
+        self.convert: Callable[[Any], Any] | None = None
 
 
 class _Object:
-    __slots__ = ("nodes", "nullable", "plan")
+    __slots__ = ("convert", "nodes", "nullable", "plan")
 
     def __init__(self, plan: TypePlan, details: list[Any], nullable: bool) -> None:
         self.plan = plan
         self.nodes: list[FieldNode] = [d.node for d in details]
         self.nullable = nullable
+        self.convert: Callable[[Any], Any] | None = None
 
 
 class _Abstract:
-    __slots__ = ("abstract", "details", "nullable", "operation", "plans")
+    __slots__ = ("abstract", "convert", "details", "nullable", "operation", "plans")
 
     def __init__(self, operation: OperationPlan, abstract: GraphQLAbstractType,
                  details: list[Any], nullable: bool) -> None:
@@ -103,6 +112,7 @@ class _Abstract:
         self.details = details
         self.nullable = nullable
         self.plans: dict[str, TypePlan] = {}
+        self.convert = None
 
 
 Completer = _Leaf | _List | _Object | _Abstract
@@ -128,13 +138,16 @@ class FieldPlan:
 class TypePlan:
     """The fields to produce for one concrete object type, in response order."""
 
-    __slots__ = ("fields", "fill", "is_type_of", "type")
+    __slots__ = ("build", "fields", "fill", "is_type_of", "type")
 
     def __init__(self, object_type: GraphQLObjectType) -> None:
         self.type = object_type
         self.is_type_of = object_type.is_type_of
         self.fields: list[FieldPlan] = []
-        self.fill: Callable[[_Run, Any, dict[str, Any], Path | None], None] | None = None
+        self.fill: Callable[[_Run, Any, dict[str, Any], ResponsePath], None] | None = None
+        # For a plan of plain fields only, all the way down (no resolver, relation
+        # or abstract type): a function building the object's response at once.
+        self.build: Callable[[Any], dict[str, Any]] | None = None
 
 
 class OperationPlan:
@@ -192,6 +205,11 @@ class OperationPlan:
                 field.has_args = bool(field_def.args or details[0].node.arguments)
             field.completer = self.completer(field_def.type, details, executor)
             plan.fields.append(field)
+        if plan.is_type_of is None and all(
+                f.typename is not None or (f.attr is not None and f.completer is not None
+                                           and f.completer.convert is not None)
+                for f in plan.fields):
+            plan.build = _compile_build(plan)
         return plan
 
     def completer(self, output_type: GraphQLOutputType, details: list[Any],
@@ -201,14 +219,23 @@ class OperationPlan:
             assert isinstance(output_type, GraphQLNonNull)
             output_type = output_type.of_type
             nullable = False
+        completer: Completer
         if is_list_type(output_type):
             assert isinstance(output_type, GraphQLList)
-            return _List(self.completer(output_type.of_type, details, executor), nullable)
+            completer = _List(self.completer(output_type.of_type, details, executor), nullable)
+            if completer.item.convert is not None:
+                completer.convert = _compile_convert(completer)
+            return completer
         if is_leaf_type(output_type):
-            return _Leaf(output_type, nullable)  # type: ignore[arg-type]
+            completer = _Leaf(output_type, nullable)  # type: ignore[arg-type]
+            completer.convert = _compile_convert(completer)
+            return completer
         if is_object_type(output_type):
             assert isinstance(output_type, GraphQLObjectType)
-            return _Object(self.subplan(output_type, details, executor), details, nullable)
+            completer = _Object(self.subplan(output_type, details, executor), details, nullable)
+            if completer.plan.build is not None:
+                completer.convert = _compile_convert(completer)
+            return completer
         if is_abstract_type(output_type):
             return _Abstract(self, output_type, details, nullable)  # type: ignore[arg-type]
         raise _Bail
@@ -297,6 +324,18 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         return await result if self.is_awaitable(result) else result
 
 
+# A response path as the run builds it: plain ``(previous, key, typename)`` tuples,
+# the layout of graphql-core's Path (a NamedTuple, slower to create). Only resolve
+# info needs a real Path: ``_graphql_path`` converts one when a resolver runs.
+ResponsePath = tuple[Any, str | int, str | None] | None
+
+
+def _graphql_path(path: ResponsePath) -> Path | None:
+    if path is None:
+        return None
+    return Path(_graphql_path(path[0]), path[1], path[2])
+
+
 class _Run:
     """One execution of a plan: level by level, resolvers of a level batched."""
 
@@ -305,8 +344,8 @@ class _Run:
     def __init__(self, executor: CompiledExecutor) -> None:
         self.executor = executor
         self.context = executor.context_value
-        self.next_level: list[tuple[TypePlan, Any, dict[str, Any], Path | None]] = []
-        self.pending: list[tuple[Any, Completer, Any, Any, Path | None]] = []
+        self.next_level: list[tuple[TypePlan, Any, dict[str, Any], ResponsePath]] = []
+        self.pending: list[tuple[Any, Completer, Any, Any, ResponsePath]] = []
 
     async def run(self, root: TypePlan, root_value: Any) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -320,7 +359,7 @@ class _Run:
                 await self.settle(pending)
         return data
 
-    async def settle(self, pending: list[tuple[Any, Completer, Any, Any, Path | None]]) -> None:
+    async def settle(self, pending: list[tuple[Any, Completer, Any, Any, ResponsePath]]) -> None:
         awaitables = [p[0] for p in pending]
         if len(awaitables) > 1 and any(asyncio.iscoroutine(a) for a in awaitables):
             values = await asyncio.gather(*awaitables)
@@ -330,19 +369,19 @@ class _Run:
             target[key] = self.complete(completer, value, path)
 
     def fill(self, plan: TypePlan, source: Any, target: dict[str, Any],
-             path: Path | None) -> None:
+             path: ResponsePath) -> None:
         fill = plan.fill
         if fill is None:
             fill = plan.fill = _compile_fill(plan)
         fill(self, source, target, path)
 
     def resolve(self, plan: TypePlan, field: FieldPlan, source: Any, target: dict[str, Any],
-                path: Path | None) -> None:
+                path: ResponsePath) -> None:
         """A field with a resolver: call it as graphql-core would."""
         executor = self.executor
-        field_path = Path(path, field.key, plan.type.name)
+        field_path = (path, field.key, plan.type.name)
         info = executor.build_resolve_info(field.field_def, field.nodes,  # type: ignore[arg-type]
-                                           plan.type, field_path)
+                                           plan.type, _graphql_path(field_path))  # type: ignore[arg-type]
         args = get_argument_values(
             field.field_def, field.nodes[0], executor.variable_values,  # type: ignore[arg-type]
             None, executor.hide_suggestions) if field.has_args else {}
@@ -354,36 +393,30 @@ class _Run:
             target[field.key] = self.complete(field.completer, value, field_path)  # type: ignore[arg-type]
 
     def relation(self, field: FieldPlan, value: Any, target: dict[str, Any],
-                 path: Path | None) -> None:
+                 path: ResponsePath) -> None:
         """A dataloader's future for a relation field: settled with the level."""
         target[field.key] = None
         self.pending.append((value, field.completer, target, field.key,  # type: ignore[arg-type]
-                             Path(path, field.key, None)))
+                             (path, field.key, None)))
 
-    def complete(self, completer: Completer, value: Any, path: Path | None,
+    def complete(self, completer: Completer, value: Any, path: ResponsePath,
                  key: str | None = None) -> Any:
+        convert = completer.convert
+        if convert is not None:  # plain all the way down: built at once
+            return convert(value)
         if value is None or value is Undefined:
             if completer.nullable:
                 return None
             raise _Bail
-        if isinstance(completer, _Leaf):
-            serialized = completer.serialize(value)
-            if serialized is None or serialized is Undefined:
-                raise _Bail
-            return serialized
         if key is not None:  # a plain field: its path is only needed below it
-            path = Path(path, key, None)
+            path = (path, key, None)
         if isinstance(completer, _List):
             item = completer.item
-            if isinstance(item, _Leaf):
-                if item.nullable:
-                    return [None if v is None else self.complete(item, v, None) for v in value]
-                return [self.complete(item, v, None) for v in value]
             if isinstance(item, _Object) and item.plan.is_type_of is None:
                 # The common case, a list of objects of one type: no per-item dispatch.
                 plan, enqueue = item.plan, self.next_level.append
                 objects: list[dict[str, Any] | None] = []
-                for i, v in enumerate(value):
+                for i, v in enumerate(_items(value)):
                     if v is None:
                         if not item.nullable:
                             raise _Bail
@@ -391,31 +424,34 @@ class _Run:
                         continue
                     result: dict[str, Any] = {}
                     objects.append(result)
-                    enqueue((plan, v, result, Path(path, i, None)))
+                    enqueue((plan, v, result, (path, i, None)))
                 return objects
-            return [self.complete(item, v, Path(path, i, None)) for i, v in enumerate(value)]
+            return [self.complete(item, v, (path, i, None))
+                    for i, v in enumerate(_items(value))]
         if isinstance(completer, _Object):
             plan = completer.plan
             nodes = completer.nodes
-        else:
+        elif isinstance(completer, _Abstract):
             plan = self.runtime_plan(completer, value, path)
             nodes = [d.node for d in completer.details]
+        else:  # a leaf always has its converter
+            raise _Bail
         if plan.is_type_of is not None:
             info = self.executor.build_resolve_info(GraphQLField(plan.type), nodes, plan.type,
-                                                    path)  # type: ignore[arg-type]
+                                                    _graphql_path(path))  # type: ignore[arg-type]
             if not plan.is_type_of(value, info):
                 raise _Bail
         fields: dict[str, Any] = {}
         self.next_level.append((plan, value, fields, path))
         return fields
 
-    def runtime_plan(self, completer: _Abstract, value: Any, path: Path | None) -> TypePlan:
+    def runtime_plan(self, completer: _Abstract, value: Any, path: ResponsePath) -> TypePlan:
         abstract = completer.abstract
         if abstract.resolve_type is None:
             raise _Bail
         info = self.executor.build_resolve_info(
             GraphQLField(abstract), [d.node for d in completer.details], abstract,  # type: ignore[arg-type]
-            path)  # type: ignore[arg-type]
+            _graphql_path(path))  # type: ignore[arg-type]
         runtime = abstract.resolve_type(value, info, abstract)
         if isinstance(runtime, Awaitable):
             raise _Bail
@@ -433,10 +469,49 @@ class _Run:
         return plan
 
 
-def _leaf_expression(leaf_type: GraphQLLeafType, serializer: str,
+# Helpers of the generated code. Whatever they cannot complete exactly as
+# graphql-core would (a null where the schema forbids one, a serializer's
+# refusal, a list that is not one) hands the operation to graphql-core.
+
+def _leaf(serialize: Callable[[Any], Any], value: Any) -> Any:
+    """A leaf in a non-null position (or not of a shortcut's class): serialized, or bail."""
+    if value is None or value is Undefined:
+        raise _Bail
+    serialized = serialize(value)
+    if serialized is None or serialized is Undefined:
+        raise _Bail
+    return serialized
+
+
+def _some(value: Any) -> Any:
+    """An object in a non-null position."""
+    if value is None or value is Undefined:
+        raise _Bail
+    return value
+
+
+def _items(value: Any) -> Any:
+    """The items of a list value; graphql-core refuses strings and non-iterables."""
+    cls = value.__class__
+    if cls is list or cls is tuple:
+        return value
+    if value is None or value is Undefined or not is_iterable(value):
+        raise _Bail
+    return list(value)
+
+
+_UUID_CLASSES = frozenset({uuid.UUID, asyncpg.pgproto.pgproto.UUID})
+
+
+def _leaf_expression(leaf_type: GraphQLLeafType, serializer: str, var: str,
                      namespace: dict[str, Any]) -> str:
-    """Python source serializing ``v`` as graphql-core would, natives short-cut."""
+    """Python source serializing ``var`` as graphql-core would, natives short-cut.
+
+    Only in non-null position: a None falls through to ``_leaf``, which bails.
+    """
     name = leaf_type.name
+    serialize = leaf_type.serialize
+    slow = f"_leaf({serializer}, {var})"
     wrapped = getattr(leaf_type, "wrapped_cls", None)  # strawberry's enums
     if isinstance(leaf_type, GraphQLEnumType) and wrapped is not None:
         # Each member's name, computed by the serializer itself, looked up by identity
@@ -444,27 +519,102 @@ def _leaf_expression(leaf_type: GraphQLLeafType, serializer: str,
         names = {member: leaf_type.serialize(member) for member in wrapped}
         namespace[f"{serializer}_class"] = wrapped
         namespace[f"{serializer}_names"] = names
-        return (f"{serializer}_names[v] if v.__class__ is {serializer}_class "
-                f"else {serializer}(v)")
+        return (f"({serializer}_names[{var}] if {var}.__class__ is {serializer}_class "
+                f"else {slow})")
     if name in ("String", "ID"):
-        return f"v if v.__class__ is str else {serializer}(v)"
+        fast = f"{var} if {var}.__class__ is str"
+        if serialize is serialize_id:  # custom classes (uuid.UUID) become str()
+            fast += f" else str({var}) if {var}.__class__ in _UUID_CLASSES"
+        return f"({fast} else {slow})"
     if name == "Boolean":
-        return f"v if v.__class__ is bool else {serializer}(v)"
+        return f"({var} if {var}.__class__ is bool else {slow})"
     if name == "Int":
-        return (f"v if v.__class__ is int and {_INT_MIN} <= v <= {_INT_MAX} "
-                f"else {serializer}(v)")
+        return (f"({var} if {var}.__class__ is int and {_INT_MIN} <= {var} <= {_INT_MAX} "
+                f"else {slow})")
     if name == "SafeInt":
-        return f"v if v.__class__ is int else {serializer}(v)"
-    return f"{serializer}(v)"
+        return f"({var} if {var}.__class__ is int else {slow})"
+    if serialize is strawberry_isoformat:
+        return f"({var}.isoformat() if {var}.__class__ is datetime else {slow})"
+    return slow
 
 
-def _compile_fill(plan: TypePlan) -> Callable[[_Run, Any, dict[str, Any], Path | None], None]:
+class _Source:
+    """Names for the generated code's constants, unique within one namespace."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        self.namespace = namespace
+
+    def name(self, prefix: str, value: Any) -> str:
+        name = f"{prefix}{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+
+def _convert_expression(completer: Completer, var: str, source: _Source) -> str:
+    """Python source completing ``var`` with a completer that has no resolver below."""
+    if isinstance(completer, _Leaf):
+        serializer = source.name("s", completer.serialize)
+        expression = _leaf_expression(completer.type, serializer, var, source.namespace)
+    elif isinstance(completer, _List):
+        item = source.name("w", None)  # a fresh variable name for the comprehension
+        expression = (f"[{_convert_expression(completer.item, item, source)} "
+                      f"for {item} in _items({var})]")
+    elif isinstance(completer, _Object) and completer.plan.build is not None:
+        build = source.name("b", completer.plan.build)
+        expression = f"{build}({var})" if completer.nullable else f"{build}(_some({var}))"
+    else:  # pragma: no cover - only called for completers with converters
+        raise AssertionError(completer)
+    if completer.nullable:
+        return f"(None if {var} is None else {expression})"
+    return expression
+
+
+def _namespace() -> dict[str, Any]:
+    return {"_Bail": _Bail, "_leaf": _leaf, "_some": _some, "_items": _items,
+            "_UUID_CLASSES": _UUID_CLASSES, "datetime": datetime}
+
+
+def _exec(lines: list[str], filename: str, namespace: dict[str, Any], name: str) -> Any:
+    code = compile("\n".join(lines), filename, "exec")
+    exec(code, namespace)  # noqa: S102 - source built from the schema's own names
+    return namespace[name]
+
+
+def _compile_convert(completer: Completer) -> Callable[[Any], Any]:
+    """``convert(value)``: the completed value of a completer with no resolver below."""
+    namespace = _namespace()
+    expression = _convert_expression(completer, "value", _Source(namespace))
+    return _exec(["def convert(value):", f"    return {expression}"], "<compiled convert>",  # type: ignore[no-any-return]
+                 namespace, "convert")
+
+
+def _compile_build(plan: TypePlan) -> Callable[[Any], dict[str, Any]]:
+    """``build(source)``: the response object of a plan of plain fields only."""
+    namespace = _namespace()
+    source = _Source(namespace)
+    lines = ["def build(source):"]
+    entries = []
+    for i, field in enumerate(plan.fields):
+        if field.typename is not None:
+            entries.append(f"{field.key!r}: {field.typename!r}")
+            continue
+        assert field.attr is not None and field.completer is not None
+        lines.append(f"    v = source.{field.attr}")
+        lines.append(f"    a{i} = {_convert_expression(field.completer, 'v', source)}")
+        entries.append(f"{field.key!r}: a{i}")
+    lines.append(f"    return {{{', '.join(entries)}}}")
+    return _exec(lines, f"<compiled build of {plan.type.name}>", namespace,  # type: ignore[no-any-return]
+                 "build")
+
+
+def _compile_fill(plan: TypePlan) -> Callable[[_Run, Any, dict[str, Any], ResponsePath], None]:
     """Generate the function that fills one object of ``plan``'s type.
 
-    Plain fields become attribute reads and inline serialization; fields with
+    Plain fields become attribute reads and inline completion; fields with
     resolvers call back into the run. Generated once per type per operation.
     """
-    namespace: dict[str, Any] = {"_Bail": _Bail, "Path": Path, "plan": plan}
+    namespace = _namespace() | {"plan": plan}
+    source = _Source(namespace)
     lines = ["def fill(run, source, target, path):"]
     for i, field in enumerate(plan.fields):
         key = repr(field.key)
@@ -481,23 +631,13 @@ def _compile_fill(plan: TypePlan) -> Callable[[_Run, Any, dict[str, Any], Path |
             lines.append(f"    run.resolve(plan, f{i}, source, target, path)")
             continue
         completer = field.completer
+        assert completer is not None
         lines.append(f"    v = source.{field.attr}")
-        if isinstance(completer, _Leaf):
-            leaf_type = field.field_def.type  # type: ignore[union-attr]
-            while not is_leaf_type(leaf_type):
-                leaf_type = leaf_type.of_type  # type: ignore[union-attr]
-            namespace[f"s{i}"] = completer.serialize
-            expression = _leaf_expression(leaf_type, f"s{i}", namespace)  # type: ignore[arg-type]
-            if completer.nullable:
-                lines.append(f"    target[{key}] = None if v is None else ({expression})")
-            else:
-                lines.append("    if v is None: raise _Bail")
-                lines.append(f"    target[{key}] = {expression}")
+        if completer.convert is not None:
+            lines.append(f"    target[{key}] = {_convert_expression(completer, 'v', source)}")
         else:
             namespace[f"c{i}"] = completer
             lines.append(f"    target[{key}] = run.complete(c{i}, v, path, {key})")
     if len(lines) == 1:
         lines.append("    pass")
-    code = compile("\n".join(lines), f"<compiled fill of {plan.type.name}>", "exec")
-    exec(code, namespace)  # noqa: S102 - source built above from the schema's own names
-    return namespace["fill"]  # type: ignore[no-any-return]
+    return _exec(lines, f"<compiled fill of {plan.type.name}>", namespace, "fill")  # type: ignore[no-any-return]
