@@ -16,8 +16,10 @@ from typing import Any
 
 import asyncpg
 
-from docgraph.db.documents import SELECT_ENTITY_DOCUMENT_PAGES
-from docgraph.db.links import SELECT_LINKS_BY_DOCUMENT
+from docgraph.db.documents import (
+    SELECT_ENTITY_DOCUMENT_PAGES,
+    SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS,
+)
 
 CONTACT_DOCUMENTS_QUERY = """\
 query ContactDocuments($id: ID!) {
@@ -93,10 +95,9 @@ class Scenario:
 
 async def contact_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                                   entity_id: str) -> None:
-    rows = await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, None,
-                            None, None, None, 0, 25)
-    await conn.fetch(SELECT_LINKS_BY_DOCUMENT, workspace_id,
-                     [r["id"] for r in rows if r["id"] is not None])
+    # The page and its documents' links in one statement, as the query selects links.
+    await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS, workspace_id, [entity_id], None,
+                     None, None, None, None, 0, 25)
 
 
 async def contact_page_floor(conn: asyncpg.Connection, workspace_id: Any,

@@ -136,7 +136,7 @@ _LINKED_FILTER = """
 # are null; an unknown owner yields none. The totals are window counts taken in
 # the same pass as the page; only when the page is empty (past the end) are
 # they counted apart (COALESCE evaluates its second argument only then).
-SELECT_ENTITY_DOCUMENT_PAGES = f"""
+_ENTITY_DOCUMENT_PAGES = f"""
 select o.id as owner_id, o.entity_type as owner_entity_type, o.name as owner_name,
        o.attributes as owner_attributes, o.created_at as owner_created_at,
        o.updated_at as owner_updated_at,
@@ -146,7 +146,7 @@ select o.id as owner_id, o.entity_type as owner_entity_type, o.name as owner_nam
            select count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
            from links l, documents d
            where {_LINKED_FILTER})) as preceding,
-       p.*
+       p.*{{document_links}}
 from entities o
 left join lateral (
     select * from (
@@ -166,6 +166,16 @@ left join lateral (
 where o.workspace_id = $1 and o.id = any($2::uuid[])
 order by o.id, p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters
+SELECT_ENTITY_DOCUMENT_PAGES = _ENTITY_DOCUMENT_PAGES.format(document_links="")
+
+# The same, and every link of each document on the pages (``document_links``:
+# (id, entity_type, entity_id, role, created_at) oldest first, as
+# SELECT_LINKS_BY_DOCUMENT orders them), for queries that will ask for them.
+SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS = _ENTITY_DOCUMENT_PAGES.format(document_links=""",
+       (select array_agg((k.id, k.entity_type, k.entity_id, k.role, k.created_at)
+                         order by k.created_at, k.id)
+        from links k
+        where k.workspace_id = $1 and k.document_id = p.id) as document_links""")
 
 
 async def insert_folder(conn: Executor, workspace_id: uuid.UUID, path: str) -> None:
@@ -253,8 +263,10 @@ async def select_entity_document_pages(
     db: Executor, workspace_id: uuid.UUID, owner_ids: Sequence[uuid.UUID], *,
     role: str | None, type: str | None, status: str | None,
     after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
+    with_links: bool = False,
 ) -> list[Mapping[str, Any]]:
     return await db.fetch(
-        SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, list(owner_ids), role, type, status,
-        after_created_at, after_id, offset, limit,
+        SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS if with_links else SELECT_ENTITY_DOCUMENT_PAGES,
+        workspace_id, list(owner_ids), role, type, status, after_created_at, after_id, offset,
+        limit,
     )

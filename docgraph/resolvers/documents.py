@@ -309,9 +309,13 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
 
 
 def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None,
-                           status: Any = None,
-                           page: PageRequest | None = None) -> EntityDocumentsQuery:
-    """Validate the arguments of an entity's document list."""
+                           status: Any = None, page: PageRequest | None = None,
+                           with_links: bool = False) -> EntityDocumentsQuery:
+    """Validate the arguments of an entity's document list.
+
+    ``with_links``: the caller will ask for each document's links, and they
+    load with the page (an optimisation only; the answer is the same).
+    """
     cleaned = v.parse_fields(
         {"id": entity_id, "role": role, "type": type, "status": status},
         {"id": v.identifier, "role": v.nullable(v.role), "type": v.nullable(v.document_type),
@@ -319,7 +323,7 @@ def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None
     )
     return EntityDocumentsQuery(entity_id=cleaned["id"], role=cleaned["role"],
                                 type=cleaned["type"], status=cleaned["status"],
-                                page=page or PageRequest())
+                                page=page or PageRequest(), with_links=with_links)
 
 
 async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id: Any, *,

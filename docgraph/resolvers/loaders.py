@@ -84,11 +84,13 @@ class EntityDocumentsQuery:
     type: DocumentType | None = None
     status: DocumentStatus | None = None
     page: PageRequest = dataclasses.field(default_factory=PageRequest)
+    # The query will ask for each document's links: they load with the page.
+    with_links: bool = False
 
     @property
     def shape(self) -> tuple[Any, ...]:
         """Everything but the entity: queries of one shape share a statement."""
-        return (self.role, self.type, self.status, self.page)
+        return (self.role, self.type, self.status, self.page, self.with_links)
 
 
 class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocuments | None]):
@@ -97,7 +99,7 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
     All the keys of one shape (same filters, same page) load in one statement,
     so ``links { entity { documents(first: 5) } }`` costs one statement however
     many entities the links name. The documents and entities it reads prime the
-    other loaders.
+    other loaders, and so do the documents' links when the key asks for them.
     """
 
     def __init__(self, ctx: RequestContext) -> None:
@@ -124,20 +126,20 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
             self.ctx.db, self.ctx.workspace_id, sorted({k.entity_id for k in keys}),
             role=sample.role, type=sample.type, status=sample.status,
             after_created_at=page.after_created_at, after_id=page.after_id,
-            offset=page.offset, limit=page.limit,
+            offset=page.offset, limit=page.limit, with_links=sample.with_links,
         )
         by_owner: dict[uuid.UUID, list[Mapping[str, Any]]] = defaultdict(list)
         for row in rows:
             by_owner[row["owner_id"]].append(row)
-        loaded = {owner_id: self._entity_documents(page, owner_rows)
+        loaded = {owner_id: self._entity_documents(page, owner_rows, sample.with_links)
                   for owner_id, owner_rows in by_owner.items()}
         for key in keys:
             if key.entity_id not in loaded:  # unknown here: tell the entity loader too
                 self.ctx.entity_by_id.prime(key.entity_id, None)
         return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
 
-    def _entity_documents(self, page: PageRequest,
-                          rows: list[Mapping[str, Any]]) -> EntityDocuments:
+    def _entity_documents(self, page: PageRequest, rows: list[Mapping[str, Any]],
+                          with_links: bool) -> EntityDocuments:
         first = rows[0]
         owner = EntityRecord.from_row(first, prefix="owner_")
         self.ctx.entity_by_id.prime(owner.id, owner)
@@ -145,10 +147,15 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
         if first["id"] is not None:  # else the owner has no document on this page
             start = list(first.keys()).index("id")  # type: ignore[attr-defined]
             prime = self.ctx.document_by_id.prime
+            prime_links = self.ctx.links_by_document.prime
             entity_type, entity_id = owner.entity_type, owner.id
             for row in rows:
                 document = DocumentRecord.from_columns(row, start)
                 prime(document.id, document)
+                if with_links:
+                    document_id = document.id
+                    prime_links(document_id, [LinkRecord.of_document(document_id, values)
+                                              for values in row["document_links"] or ()])
                 edges.append(LinkedDocumentEdge(document, LinkRecord(
                     row["link_id"], document.id, entity_type, entity_id, row["link_role"],
                     row["link_created_at"])))

@@ -187,6 +187,12 @@ class LinkRecord:
         return cls(row[0], row[1], _ENTITY_TYPES[row[2]], row[3], row[4], row[5])
 
     @classmethod
+    def of_document(cls, document_id: uuid.UUID, values: Any) -> LinkRecord:
+        """From ``(id, entity_type, entity_id, role, created_at)`` of a document's link."""
+        return cls(values[0], document_id, _ENTITY_TYPES[values[1]], values[2], values[3],
+                   values[4])
+
+    @classmethod
     def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> LinkRecord:
         return cls(
             id=row[prefix + "id"], document_id=row[prefix + "document_id"],

@@ -7,10 +7,14 @@ arguments while resolving ``contact`` lets one statement fetch both (see
 arguments cannot be read here with certainty (aliases asking for several
 pages, directives, fragments), it answers ``None`` and the page is loaded
 on its own, with the same result.
+
+The same goes one level further: when the page's documents will be asked for
+their links, they load with the page (``selects_document_links``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -76,6 +80,31 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
     try:
         return entity_documents_query(
             entity_id, role=args["role"], type=args["type"], status=args["status"],
-            page=PageRequest.parse(args["first"], args["after"], args["offset"]))
+            page=PageRequest.parse(args["first"], args["after"], args["offset"]),
+            with_links=selects_document_links(fields))
     except (ValidationError, KeyError):
         return None
+
+
+def selects_document_links(connections: Sequence[FieldNode]) -> bool:
+    """Whether these selections of a documents connection ask for each document's
+    ``links`` (under ``nodes`` or ``edges { node }``), so that the page can load
+    them in its own statement.
+
+    Only fields written out count: fragments are not looked into (their links
+    then load on their own, with the same result).
+    """
+    for connection in connections:
+        for field in _fields(connection):
+            name = field.name.value
+            nodes = [field] if name == "nodes" else \
+                [f for f in _fields(field) if f.name.value == "node"] if name == "edges" else []
+            if any(f.name.value == "links" for node in nodes for f in _fields(node)):
+                return True
+    return False
+
+
+def _fields(node: FieldNode) -> list[FieldNode]:
+    if node.selection_set is None:
+        return []
+    return [s for s in node.selection_set.selections if isinstance(s, FieldNode)]

@@ -18,6 +18,7 @@ from docgraph.errors import NotFound
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import AttachmentType, DocumentStatus, DocumentType, EntityType
+from docgraph.schema import lookahead
 from docgraph.schema.info import Info
 from docgraph.schema.relations import loads
 
@@ -206,7 +207,8 @@ class Entity:
     ) -> LinkedDocumentConnection:
         query = documents_uc.entity_documents_query(
             self.id, role=role, type=type, status=status,
-            page=PageRequest.parse(first, after, offset))
+            page=PageRequest.parse(first, after, offset),
+            with_links=lookahead.selects_document_links(info._raw_info.field_nodes))
         found = await info.context.document_page_by_entity.load(query)
         if found is None:
             raise NotFound("No such entity.")
