@@ -149,14 +149,19 @@ async def test_links_load_with_the_page_only_when_written_out(gql):
     them directly; through a fragment they load apart, with the same answer."""
     contact = await contact_with_documents(gql, 3)
     direct = """query($id: ID!) { contact(id: $id) { documents(first: 10) {
-        nodes { id links { entityType role } } edges { node { id } } } } }"""
-    hidden = """fragment Links on Document { links { entityType role } }
+        nodes { id links { entityType role createdAt } }
+        edges { linkedAt node { id } } } } }"""
+    hidden = """fragment Links on Document { links { entityType role createdAt } }
         query($id: ID!) { contact(id: $id) { documents(first: 10) {
-        nodes { id ...Links } edges { node { id } } } } }"""
+        nodes { id ...Links } edges { linkedAt node { id } } } } }"""
     count_direct, direct_data = await statements(gql, direct, {"id": contact})
     count_hidden, hidden_data = await statements(gql, hidden, {"id": contact})
     assert direct_data == hidden_data
-    nodes = direct_data["contact"]["documents"]["nodes"]
-    assert [[link["entityType"] for link in node["links"]] for node in nodes] == \
-        [["CONTACT", "DEAL", "COMPANY"]] * 3
+    page = direct_data["contact"]["documents"]
+    assert [[(link["entityType"], link["role"]) for link in node["links"]]
+            for node in page["nodes"]] == \
+        [[("CONTACT", "signed"), ("DEAL", None), ("COMPANY", "client")]] * 3
+    # The page's own link (the contact's) is the first of each document's links.
+    assert [edge["linkedAt"] for edge in page["edges"]] == \
+        [node["links"][0]["createdAt"] for node in page["nodes"]]
     assert (count_direct, count_hidden) == (3, 4)

@@ -153,9 +153,11 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
                 document = DocumentRecord.from_columns(row, start)
                 prime(document.id, document)
                 if with_links:
-                    document_id = document.id
-                    prime_links(document_id, [LinkRecord.of_document(document_id, values)
-                                              for values in row["document_links"] or ()])
+                    ids = row["document_link_ids"]
+                    prime_links(document.id, LinkRecord.of_document(
+                        document.id, ids, row["document_link_entity_types"],
+                        row["document_link_entity_ids"], row["document_link_roles"],
+                        row["document_link_created_at"]) if ids is not None else [])
                 edges.append(LinkedDocumentEdge(document, LinkRecord(
                     row["link_id"], document.id, entity_type, entity_id, row["link_role"],
                     row["link_created_at"])))

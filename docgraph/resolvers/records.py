@@ -187,10 +187,13 @@ class LinkRecord:
         return cls(row[0], row[1], _ENTITY_TYPES[row[2]], row[3], row[4], row[5])
 
     @classmethod
-    def of_document(cls, document_id: uuid.UUID, values: Any) -> LinkRecord:
-        """From ``(id, entity_type, entity_id, role, created_at)`` of a document's link."""
-        return cls(values[0], document_id, _ENTITY_TYPES[values[1]], values[2], values[3],
-                   values[4])
+    def of_document(cls, document_id: uuid.UUID, ids: list[uuid.UUID],
+                    entity_types: list[str], entity_ids: list[uuid.UUID],
+                    roles: list[str | None], created_at: list[datetime]) -> list[LinkRecord]:
+        """A document's links, from parallel lists of their columns."""
+        return [cls(ident, document_id, _ENTITY_TYPES[entity_type], entity_id, role, created)
+                for ident, entity_type, entity_id, role, created
+                in zip(ids, entity_types, entity_ids, roles, created_at, strict=True)]
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], prefix: str = "") -> LinkRecord:
