@@ -165,3 +165,27 @@ async def test_an_exhausted_pool_answers_503_with_retry_after_instead_of_waiting
             assert (await held).status_code == 200
             r = await client.get("/readyz")
             assert r.status_code == 200
+
+
+async def test_connections_are_handed_out_in_the_order_they_were_asked_for(limits_url):
+    """Under contention nobody jumps the line: a request that waits for a connection
+    gets one before any request that asked after it (asyncpg's own pool queue lets
+    newcomers take a connection released for a waiter)."""
+    db = await Database.connect(limits_url, min_size=2, max_size=2, acquire_timeout=30)
+    asked: list[int] = []
+    granted: list[int] = []
+    tickets = iter(range(400))
+
+    async def worker() -> None:
+        for ticket in tickets:
+            asked.append(ticket)
+            async with db.connection() as conn:
+                granted.append(ticket)
+                await conn.fetchval("select 1")
+
+    try:
+        await asyncio.gather(*(worker() for _ in range(20)))
+    finally:
+        await db.close()
+    assert len(granted) == 400
+    assert granted == asked

@@ -105,6 +105,11 @@ class Database:
     def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        # One slot per pooled connection, handed out in arrival order. asyncpg's pool
+        # queue is not fair: a waiter woken for a released connection loses it to any
+        # newcomer that asks first, and goes back to the end of the line; under load a
+        # few requests then wait many times longer than the rest.
+        self._slots = asyncio.Semaphore(pool.get_max_size())
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10,
@@ -132,22 +137,41 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
 
+    async def _take_slot(self) -> None:
+        slots = self._slots
+        if not slots.locked():
+            await slots.acquire()  # free: returns at once
+            return
+        try:
+            async with asyncio.timeout(self.acquire_timeout):
+                await slots.acquire()
+        except TimeoutError as exc:
+            raise Unavailable("the database is busy or unreachable") from exc
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
-        """A pooled connection; database failures inside become ``Unavailable``."""
+        """A pooled connection; database failures inside become ``Unavailable``.
+
+        Callers get connections in the order they asked (see ``_slots``), and
+        wait at most ``acquire_timeout`` in line.
+        """
+        await self._take_slot()
         try:
-            conn = await self.pool.acquire(timeout=self.acquire_timeout)
-        except UNAVAILABLE_ERRORS as exc:
-            raise Unavailable("the database is busy or unreachable") from exc
-        try:
-            yield Connection(conn)
-        except UNAVAILABLE_ERRORS as exc:
-            raise Unavailable("the database is busy or unreachable") from exc
-        finally:
             try:
-                await self.pool.release(conn)
-            except UNAVAILABLE_ERRORS:  # the connection is gone; the pool replaces it
-                log.debug("releasing a broken connection", exc_info=True)
+                conn = await self.pool.acquire(timeout=self.acquire_timeout)
+            except UNAVAILABLE_ERRORS as exc:
+                raise Unavailable("the database is busy or unreachable") from exc
+            try:
+                yield Connection(conn)
+            except UNAVAILABLE_ERRORS as exc:
+                raise Unavailable("the database is busy or unreachable") from exc
+            finally:
+                try:
+                    await self.pool.release(conn)
+                except UNAVAILABLE_ERRORS:  # the connection is gone; the pool replaces it
+                    log.debug("releasing a broken connection", exc_info=True)
+        finally:
+            self._slots.release()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
