@@ -121,6 +121,33 @@ async def test_the_whole_flow(backend_gql, http, db, tenant):
     assert download.content == content
 
 
+async def test_an_upload_recorded_by_concurrent_requests_makes_one_document(gql, db, tenant):
+    content = os.urandom(5_000)
+    ticket = await gql.upload(content)
+    used, pending = await used_bytes(db, tenant), await pending_bytes(db, tenant)
+    variables = {"input": {"name": "twice.pdf", "mimeType": "application/pdf",
+                           "storagePath": ticket["storagePath"]}}
+    bodies = [r.json() for r in await asyncio.gather(
+        *(gql.post(CREATE_DOCUMENT, variables) for _ in range(8)))]
+    created = [b["data"]["createDocument"] for b in bodies if b.get("data")]
+    assert len(created) == 1
+    assert sorted(b["errors"][0]["extensions"]["code"] for b in bodies if "errors" in b) == \
+        ["storage_conflict"] * 7
+    assert await db.fetchval("select count(*) from documents where workspace_id = $1 "
+                             "and storage_path = $2", tenant.id, ticket["storagePath"]) == 1
+    # Its bytes moved from pending to used exactly once.
+    assert (await used_bytes(db, tenant), await pending_bytes(db, tenant)) == \
+        (used + len(content), pending - len(content))
+
+
+async def test_a_document_in_a_new_folder_creates_the_folder(gql, db, tenant):
+    doc = await gql.create_document(folder="/clients/new-one/2026")
+    assert await db.fetchval("select folder from documents where workspace_id = $1 and id = $2",
+                             tenant.id, uuid.UUID(doc["id"])) == "/clients/new-one/2026"
+    assert await db.fetchval("select count(*) from folders where workspace_id = $1 and path = $2",
+                             tenant.id, "/clients/new-one/2026") == 1
+
+
 async def test_a_local_download_is_saved_under_the_documents_name(gql, http):
     doc = await gql.create_document(b"%PDF-1.4 contract", name="Contrat signé.pdf")
     url = (await gql(DOCUMENT, {"id": doc["id"]}))["document"]["download"]["url"]

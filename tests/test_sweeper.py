@@ -20,8 +20,9 @@ from docgraph.db.embedded import free_port
 from docgraph.db.locks import SWEEP_LOCK_KEY
 from docgraph.errors import Unavailable
 from docgraph.resolvers.sweeper import sweep, sweep_unreferenced_objects
-from docgraph.resolvers.uploads import record_upload, request_upload
+from docgraph.resolvers.uploads import request_upload
 from docgraph.storage.factory import build_store
+from tests.test_uploads import record
 
 from .conftest import LiveServer, make_settings, s3_settings
 
@@ -60,11 +61,9 @@ async def test_orphaned_uploads_lose_their_bytes_recorded_and_fresh_ones_keep_th
     never_uploaded = await uploaded(db, store, tenant, body=None)
     fresh = await uploaded(db, store, tenant)
     recorded = await uploaded(db, store, tenant)
-    async with db.transaction() as conn:
-        await record_upload(conn, principal_of(tenant), recorded)
-    await db.execute("insert into documents (workspace_id, id, name, mime_type, size_bytes, "
-                     "storage_path, created_at) values ($1, $2, 'r.txt', 'text/plain', 5, $3, "
-                     "now() - interval '3 days')", tenant.id, uuid.uuid4(), recorded)
+    document = await record(db, tenant, recorded, 5)
+    await db.execute("update documents set created_at = now() - interval '3 days' "
+                     "where workspace_id = $1 and id = $2", tenant.id, document["id"])
     for key in (orphan, never_uploaded):
         await backdate_upload(db, key, 2 * DAY)
 

@@ -15,6 +15,7 @@ from docgraph.auth import Principal
 from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
 from docgraph.context import RequestContext
+from docgraph.db import documents as documents_db
 from docgraph.db import uploads as uploads_db
 from docgraph.errors import (
     InsufficientPermissions,
@@ -24,7 +25,6 @@ from docgraph.errors import (
     ValidationError,
 )
 from docgraph.resolvers.uploads import (
-    record_upload,
     request_upload,
     request_upload_url,
     safe_extension,
@@ -38,6 +38,15 @@ from .conftest import TEST_SIGNING_SECRET, make_tenant
 
 def principal_of(tenant, scopes=auth.SCOPES) -> Principal:
     return Principal(workspace_id=tenant.id, key_id=uuid.uuid4(), scopes=frozenset(scopes))
+
+
+async def record(db, tenant, storage_path: str, size: int):
+    """Record a document on the pending upload at ``storage_path`` (createDocument's
+    statement): its row, or None when the upload is no longer pending."""
+    return await documents_db.insert_uploaded_document(
+        db, tenant.id, uuid.uuid4(), name="recorded.txt", description=None,
+        mime_type="text/plain", size_bytes=size, storage_path=storage_path, folder=None,
+        tags=[], type="other", user_data={}, created_by=None)
 
 
 async def put(ticket, body: bytes) -> httpx.Response:
@@ -70,14 +79,14 @@ async def test_request_put_verify_record_and_download(db, store, tenant):
     assert verified.mime_type == "application/pdf"
     assert verified.checksum_sha256 == hashlib.sha256(data).digest()
 
-    async with db.transaction() as conn:
-        assert await record_upload(conn, who, ticket.storage_path) == len(data)
+    assert await record(db, tenant, ticket.storage_path, len(data)) is not None
     assert await uploads_db.get_upload(db, tenant.id, ticket.storage_path) is None
-    assert await db.fetchval("select used_bytes from workspaces where id = $1",
-                             tenant.id) == len(data)
-    with pytest.raises(StorageConflict):
-        async with db.transaction() as conn:
-            await record_upload(conn, who, ticket.storage_path)
+    assert await db.fetchval("select (used_bytes, pending_bytes) from workspaces where id = $1",
+                             tenant.id) == (len(data), 0)
+    # Recorded once: the upload is no longer pending, and nothing more is recorded.
+    assert await record(db, tenant, ticket.storage_path, len(data)) is None
+    assert await db.fetchval("select count(*) from documents where storage_path = $1",
+                             ticket.storage_path) == 1
 
     async with httpx.AsyncClient(timeout=30) as http:
         download = await http.get(store.presign_download(ticket.storage_path).url)
@@ -291,11 +300,7 @@ async def test_verify_a_path_a_live_document_records(db, store, tenant):
     who = principal_of(tenant)
     ticket = await requested(db, store, tenant, b"hello")
     assert (await put(ticket, b"hello")).status_code == 200
-    await db.execute("insert into documents (workspace_id, id, name, mime_type, size_bytes, "
-                     "storage_path) values ($1, $2, 'f.txt', 'text/plain', 5, $3)",
-                     tenant.id, uuid.uuid4(), ticket.storage_path)
-    async with db.transaction() as conn:
-        await record_upload(conn, who, ticket.storage_path)
+    assert await record(db, tenant, ticket.storage_path, 5) is not None
     with pytest.raises(StorageConflict) as info:
         await verify_upload(db, store, who, storage_path=ticket.storage_path)
     assert info.value.details == {"storage_path": ticket.storage_path}

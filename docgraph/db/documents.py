@@ -22,11 +22,30 @@ INSERT_FOLDER = """
 insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
 """
 
-INSERT_DOCUMENT = f"""
+# Record a document on bytes uploaded through a signed URL, in one statement: the
+# upload ($7) stops being pending, its size moves from the workspace's pending to
+# its used bytes, the folder ($8) is created on demand, and the document is
+# inserted. Nothing happens (no row) when the upload is no longer pending. As one
+# statement, it holds the workspace row's lock only while it runs and commits,
+# never across a round trip to the client.
+INSERT_UPLOADED_DOCUMENT = f"""
+with recorded as (
+    delete from uploads where workspace_id = $1 and storage_path = $7 returning size_bytes
+), counted as (
+    update workspaces w set used_bytes = w.used_bytes + recorded.size_bytes,
+                            pending_bytes = greatest(w.pending_bytes - recorded.size_bytes, 0)
+    from recorded
+    where w.id = $1
+    returning w.id
+), folder as (
+    insert into folders (workspace_id, path)
+    select $1, $8::text from counted where $8::text is not null
+    on conflict do nothing
+)
 insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
                             storage_path, folder, tags, type, user_data, created_by,
                             checksum_sha256)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 from counted
 returning {DOCUMENT_COLUMNS}
 """  # noqa: S608 - composed of constants; values are $n parameters
 
@@ -190,23 +209,23 @@ async def insert_folder(conn: Executor, workspace_id: uuid.UUID, path: str) -> N
     await conn.execute(INSERT_FOLDER, workspace_id, path)
 
 
-async def insert_document(conn: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
-                          name: str, description: str | None, mime_type: str,
-                          size_bytes: int, storage_path: str, folder: str | None,
-                          tags: Sequence[str], type: str, user_data: Mapping[str, Any],
-                          created_by: uuid.UUID | None,
-                          checksum_sha256: bytes | None = None) -> Mapping[str, Any]:
-    """Insert one document; a live document at the same storage path is a conflict."""
+async def insert_uploaded_document(
+    db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *, name: str,
+    description: str | None, mime_type: str, size_bytes: int, storage_path: str,
+    folder: str | None, tags: Sequence[str], type: str, user_data: Mapping[str, Any],
+    created_by: uuid.UUID | None, checksum_sha256: bytes | None = None,
+) -> Mapping[str, Any] | None:
+    """Record a document on the pending upload at ``storage_path`` (see
+    INSERT_UPLOADED_DOCUMENT); None when the upload is no longer pending. A live
+    document at the same storage path is a conflict."""
     try:
-        row = await conn.fetchrow(INSERT_DOCUMENT, workspace_id, document_id, name,
-                                  description, mime_type, size_bytes, storage_path, folder,
-                                  list(tags), type, user_data, created_by, checksum_sha256)
+        return await db.fetchrow(INSERT_UPLOADED_DOCUMENT, workspace_id, document_id, name,
+                                 description, mime_type, size_bytes, storage_path, folder,
+                                 list(tags), type, user_data, created_by, checksum_sha256)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "documents_live_storage_path":
             raise StorageConflict(details={"storage_path": storage_path}) from exc
         raise
-    assert row is not None
-    return row
 
 
 async def select_documents_by_id(db: Executor, workspace_id: uuid.UUID,

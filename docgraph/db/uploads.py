@@ -34,17 +34,6 @@ select workspace_id, id, storage_path, file_name, mime_type, size_bytes, checksu
 from uploads
 where workspace_id = $1 and storage_path = $2
 """
-# Recording a document: the upload stops being pending and its size counts as used.
-RECORD_UPLOAD = """
-with recorded as (
-    delete from uploads where workspace_id = $1 and storage_path = $2 returning size_bytes
-)
-update workspaces set used_bytes = used_bytes + recorded.size_bytes,
-                      pending_bytes = greatest(pending_bytes - recorded.size_bytes, 0)
-from recorded
-where workspaces.id = $1
-returning recorded.size_bytes
-"""
 LOCK_UPLOADS_CREATED_BEFORE = """
 select workspace_id, id, storage_path from uploads
 where created_at < $1
@@ -100,12 +89,6 @@ async def get_upload(db: Database | Connection, workspace_id: uuid.UUID,
                      storage_path: str) -> dict | None:
     row = await db.fetchrow(SELECT_UPLOAD, workspace_id, storage_path)
     return dict(row) if row else None
-
-
-async def record_upload(conn: Connection, workspace_id: uuid.UUID,
-                        storage_path: str) -> int | None:
-    """Move a pending upload's size to the workspace's used bytes; None if not pending."""
-    return await conn.fetchval(RECORD_UPLOAD, workspace_id, storage_path)
 
 
 async def lock_uploads_created_before(conn: Connection, before: dt.datetime,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.db import documents as documents_db
-from docgraph.errors import Conflict, NotFound
+from docgraph.errors import Conflict, NotFound, StorageConflict
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
@@ -133,9 +133,10 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
        match the object. ``mime_type`` must be the one declared for the
        upload (the object is stored with it): another one is refused, never
        silently replaced.
-    3. One transaction inserts the document (and its folder, created on
+    3. One statement inserts the document (and its folder, created on
        demand) and moves the upload's size from pending to the workspace's
-       used bytes. A live document at ``storage_path`` is a ``StorageConflict``.
+       used bytes. A live document at ``storage_path``, or an upload recorded
+       meanwhile by a concurrent request, is a ``StorageConflict``.
     4. An image's dimensions and preview are made afterwards, off the request
        path (``process_document_image``).
     """
@@ -145,19 +146,17 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
         ctx.db, ctx.store, ctx.principal, storage_path=new["storage_path"],
         size_bytes=new.get("size_bytes"), sha256=new.get("sha256"),
         mime_type=new["mime_type"])
-    folder = new.get("folder")
-    async with ctx.db.transaction() as conn:
-        if folder is not None:
-            await documents_db.insert_folder(conn, ctx.workspace_id, folder)
-        row = await documents_db.insert_document(
-            conn, ctx.workspace_id, uuid.uuid4(),
-            name=new["name"], description=new.get("description"),
-            mime_type=upload.mime_type, size_bytes=upload.size_bytes,
-            storage_path=upload.storage_path, folder=folder, tags=new.get("tags", []),
-            type=new.get("type", DocumentType.OTHER), user_data=new.get("user_data", {}),
-            created_by=ctx.principal.key_id, checksum_sha256=upload.checksum_sha256,
-        )
-        await uploads_uc.record_upload(conn, ctx.principal, upload.storage_path)
+    row = await documents_db.insert_uploaded_document(
+        ctx.db, ctx.workspace_id, uuid.uuid4(),
+        name=new["name"], description=new.get("description"),
+        mime_type=upload.mime_type, size_bytes=upload.size_bytes,
+        storage_path=upload.storage_path, folder=new.get("folder"), tags=new.get("tags", []),
+        type=new.get("type", DocumentType.OTHER), user_data=new.get("user_data", {}),
+        created_by=ctx.principal.key_id, checksum_sha256=upload.checksum_sha256,
+    )
+    if row is None:
+        raise StorageConflict("The upload at storage_path was already recorded or has expired.",
+                              details={"storage_path": upload.storage_path})
     document = DocumentRecord.from_row(row)
     if document.mime_type in IMAGE_MIME_TYPES:
         ctx.jobs.spawn(f"preview {document.id}", process_document_image(

@@ -7,8 +7,9 @@
 2. The client PUTs the bytes to the URL, sending the returned headers.
 3. ``verify_upload`` (createDocument, before it records): the object exists
    under the caller's workspace, was requested through step 1, and its size
-   and SHA-256 match. ``record_upload`` then, in the transaction that inserts
-   the document, turns the pending upload into used bytes.
+   and SHA-256 match. The statement that then records the document
+   (``db.documents.insert_uploaded_document``) turns the pending upload into
+   used bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from docgraph import auth
 from docgraph.auth import Principal
 from docgraph.db import documents as documents_db
 from docgraph.db import uploads
-from docgraph.db.database import Connection, Database
+from docgraph.db.database import Database
 from docgraph.errors import NotFound, QuotaExceeded, StorageConflict, ValidationError
 from docgraph.resolvers import validation as v
 from docgraph.storage.base import ObjectStore, invalid
@@ -229,17 +230,3 @@ async def verify_upload(db: Database, store: ObjectStore, principal: Principal, 
     return VerifiedUpload(storage_path=key, size_bytes=info.size,
                           mime_type=pending["mime_type"], file_name=pending["file_name"],
                           checksum_sha256=expected_sha)
-
-
-async def record_upload(conn: Connection, principal: Principal, storage_path: str) -> int:
-    """In the transaction recording the document: the upload stops being pending.
-
-    Its size moves into the workspace's ``used_bytes`` (returned). A
-    concurrent createDocument that recorded it first makes this one a
-    ``StorageConflict``.
-    """
-    size = await uploads.record_upload(conn, principal.workspace_id, storage_path)
-    if size is None:
-        raise StorageConflict("The upload at storage_path was already recorded or has expired.",
-                              details={"storage_path": storage_path})
-    return int(size)
