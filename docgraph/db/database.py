@@ -2,7 +2,7 @@
 
 Every statement the service sends goes through :class:`Database`, which
 
-* waits a bounded time for a pooled connection,
+* waits a bounded time for a pooled connection, first come first served,
 * maps asyncpg exceptions by class to :mod:`docgraph.errors` (a lost or
   overloaded database becomes 503 ``unavailable``, never a hang or a 500),
 * counts statements per request (``statement_counter``), which tests and the
