@@ -121,12 +121,23 @@ class Tally:
         self.statuses: Counter[int] = Counter()
         self.error_codes: Counter[str] = Counter()
         self.with_data = 0
+        self.not_http = 0
 
     def __str__(self) -> str:
         text = f"{self.requests} requests, statuses {dict(sorted(self.statuses.items()))}"
+        if self.not_http:
+            text += f" ({self.not_http} refused by uvicorn as malformed HTTP)"
         if self.error_codes:
             text += f", GraphQL error codes {dict(self.error_codes)}, {self.with_data} with data"
         return text
+
+
+def refused_as_malformed_http(response: requests.Response) -> bool:
+    """uvicorn's own answer to a request that is not valid HTTP (negative mode can send
+    a header such as ``Content-Length: :(<#t?a``): it never reaches the application, so
+    the API's documented shapes do not apply to it."""
+    return (response.status_code == 400 and "x-request-id" not in response.headers
+            and response.text == "Invalid HTTP request received.")
 
 
 def operations(schema: Any) -> Iterator[Any]:
@@ -155,15 +166,20 @@ def test_fuzz_rest(server, fuzz_world, mode):
             @given(case=strategy)
             @settings(max_examples=REST_EXAMPLES, **SETTINGS)
             def fuzz(case: Any) -> None:
-                response = case.call_and_validate(base_url=server.url, session=session,
-                                                  headers=headers, checks=REST_CHECKS)
+                response = case.call(base_url=server.url, session=session, headers=headers)
                 tally.requests += 1
                 tally.statuses[response.status_code] += 1
+                if refused_as_malformed_http(response):
+                    tally.not_http += 1
+                    return
+                case.validate_response(response, checks=REST_CHECKS)
 
             fuzz()
     print(f"REST {mode}: {tally}")
     assert not any(status >= 500 for status in tally.statuses)
+    assert tally.not_http <= tally.requests // 10  # the odd malformed request, not the norm
     if mode is GenerationMode.POSITIVE:
+        assert tally.not_http == 0
         assert tally.statuses[200] + tally.statuses[201] >= len(ops)
 
 
