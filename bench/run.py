@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import fcntl
 import json
 import os
 import random
@@ -72,11 +73,27 @@ class Reading:
         return self.rps / self.floor_rps if self.floor_rps else None
 
 
+# Locks on the datasets this process uses, held until it exits.
+_held_locks: list[int] = []
+
+
 def bench_dir(scale: int) -> Path:
+    """The dataset's directory, locked for this process.
+
+    Another benchmark on the same dataset would take its cluster over (and stop
+    it) and skew both measurements: it is refused instead.
+    """
     base = Path(os.environ.get("DOCGRAPH_DATA_DIR", ".docgraph")).resolve()
     directory = base / f"bench-x{scale}"
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # noqa: S103 - the postgres user must reach pgdata as root
+    lock = os.open(directory / "bench.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        raise SystemExit(f"another benchmark is using {directory}; run one at a time") from None
+    _held_locks.append(lock)
     return directory
 
 
