@@ -6,11 +6,9 @@ import uuid
 
 import httpx
 import pytest
-from strawberry.extensions.parser_cache import _get_parse_cache
 
 from docgraph.app import create_app
-from docgraph.schema import DOCUMENT_CACHE_SIZE
-from docgraph.schema.validation_cache import DocumentValidationCache
+from docgraph.schema.documents import OperationDocuments, parse_document
 from tests.conftest import LiveServer, make_settings
 from tests.test_http import assert_error
 
@@ -139,14 +137,13 @@ async def test_introspection_answers_by_default(gql):
 
 async def test_documents_are_parsed_and_validated_once(gql):
     query = f"query CacheProbe{uuid.uuid4().hex} {{ documents(first: 1) {{ totalCount }} }}"
-    parse = _get_parse_cache(DOCUMENT_CACHE_SIZE)
     await gql(query)
-    before = parse.cache_info().hits, DocumentValidationCache.hits
-    misses = DocumentValidationCache.misses
+    before = parse_document.cache_info().hits, OperationDocuments.hits
+    misses = parse_document.cache_info().misses, OperationDocuments.misses
     await gql(query)
-    assert parse.cache_info().hits == before[0] + 1
-    assert DocumentValidationCache.hits == before[1] + 1
-    assert DocumentValidationCache.misses == misses
+    assert (parse_document.cache_info().hits, OperationDocuments.hits) == \
+        (before[0] + 1, before[1] + 1)
+    assert (parse_document.cache_info().misses, OperationDocuments.misses) == misses
 
 
 async def test_unexpected_errors_are_masked_and_logged(gql, db, tenant, caplog):

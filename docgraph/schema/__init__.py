@@ -7,27 +7,18 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, IntValueNode, NoSchemaIntrospectionCustomRule, ValueNode
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from docgraph.config import Settings
 from docgraph.resolvers.validation import SAFE_INTEGER_MAX
+from docgraph.schema.documents import DOCUMENT_CACHE_SIZE, OperationDocuments
 from docgraph.schema.errors import log_unexpected
 from docgraph.schema.executor import CompiledExecutor
 from docgraph.schema.mutation import Mutation
 from docgraph.schema.query import Query
 from docgraph.schema.types import ENTITY_TYPES, SafeInt
-from docgraph.schema.validation_cache import DocumentValidationCache
-
-# Parsed and validated documents kept per process (an LRU of distinct query texts).
-DOCUMENT_CACHE_SIZE = 512
 
 
 def _safe_int(value: Any) -> int:
@@ -74,10 +65,8 @@ def build_schema(settings: Settings | None = None) -> DocgraphSchema:
         mutation=Mutation,
         types=list(ENTITY_TYPES),
         extensions=[
-            partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens),
-            partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
-            partial(AddValidationRules, rules),
-            partial(DocumentValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
+            partial(OperationDocuments, rules=rules, max_tokens=settings.graphql_max_tokens,
+                    maxsize=DOCUMENT_CACHE_SIZE),
         ],
         config=StrawberryConfig(
             scalar_map={SafeInt: SAFE_INT},

@@ -1,0 +1,82 @@
+"""Operation documents: each query text parsed once, each parsed document validated once.
+
+One schema extension does what four of strawberry's would (``MaxTokensLimiter``,
+``ParserCache``, ``AddValidationRules``, ``ValidationCache``), with one set of
+hooks per request instead of four. It also keys validation by the parsed
+document's identity: strawberry's ``ValidationCache`` keys its LRU by the
+document itself, and a graphql-core document hashes by value, every node of
+the tree, on every request. The parse cache hands back the same document
+object for the same query text, so identity is key enough; the validation
+cache keeps a reference to each document it holds, so an id is never reused
+while its entry lives.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from strawberry.extensions.base_extension import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+_Key = tuple[int, int, tuple[type, ...]]
+
+# Parsed and validated documents kept per process (LRUs of distinct query texts).
+DOCUMENT_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=DOCUMENT_CACHE_SIZE)
+def parse_document(query: str, max_tokens: int | None) -> DocumentNode:
+    """The parsed query text (a syntax error or too many tokens: GraphQLError)."""
+    return parse(query, max_tokens=max_tokens)
+
+
+class OperationDocuments(SchemaExtension):
+    """Parse within ``max_tokens``, validate with the schema's ``rules`` added; both cached."""
+
+    _validated: OrderedDict[_Key, tuple[Any, DocumentNode | None, list[GraphQLError]]] = (
+        OrderedDict())
+    # Validations of this process answered from the cache, and those that ran.
+    hits = 0
+    misses = 0
+
+    def __init__(self, *, rules: Sequence[type[ASTValidationRule]], max_tokens: int,
+                 maxsize: int = DOCUMENT_CACHE_SIZE) -> None:
+        super().__init__()
+        self.rules = tuple(rules)
+        self.max_tokens = max_tokens
+        self.maxsize = maxsize
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        context.parse_options["max_tokens"] = self.max_tokens
+        context.validation_rules = context.validation_rules + self.rules
+        yield
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            context.graphql_document = parse_document(context.query, self.max_tokens)
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        schema, document = context.schema._schema, context.graphql_document
+        rules = tuple(context.validation_rules)
+        key = (id(schema), id(document), rules)
+        entry = self._validated.get(key)
+        if entry is not None and entry[0] is schema and entry[1] is document:
+            self._validated.move_to_end(key)
+            errors = entry[2]
+            OperationDocuments.hits += 1
+        else:
+            OperationDocuments.misses += 1
+            errors = validate_document(schema, document, rules)  # type: ignore[arg-type]
+            self._validated[key] = (schema, document, errors)
+            if len(self._validated) > self.maxsize:
+                self._validated.popitem(last=False)
+        context.pre_execution_errors = errors
+        yield
