@@ -54,10 +54,6 @@ class Cursor:
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise validation.Invalid("must be a cursor returned by this API") from None
 
-    @classmethod
-    def of(cls, item: Any) -> Cursor:
-        return cls(item.created_at, item.id)
-
 
 def cursor_of(item: Any) -> str:
     """The cursor naming an item of a list (its sort key), encoded."""
