@@ -75,8 +75,8 @@ class Reading:
         return self.rps / self.floor_rps if self.floor_rps else None
 
 
-# Locks on the datasets this process uses, held until it exits.
-_held_locks: list[int] = []
+# Locks on the datasets this process uses (by directory), held until it exits.
+_held_locks: dict[Path, int] = {}
 
 
 def bench_dir(scale: int) -> Path:
@@ -89,13 +89,15 @@ def bench_dir(scale: int) -> Path:
     directory = base / f"bench-x{scale}"
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # noqa: S103 - the postgres user must reach pgdata as root
+    if directory in _held_locks:  # this process holds it already (a second pass)
+        return directory
     lock = os.open(directory / "bench.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(lock)
         raise SystemExit(f"another benchmark is using {directory}; run one at a time") from None
-    _held_locks.append(lock)
+    _held_locks[directory] = lock
     return directory
 
 
