@@ -59,23 +59,25 @@ class RequestContext:
     @property
     def document_by_id(self) -> DocumentByIdLoader:
         if self._document_by_id is None:
-            self._document_by_id = DocumentByIdLoader(self)
+            self._document_by_id = DocumentByIdLoader(self.db, self.workspace_id)
         return self._document_by_id
 
     @property
     def links_by_document(self) -> LinksByDocumentLoader:
         if self._links_by_document is None:
-            self._links_by_document = LinksByDocumentLoader(self)
+            self._links_by_document = LinksByDocumentLoader(self.db, self.workspace_id)
         return self._links_by_document
 
     @property
     def entity_by_id(self) -> EntityByIdLoader:
         if self._entity_by_id is None:
-            self._entity_by_id = EntityByIdLoader(self)
+            self._entity_by_id = EntityByIdLoader(self.db, self.workspace_id)
         return self._entity_by_id
 
     @property
     def document_page_by_entity(self) -> DocumentPageByEntityLoader:
         if self._document_page_by_entity is None:
-            self._document_page_by_entity = DocumentPageByEntityLoader(self)
+            self._document_page_by_entity = DocumentPageByEntityLoader(
+                self.db, self.workspace_id, documents=self.document_by_id,
+                links=self.links_by_document, entities=self.entity_by_id)
         return self._document_page_by_entity

@@ -3,6 +3,10 @@
 Each loader belongs to one request's :class:`~docgraph.context.RequestContext`
 (never shared: its cache holds one workspace's rows as of that request), and
 every statement it sends names that workspace.
+
+Loaders hold the database and the workspace, never the context that holds
+them: a cycle would leave each request's rows to the cyclic garbage collector,
+whose passes over them cost more than the rest of a request.
 """
 
 from __future__ import annotations
@@ -29,18 +33,19 @@ from docgraph.resolvers.records import (
 )
 
 if TYPE_CHECKING:
-    from docgraph.context import RequestContext
+    from docgraph.db.database import Database
 
 
 class DocumentByIdLoader(DataLoader[uuid.UUID, DocumentRecord | None]):
     """Live documents by id (``None`` for unknown, deleted or other workspaces' ids)."""
 
-    def __init__(self, ctx: RequestContext) -> None:
+    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.db = db
+        self.workspace_id = workspace_id
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[DocumentRecord | None]:
-        rows = await documents_db.select_documents_by_id(self.ctx.db, self.ctx.workspace_id,
+        rows = await documents_db.select_documents_by_id(self.db, self.workspace_id,
                                                          keys)
         found = {row["id"]: DocumentRecord.from_row(row) for row in rows}
         return [found.get(key) for key in keys]
@@ -49,12 +54,13 @@ class DocumentByIdLoader(DataLoader[uuid.UUID, DocumentRecord | None]):
 class LinksByDocumentLoader(DataLoader[uuid.UUID, list[LinkRecord]]):
     """Every link of each document, oldest first."""
 
-    def __init__(self, ctx: RequestContext) -> None:
+    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.db = db
+        self.workspace_id = workspace_id
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[list[LinkRecord]]:
-        rows = await links_db.select_links_by_document(self.ctx.db, self.ctx.workspace_id, keys)
+        rows = await links_db.select_links_by_document(self.db, self.workspace_id, keys)
         by_document: dict[uuid.UUID, list[LinkRecord]] = {key: [] for key in keys}
         for row in rows:
             link = LinkRecord.from_columns(row)
@@ -65,12 +71,13 @@ class LinksByDocumentLoader(DataLoader[uuid.UUID, list[LinkRecord]]):
 class EntityByIdLoader(DataLoader[uuid.UUID, EntityRecord | None]):
     """Entities of any type by id (``None`` for unknown or other workspaces' ids)."""
 
-    def __init__(self, ctx: RequestContext) -> None:
+    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.db = db
+        self.workspace_id = workspace_id
 
     async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[EntityRecord | None]:
-        rows = await entities_db.select_entities_by_id(self.ctx.db, self.ctx.workspace_id, keys)
+        rows = await entities_db.select_entities_by_id(self.db, self.workspace_id, keys)
         found = {row["id"]: EntityRecord.from_row(row) for row in rows}
         return [found.get(key) for key in keys]
 
@@ -102,9 +109,15 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
     other loaders, and so do the documents' links when the key asks for them.
     """
 
-    def __init__(self, ctx: RequestContext) -> None:
+    def __init__(self, db: Database, workspace_id: uuid.UUID, *,
+                 documents: DocumentByIdLoader, links: LinksByDocumentLoader,
+                 entities: EntityByIdLoader) -> None:
         super().__init__()
-        self.ctx = ctx
+        self.db = db
+        self.workspace_id = workspace_id
+        self.documents = documents
+        self.links = links
+        self.entities = entities
 
     async def batch_load_fn(
         self, keys: Sequence[EntityDocumentsQuery]
@@ -123,7 +136,7 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
         sample = keys[0]
         page = sample.page
         rows = await documents_db.select_entity_document_pages(
-            self.ctx.db, self.ctx.workspace_id, sorted({k.entity_id for k in keys}),
+            self.db, self.workspace_id, sorted({k.entity_id for k in keys}),
             role=sample.role, type=sample.type, status=sample.status,
             after_created_at=page.after_created_at, after_id=page.after_id,
             offset=page.offset, limit=page.limit, with_links=sample.with_links,
@@ -135,19 +148,19 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
                   for owner_id, owner_rows in by_owner.items()}
         for key in keys:
             if key.entity_id not in loaded:  # unknown here: tell the entity loader too
-                self.ctx.entity_by_id.prime(key.entity_id, None)
+                self.entities.prime(key.entity_id, None)
         return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
 
     def _entity_documents(self, page: PageRequest, rows: list[Mapping[str, Any]],
                           with_links: bool) -> EntityDocuments:
         first = rows[0]
         owner = EntityRecord.from_row(first, prefix="owner_")
-        self.ctx.entity_by_id.prime(owner.id, owner)
+        self.entities.prime(owner.id, owner)
         edges: list[LinkedDocumentEdge] = []
         if first["id"] is not None:  # else the owner has no document on this page
             start = list(first.keys()).index("id")  # type: ignore[attr-defined]
-            prime = self.ctx.document_by_id.prime
-            prime_links = self.ctx.links_by_document.prime
+            prime = self.documents.prime
+            prime_links = self.links.prime
             entity_type, entity_id = owner.entity_type, owner.id
             for row in rows:
                 document = DocumentRecord.from_columns(row, start)

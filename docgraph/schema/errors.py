@@ -55,7 +55,16 @@ def _details(error: AppError) -> Any:
 
 
 def formatted(error: GraphQLError) -> GraphQLError:
+    """The error as it leaves (see the module's docstring), once logged.
+
+    Tracebacks are dropped: their frames hold the executor, which holds the
+    errors, a cycle that kept each failed request's objects alive until the
+    cyclic collector ran.
+    """
     original = error.original_error
+    error.__traceback__ = None
+    if original is not None:
+        original.__traceback__ = None
     extensions: dict[str, Any]
     if isinstance(original, AppError):
         message = original.message

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -41,6 +42,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -298,6 +300,15 @@ def _plan_for(executor: CompiledExecutor) -> OperationPlan | None:
 class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
     """graphql-core's executor, with the compiled path for plain queries."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core's helpers hold the executor's bound methods, and the executor
+        # holds them: a cycle that left the request's context, its loaders and every
+        # row they cached to the cyclic garbage collector. Weak references break it.
+        self.async_helpers = GraphQLResolveInfoHelpers(
+            gather=_weak_method(self.gather_async_work),
+            track=_weak_method(self.track_async_work))
+
     def execute_operation(self, serially: bool | None = None) -> Any:
         manager = self.middleware_manager
         if manager is not None and getattr(manager, "_middleware_resolvers", None):
@@ -322,6 +333,19 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         executions["fell_back"] += 1
         result = super().execute_operation(serially)
         return await result if self.is_awaitable(result) else result
+
+
+def _weak_method(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, without keeping its object alive (it is, while it executes)."""
+    reference = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> Any:
+        bound = reference()
+        if bound is None:
+            raise RuntimeError("the execution these helpers belong to is over")
+        return bound(*args)
+
+    return call
 
 
 # A response path as the run builds it: plain ``(previous, key, typename)`` tuples,
