@@ -3,6 +3,9 @@
 Every query below runs against two live servers on the same database: one
 with the compiled path (the default) and one with DOCGRAPH_GRAPHQL_COMPILED
 off. The response bodies must be identical, byte for byte, errors included.
+The compiled server also takes valid queries past strawberry's request layers
+(``GraphQLApp._run_prepared_query``); every shape of request body must get
+the answer strawberry gives it.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 
 import httpx
+import orjson
 import pytest
 
 from docgraph.app import create_app
@@ -153,6 +157,54 @@ async def test_compiled_and_graphql_core_answer_alike(gql, uncompiled_gql, name)
         assert "errors" not in body, body
         assert body["data"]
         assert path == ("graphql_core" if "graphql-core's path" in name else "compiled")
+
+
+NAMED = """
+query Named($id: ID!) { contact(id: $id) { name } }
+mutation Other { deleteDocument(id: "00000000-0000-0000-0000-000000000000") { id } }
+"""
+REQUESTS = {
+    "a named query among operations": {"query": NAMED, "operationName": "Named",
+                                       "variables": {"id": "__ID__"}},
+    "no name among several operations": {"query": NAMED, "variables": {"id": "__ID__"}},
+    "an unknown operation name": {"query": NAMED, "operationName": "Missing"},
+    "an operation name that is not a string": {"query": NAMED, "operationName": 7},
+    "a variable of the wrong type": {"query": NAMED, "operationName": "Named",
+                                     "variables": {"id": 5}},
+    "a missing variable": {"query": NAMED, "operationName": "Named"},
+    "variables null": {"query": "{ __typename }", "variables": None},
+    "variables that are not an object": {"query": "{ __typename }", "variables": [1]},
+    "extensions": {"query": "{ __typename }", "extensions": {"trace": True}},
+    "an unknown key": {"query": "{ __typename }", "other": 1},
+    "a syntax error": {"query": "{ contact("},
+    "no query": {"variables": {}},
+    "a query that is not a string": {"query": 5},
+    "a batch": [{"query": "{ __typename }"}],
+    "not an object": "{ __typename }",
+}
+
+
+@pytest.mark.parametrize("name", list(REQUESTS))
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8"])
+async def test_every_request_body_gets_strawberrys_answer(gql, uncompiled_gql, name,
+                                                          content_type):
+    contact = await gql.create_entity("CONTACT", name="Ada")
+    body = orjson.dumps(REQUESTS[name]).replace(b"__ID__", contact.encode())
+    answers = []
+    for client in (gql, uncompiled_gql):
+        headers = {**client.tenant.headers(), "Content-Type": content_type}
+        answers.append(await client.client.post("/graphql", content=body, headers=headers))
+    prepared, reference = answers
+    assert prepared.status_code == reference.status_code, (prepared.text, reference.text)
+    if prepared.status_code == 200:
+        assert prepared.content == reference.content
+    else:  # the HTTP request's own error: alike but for the request ids
+        errors = [r.json()["error"] for r in answers]
+        for error, response in zip(errors, answers, strict=True):
+            assert error.pop("request_id") == response.headers["x-request-id"]
+        assert errors[0] == errors[1]
+    assert prepared.headers["content-type"] == reference.headers["content-type"]
+    assert "retry-after" not in prepared.headers
 
 
 def test_every_declared_relation_is_what_its_resolver_does():

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, parse
+from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -64,19 +64,26 @@ class OperationDocuments(SchemaExtension):
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        schema, document = context.schema._schema, context.graphql_document
-        rules = tuple(context.validation_rules)
-        key = (id(schema), id(document), rules)
-        entry = self._validated.get(key)
-        if entry is not None and entry[0] is schema and entry[1] is document:
-            self._validated.move_to_end(key)
-            errors = entry[2]
-            OperationDocuments.hits += 1
-        else:
-            OperationDocuments.misses += 1
-            errors = validate_document(schema, document, rules)  # type: ignore[arg-type]
-            self._validated[key] = (schema, document, errors)
-            if len(self._validated) > self.maxsize:
-                self._validated.popitem(last=False)
-        context.pre_execution_errors = errors
+        context.pre_execution_errors = validation_errors(
+            context.schema._schema, context.graphql_document,  # type: ignore[arg-type]
+            tuple(context.validation_rules), self.maxsize)
         yield
+
+
+def validation_errors(schema: GraphQLSchema, document: DocumentNode,
+                      rules: tuple[type[ASTValidationRule], ...],
+                      maxsize: int = DOCUMENT_CACHE_SIZE) -> list[GraphQLError]:
+    """``document``'s validation errors against ``schema`` and ``rules``, once per document."""
+    validated = OperationDocuments._validated
+    key = (id(schema), id(document), rules)
+    entry = validated.get(key)
+    if entry is not None and entry[0] is schema and entry[1] is document:
+        validated.move_to_end(key)
+        OperationDocuments.hits += 1
+        return entry[2]
+    OperationDocuments.misses += 1
+    errors = validate_document(schema, document, rules)
+    validated[key] = (schema, document, errors)
+    if len(validated) > maxsize:
+        validated.popitem(last=False)
+    return errors
