@@ -148,6 +148,28 @@ class Database:
         except TimeoutError as exc:
             raise Unavailable("the database is busy or unreachable") from exc
 
+    async def _acquire(self) -> asyncpg.Connection:
+        """A pooled connection, in turn (see ``_slots``); release it with ``_release``."""
+        await self._take_slot()
+        try:
+            # Holding a slot, a connection is free: the pool's queue has one, or a
+            # place to open one within the connect timeout. No timeout here: with
+            # one, asyncpg would run each acquisition in a task of its own.
+            return await self.pool.acquire()
+        except BaseException as exc:
+            self._slots.release()
+            if isinstance(exc, UNAVAILABLE_ERRORS):
+                raise Unavailable("the database is busy or unreachable") from exc
+            raise
+
+    async def _release(self, conn: asyncpg.Connection) -> None:
+        try:
+            await self.pool.release(conn)
+        except UNAVAILABLE_ERRORS:  # the connection is gone; the pool replaces it
+            log.debug("releasing a broken connection", exc_info=True)
+        finally:
+            self._slots.release()
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[Connection]:
         """A pooled connection; database failures inside become ``Unavailable``.
@@ -155,23 +177,13 @@ class Database:
         Callers get connections in the order they asked (see ``_slots``), and
         wait at most ``acquire_timeout`` in line.
         """
-        await self._take_slot()
+        conn = await self._acquire()
         try:
-            try:
-                conn = await self.pool.acquire(timeout=self.acquire_timeout)
-            except UNAVAILABLE_ERRORS as exc:
-                raise Unavailable("the database is busy or unreachable") from exc
-            try:
-                yield Connection(conn)
-            except UNAVAILABLE_ERRORS as exc:
-                raise Unavailable("the database is busy or unreachable") from exc
-            finally:
-                try:
-                    await self.pool.release(conn)
-                except UNAVAILABLE_ERRORS:  # the connection is gone; the pool replaces it
-                    log.debug("releasing a broken connection", exc_info=True)
+            yield Connection(conn)
+        except UNAVAILABLE_ERRORS as exc:
+            raise Unavailable("the database is busy or unreachable") from exc
         finally:
-            self._slots.release()
+            await self._release(conn)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -181,21 +193,29 @@ class Database:
             async with conn.raw.transaction():
                 yield conn
 
+    # One statement on a connection of its own: what ``connection`` does, without
+    # the cost of a context manager on every statement.
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self.connection() as conn:
-            return await conn.fetch(sql, *args)
+        return await self._one("fetch", sql, args)  # type: ignore[no-any-return]
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self.connection() as conn:
-            return await conn.fetchrow(sql, *args)
+        return await self._one("fetchrow", sql, args)
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self.connection() as conn:
-            return await conn.fetchval(sql, *args)
+        return await self._one("fetchval", sql, args)
 
     async def execute(self, sql: str, *args: Any) -> str:
-        async with self.connection() as conn:
-            return await conn.execute(sql, *args)
+        return await self._one("execute", sql, args)  # type: ignore[no-any-return]
+
+    async def _one(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
+        conn = await self._acquire()
+        try:
+            _count()
+            return await getattr(conn, method)(sql, *args)
+        except UNAVAILABLE_ERRORS as exc:
+            raise Unavailable("the database is busy or unreachable") from exc
+        finally:
+            await self._release(conn)
 
 
 # Either runs statements: the pool (one connection per statement) or a held connection.
