@@ -12,10 +12,12 @@ whose passes over them cost more than the rest of a request.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import uuid
+from asyncio import Future
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -36,7 +38,66 @@ if TYPE_CHECKING:
     from docgraph.db.database import Database
 
 
-class DocumentByIdLoader(DataLoader[uuid.UUID, DocumentRecord | None]):
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Missing(enum.Enum):
+    MISSING = enum.auto()
+
+
+MISSING = Missing.MISSING
+
+
+class RequestLoader(DataLoader[K, V]):
+    """A DataLoader whose values primed in bulk stay plain until they are asked for.
+
+    ``prime`` makes a future per key, asked for or not, and a page primes every
+    document on it and each one's links. ``remember`` primes lazily: ``load``
+    makes the future when a key is asked for, and ``known`` hands a value that
+    is there already to the compiled executor with no future at all.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._known: dict[K, V] = {}
+
+    def remember(self, key: K, value: V) -> None:
+        """``prime(key, value)``, deferred (a key already there keeps its value)."""
+        if key not in self._cache:
+            self._known.setdefault(key, value)
+
+    def known(self, key: K) -> V | Missing:
+        """The key's value if it is there already: remembered, primed or loaded."""
+        future = self._cache.get(key)
+        if future is None:
+            return self._known.get(key, MISSING)
+        if future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()  # type: ignore[no-any-return]
+        return MISSING
+
+    def load(self, key: K) -> Future[V]:
+        if key in self._known and key not in self._cache:
+            super().prime(key, self._known[key])
+        return super().load(key)
+
+    def prime(self, key: K, value: V) -> RequestLoader[K, V]:
+        if key not in self._known:  # else it is there already, as prime expects
+            super().prime(key, value)
+        return self
+
+    def clear(self, key: K) -> RequestLoader[K, V]:
+        self._known.pop(key, None)
+        super().clear(key)
+        return self
+
+    def clear_all(self) -> RequestLoader[K, V]:
+        self._known.clear()
+        super().clear_all()
+        return self
+
+
+class DocumentByIdLoader(RequestLoader[uuid.UUID, DocumentRecord | None]):
     """Live documents by id (``None`` for unknown, deleted or other workspaces' ids)."""
 
     def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
@@ -51,7 +112,7 @@ class DocumentByIdLoader(DataLoader[uuid.UUID, DocumentRecord | None]):
         return [found.get(key) for key in keys]
 
 
-class LinksByDocumentLoader(DataLoader[uuid.UUID, list[LinkRecord]]):
+class LinksByDocumentLoader(RequestLoader[uuid.UUID, list[LinkRecord]]):
     """Every link of each document, oldest first."""
 
     def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
@@ -68,7 +129,7 @@ class LinksByDocumentLoader(DataLoader[uuid.UUID, list[LinkRecord]]):
         return [by_document[key] for key in keys]
 
 
-class EntityByIdLoader(DataLoader[uuid.UUID, EntityRecord | None]):
+class EntityByIdLoader(RequestLoader[uuid.UUID, EntityRecord | None]):
     """Entities of any type by id (``None`` for unknown or other workspaces' ids)."""
 
     def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
@@ -148,19 +209,19 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
                   for owner_id, owner_rows in by_owner.items()}
         for key in keys:
             if key.entity_id not in loaded:  # unknown here: tell the entity loader too
-                self.entities.prime(key.entity_id, None)
+                self.entities.remember(key.entity_id, None)
         return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
 
     def _entity_documents(self, page: PageRequest, rows: list[Mapping[str, Any]],
                           with_links: bool) -> EntityDocuments:
         first = rows[0]
         owner = EntityRecord.from_row(first, prefix="owner_")
-        self.entities.prime(owner.id, owner)
+        self.entities.remember(owner.id, owner)
         edges: list[LinkedDocumentEdge] = []
         if first["id"] is not None:  # else the owner has no document on this page
             start = list(first.keys()).index("id")  # type: ignore[attr-defined]
-            prime = self.documents.prime
-            prime_links = self.links.prime
+            prime = self.documents.remember
+            prime_links = self.links.remember
             entity_type, entity_id = owner.entity_type, owner.id
             for row in rows:
                 document = DocumentRecord.from_columns(row, start)

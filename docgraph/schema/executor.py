@@ -61,6 +61,8 @@ from graphql.type.scalars import serialize_id
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import isoformat as strawberry_isoformat
 
+from docgraph.resolvers.loaders import MISSING
+
 log = logging.getLogger("docgraph.graphql")
 
 STRAWBERRY_DEFINITION = "strawberry-definition"
@@ -595,7 +597,7 @@ def _convert_expression(completer: Completer, var: str, source: _Source) -> str:
 
 def _namespace() -> dict[str, Any]:
     return {"_Bail": _Bail, "_leaf": _leaf, "_some": _some, "_items": _items,
-            "_UUID_CLASSES": _UUID_CLASSES, "datetime": datetime}
+            "_UUID_CLASSES": _UUID_CLASSES, "datetime": datetime, "MISSING": MISSING}
 
 
 def _exec(lines: list[str], filename: str, namespace: dict[str, Any], name: str) -> Any:
@@ -647,9 +649,16 @@ def _compile_fill(plan: TypePlan) -> Callable[[_Run, Any, dict[str, Any], Respon
             lines.append(f"    target[{key}] = {field.typename!r}")
             continue
         if field.relation is not None:
+            # A value the loader has already (primed with a page) completes now;
+            # any other waits for the loader's batch, settled with the level.
             loader, attribute = field.relation
-            lines.append(f"    run.relation(f{i}, run.context.{loader}.load(source.{attribute}),"
-                         f" target, path)")
+            lines.append(f"    loader = run.context.{loader}")
+            lines.append(f"    key = source.{attribute}")
+            lines.append("    v = loader.known(key) if key is not None else MISSING")
+            lines.append("    if v is MISSING:")
+            lines.append(f"        run.relation(f{i}, loader.load(key), target, path)")
+            lines.append("    else:")
+            lines.append(f"        target[{key}] = run.complete(f{i}.completer, v, path, {key})")
             continue
         if field.attr is None:
             lines.append(f"    run.resolve(plan, f{i}, source, target, path)")

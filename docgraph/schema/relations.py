@@ -4,8 +4,9 @@
 that the resolver returns ``info.context.links_by_document.load(self.id)``
 and does nothing else. The compiled executor (``schema.executor``) then calls
 the loader itself instead of going through the resolver wrapper, once per
-object of a list; ``tests/test_graphql_compiled.py`` checks every declared
-relation against its resolver.
+object of a list, or takes the value the loader holds already (``known``);
+``tests/test_graphql_compiled.py`` checks every declared relation against its
+resolver.
 """
 
 from __future__ import annotations
