@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -305,46 +307,99 @@ SERVER_ENV = {
 }
 
 
-def run_scale(scale: int, chosen: list[Scenario], args: argparse.Namespace,
-              *, long_requests: int = 0) -> tuple[dict[str, Any], list[Reading], Any]:
-    """Seed (once) and serve the dataset of ``scale``; measure ``chosen`` and their floors."""
+@dataclasses.dataclass
+class Served:
+    """A dataset's cluster and docgraph serving it, for the length of a ``served`` block."""
+
+    scale: int
+    directory: Path
+    meta: dict[str, Any]
+    db_url: str
+    server: harness.Server | None
+
+
+@contextlib.contextmanager
+def served(scale: int, args: argparse.Namespace) -> Iterator[Served]:
+    """Seed (once) and serve the dataset of ``scale``; stop both when done."""
     directory = bench_dir(scale)
     cluster = EmbeddedPostgres(directory / "pgdata", ephemeral=True)
     cluster.start(options=PG_OPTIONS)
-    server = None
+    target = None
     try:
         meta = asyncio.run(prepare(cluster, directory, scale))
         db_url = cluster.url("postgres")
-        server = harness.Server(db_url, free_port(), workers=args.workers,
-                                data_dir=directory / "data", extra_env=SERVER_ENV)
-        readings = []
-        for scenario in chosen:
-            runs = []
-            for attempt in range(args.repeat):
-                print(f"measuring {scenario.name} (x{scale}, {attempt + 1}/{args.repeat}) ...",
-                      file=sys.stderr, flush=True)
-                runs.append(measure(server, scenario, meta, directory, db_url,
-                                    warmup=args.warmup, duration=args.duration))
-            # This machine is shared and noisy: report the run of median throughput.
-            runs.sort(key=lambda r: r.rps)
-            median = runs[len(runs) // 2]
-            median.all_rps = [round(r.rps, 1) for r in runs]
-            readings.append(median)
-        long_result = long_run(server, meta, directory, long_requests) \
-            if long_requests else None
-        server.stop()
-        server = None
-        if not args.no_floor:
-            for scenario, reading in zip(chosen, readings, strict=True):
-                if scenario.floor is not None:
-                    ids = (directory / f"{scenario.ids}.txt").read_text().split()
-                    reading.floor_rps = asyncio.run(run_floor(
-                        scenario, db_url, meta["workspace_id"], ids, args.duration))
-        return meta, readings, long_result
+        target = Served(scale, directory, meta, db_url, harness.Server(
+            db_url, free_port(), workers=args.workers, data_dir=directory / "data",
+            extra_env=SERVER_ENV))
+        yield target
     finally:
-        if server is not None:
-            server.stop()
+        if target is not None and target.server is not None:
+            target.server.stop()
         cluster.stop()
+
+
+def measure_once(target: Served, scenario: Scenario, args: argparse.Namespace,
+                 attempt: int) -> Reading:
+    print(f"measuring {scenario.name} (x{target.scale}, {attempt + 1}/{args.repeat}) ...",
+          file=sys.stderr, flush=True)
+    assert target.server is not None
+    return measure(target.server, scenario, target.meta, target.directory, target.db_url,
+                   warmup=args.warmup, duration=args.duration)
+
+
+def median_run(runs: list[Reading]) -> Reading:
+    """This machine is shared and noisy: the run of median throughput stands for all."""
+    runs = sorted(runs, key=lambda r: r.rps)
+    median = runs[len(runs) // 2]
+    median.all_rps = [round(r.rps, 1) for r in runs]
+    return median
+
+
+def add_floors(target: Served, pairs: list[tuple[Scenario, Reading]],
+               args: argparse.Namespace) -> None:
+    """The scenarios' floors, with docgraph stopped (it would share the machine)."""
+    if target.server is not None:
+        target.server.stop()
+        target.server = None
+    if args.no_floor:
+        return
+    for scenario, reading in pairs:
+        if scenario.floor is not None:
+            ids = (target.directory / f"{scenario.ids}.txt").read_text().split()
+            reading.floor_rps = asyncio.run(run_floor(
+                scenario, target.db_url, target.meta["workspace_id"], ids, args.duration))
+
+
+def run_scale(scale: int, chosen: list[Scenario], args: argparse.Namespace,
+              *, long_requests: int = 0) -> tuple[dict[str, Any], list[Reading], Any]:
+    """Measure ``chosen`` (each ``repeat`` times) and their floors on the dataset of ``scale``."""
+    with served(scale, args) as target:
+        readings = [median_run([measure_once(target, scenario, args, attempt)
+                                for attempt in range(args.repeat)]) for scenario in chosen]
+        assert target.server is not None
+        long_result = long_run(target.server, target.meta, target.directory, long_requests) \
+            if long_requests else None
+        add_floors(target, list(zip(chosen, readings, strict=True)), args)
+        return target.meta, readings, long_result
+
+
+def run_growth(args: argparse.Namespace) -> tuple[dict[str, Any], Reading, Reading]:
+    """Scenario 1 on the base dataset and on the grown one, served side by side.
+
+    The two are measured in turns (base, grown, base, grown, ...), so a swing
+    in this shared machine's speed falls on both alike rather than on whichever
+    happened to run later.
+    """
+    scenario = SCENARIOS[0]
+    with served(args.scale, args) as base, served(args.growth, args) as grown:
+        runs: dict[int, list[Reading]] = {args.scale: [], args.growth: []}
+        for attempt in range(args.repeat):
+            for target in (base, grown):
+                runs[target.scale].append(measure_once(target, scenario, args, attempt))
+        first, second = median_run(runs[args.scale]), median_run(runs[args.growth])
+        add_floors(base, [(scenario, first)], args)
+        add_floors(grown, [(scenario, second)], args)
+        return grown.meta, first, second
 
 
 def describe(meta: dict[str, Any], args: argparse.Namespace) -> str:
@@ -366,8 +421,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--long", type=int, default=0, metavar="REQUESTS",
                         help="afterwards, run scenario 1 for this many requests, watching RSS")
     parser.add_argument("--growth", type=int, default=0, metavar="SCALE",
-                        help="afterwards, scenario 1 again on the dataset of this scale "
-                             "(10: 2,000,000 documents) and its latency against this run's")
+                        help="afterwards, scenario 1 on this run's dataset and on the dataset "
+                             "of this scale (10: 2,000,000 documents), served side by side "
+                             "and measured in turns, and the latency change between them")
     parser.add_argument("--no-floor", action="store_true")
     args = parser.parse_args(argv)
 
@@ -375,10 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     meta, readings, long_result = run_scale(args.scale, chosen, args, long_requests=args.long)
     growth: dict[str, Any] | None = None
     if args.growth:
-        first = next((r for r in readings if r.scenario == SCENARIOS[0].name), None)
-        if first is None:
-            _, (first,), _ = run_scale(args.scale, [SCENARIOS[0]], args)
-        grown_meta, (grown,), _ = run_scale(args.growth, [SCENARIOS[0]], args)
+        grown_meta, first, grown = run_growth(args)
         growth = {"base": dataclasses.asdict(first), "grown": dataclasses.asdict(grown),
                   "grown_dataset": grown_meta | {"key": None},
                   "p50_change": grown.p50_ms / first.p50_ms - 1,
