@@ -101,8 +101,11 @@ def wrk(url: str, seconds: int, headers: dict[str, str]) -> tuple[float, float]:
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps_match = re.search(r"Requests/sec:\s+([\d.]+)", out)
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
+    if rps_match is None or p50 is None:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    rps = float(rps_match.group(1))
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p50.group(2)]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if url.endswith("/healthz") and non2xx:
