@@ -144,6 +144,26 @@ async def test_looking_ahead_changes_the_cost_not_the_answer(gql):
     assert (count_direct, count_hidden) == (3, 4)
 
 
+async def test_several_contacts_and_their_pages_load_in_one_statement(gql):
+    """Each owner's own columns come on its first row only; every owner still gets its own."""
+    ada = await contact_with_documents(gql, 2)
+    bob = await gql.create_entity("CONTACT", name="Bob", attributes={"tier": "gold"})
+    nobody = await gql.create_entity("CONTACT", name="Nobody")  # no documents at all
+    for i in range(3):
+        doc = await gql.create_document(name=f"bob-{i}.pdf")
+        await gql.link(doc["id"], "CONTACT", bob)
+    query = """query($a: ID!, $b: ID!, $c: ID!) {
+        a: contact(id: $a) { name attributes documents(first: 25) { totalCount nodes { id } } }
+        b: contact(id: $b) { name attributes documents(first: 25) { totalCount nodes { id } } }
+        c: contact(id: $c) { name attributes documents(first: 25) { totalCount nodes { id } } }
+    }"""
+    count, data = await statements(gql, query, {"a": ada, "b": bob, "c": nobody})
+    assert count == 3  # limit + key + the three contacts with their pages
+    assert [(data[k]["name"], data[k]["attributes"], data[k]["documents"]["totalCount"],
+             len(data[k]["documents"]["nodes"])) for k in "abc"] == [
+        ("Ada", {}, 2, 2), ("Bob", {"tier": "gold"}, 3, 3), ("Nobody", {}, 0, 0)]
+
+
 async def test_links_load_with_the_page_only_when_written_out(gql):
     """A page's documents' links come in the page's statement when the selection names
     them directly; through a fragment they load apart, with the same answer."""

@@ -152,13 +152,18 @@ _LINKED_FILTER = """
 # Several entities (owners) and one page of each one's live documents, newest
 # first, with each list's total: one statement for a whole level of a query.
 # An owner without documents on the page yields one row whose document columns
-# are null; an unknown owner yields none. The totals are window counts taken in
-# the same pass as the page; only when the page is empty (past the end) are
-# they counted apart (COALESCE evaluates its second argument only then).
+# are null; an unknown owner yields none. The owner's columns other than its id
+# and type are on its first row only (null on the others): decoding them again
+# for every document, two timestamps among them, cost a seventh of the
+# statement's client CPU. The totals are window counts taken in the same pass
+# as the page; only when the page is empty (past the end) are they counted
+# apart (COALESCE evaluates its second argument only then).
 _ENTITY_DOCUMENT_PAGES = f"""
-select o.id as owner_id, o.entity_type as owner_entity_type, o.name as owner_name,
-       o.attributes as owner_attributes, o.created_at as owner_created_at,
-       o.updated_at as owner_updated_at,
+select o.id as owner_id, o.entity_type as owner_entity_type,
+       case when row_number() over owner_rows = 1 then o.name end as owner_name,
+       case when row_number() over owner_rows = 1 then o.attributes end as owner_attributes,
+       case when row_number() over owner_rows = 1 then o.created_at end as owner_created_at,
+       case when row_number() over owner_rows = 1 then o.updated_at end as owner_updated_at,
        coalesce(p.page_total, (select count(*) from links l, documents d
                                where {_LINKED_FILTER})) as total_count,
        coalesce(p.page_preceding, (
@@ -183,6 +188,7 @@ left join lateral (
     offset $8 limit $9
 ) p on true{{links_join}}
 where o.workspace_id = $1 and o.id = any($2::uuid[])
+window owner_rows as (partition by o.id order by p.created_at desc, p.id desc)
 order by o.id, p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters
 SELECT_ENTITY_DOCUMENT_PAGES = _ENTITY_DOCUMENT_PAGES.format(links_columns="", links_join="")

@@ -214,7 +214,7 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
 
     def _entity_documents(self, page: PageRequest, rows: list[Mapping[str, Any]],
                           with_links: bool) -> EntityDocuments:
-        first = rows[0]
+        first = rows[0]  # the only row with all of the owner's columns
         owner = EntityRecord.from_row(first, prefix="owner_")
         self.entities.remember(owner.id, owner)
         edges: list[LinkedDocumentEdge] = []
