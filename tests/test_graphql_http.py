@@ -146,6 +146,18 @@ async def test_documents_are_parsed_and_validated_once(gql):
     assert (parse_document.cache_info().misses, OperationDocuments.misses) == misses
 
 
+async def test_both_paths_validate_with_the_same_rules(gql):
+    """A query validated on the prepared path is found validated by strawberry's path
+    (taken here for its ``extensions`` key): both use one rule set, so one cache entry."""
+    query = f"query RulesProbe{uuid.uuid4().hex} {{ documents(first: 1) {{ totalCount }} }}"
+    await gql(query)  # the prepared path: parsed and validated
+    hits, misses = OperationDocuments.hits, OperationDocuments.misses
+    r = await gql.client.post("/graphql", json={"query": query, "extensions": {}},
+                              headers=gql.tenant.headers())
+    assert r.status_code == 200 and "errors" not in r.json(), r.text
+    assert (OperationDocuments.hits, OperationDocuments.misses) == (hits + 1, misses)
+
+
 async def test_unexpected_errors_are_masked_and_logged(gql, db, tenant, caplog):
     # A contact without a name: the API never makes one, so reading it is a server fault.
     broken = uuid.uuid4()
