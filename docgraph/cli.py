@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 
 from docgraph import auth
 from docgraph.config import ConfigError, Settings
@@ -209,9 +210,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     settings = Settings.from_env(require_database=True)
     assert settings.database_url is not None
     asyncio.run(migrate(settings.database_url))
-    uvicorn.run("docgraph.cli:app_from_env", factory=True, host=settings.host,
-                port=settings.port, workers=settings.workers, log_config=None,
-                access_log=False, server_header=False, **_proxy_options(settings))
+    config = _uvicorn_config("docgraph.cli:app_from_env", settings, factory=True,
+                             workers=settings.workers)
+    if settings.workers == 1:
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:
+            sys.exit(STARTUP_FAILURE)
+        return
+    from docgraph import workers
+
+    sys.exit(workers.serve(config))
 
 
 async def ensure_dev_key(db: Database, stored_key: str | None) -> tuple[str, bool]:
