@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from docgraph import auth, graphiql, maintenance, rest
+from docgraph.admission import AdmissionMiddleware
 from docgraph.auth import KeyVerifier, Principal
 from docgraph.background import BackgroundJobs
 from docgraph.bodies import BodyLimitMiddleware
@@ -170,9 +171,15 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     # Outermost first. The rate limiter runs before the body limit and the
     # authentication answer so that their 413 and 401 carry the rate-limit
     # headers (it identifies the key itself, through the same cached verifier).
+    # A request waits for its turn in the worker (admission) before anything
+    # touches the database, inside CORS so that a 503 from the queue is readable.
     middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
+    if settings.max_active_requests:
+        middleware.append(Middleware(AdmissionMiddleware, limit=settings.max_active_requests,
+                                     queue_timeout=settings.queue_timeout_seconds,
+                                     exempt_paths=UNLIMITED_PATHS))
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
     middleware += [

@@ -151,6 +151,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DOCGRAPH_PORT", "port", _int(1, 65535), 8000, "Port to listen on."),
     Variable("DOCGRAPH_WORKERS", "workers", _int(1, 64), 1,
              "Worker processes for `docgraph serve`."),
+    Variable("DOCGRAPH_MAX_ACTIVE_REQUESTS", "max_active_requests", _int(0, 10000), 16,
+             "Requests each worker works on at once; later ones wait their turn in arrival "
+             "order (0: no limit). With PostgreSQL on the same few cores, 2 to 4 gives the "
+             "lowest tail latency; health checks and storage transfers never wait."),
+    Variable("DOCGRAPH_QUEUE_TIMEOUT_SECONDS", "queue_timeout_seconds", _float(0.01), 10.0,
+             "Seconds a request may wait for its turn before answering 503 `unavailable`."),
     Variable("DOCGRAPH_PUBLIC_URL", "public_url", _http_url, None,
              "Base URL clients reach this service at; signed local-storage URLs start with it. "
              "Defaults to http://HOST:PORT."),
@@ -277,6 +283,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    max_active_requests: int = 16
+    queue_timeout_seconds: float = 10.0
     public_url: str | None = None
     log_level: str = "info"
     access_log: bool = True

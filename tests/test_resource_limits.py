@@ -8,6 +8,7 @@ import asyncpg
 import httpx
 import pytest
 
+from docgraph.admission import AdmissionMiddleware
 from docgraph.db.database import Database
 from tests.conftest import make_tenant
 from tests.instances import fresh_database, serving, waiting_on_a_lock
@@ -189,3 +190,71 @@ async def test_connections_are_handed_out_in_the_order_they_were_asked_for(limit
         await db.close()
     assert len(granted) == 400
     assert granted == asked
+
+
+async def test_requests_over_the_active_limit_wait_their_turn_and_time_out_with_503(
+        tmp_root, limits_url, limits_tenant):
+    with serving(tmp_root, limits_url, max_active_requests=1, queue_timeout_seconds=0.5,
+                 db_statement_timeout_ms=20000) as live:
+        store = live.app.state.store
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+            async with table_locked(limits_url, "workspaces"):
+                # This request has the worker's only turn, waiting on the lock...
+                held = asyncio.create_task(
+                    client.get("/v1/workspace", headers=limits_tenant.headers()))
+                await waiting_on_a_lock(limits_url)
+                # ...so this one waits in line, and gives up with 503 at the timeout
+                # without having touched the database (no rate-limit count).
+                r = await client.get("/v1/workspace", headers=limits_tenant.headers())
+                error = assert_error(r, 503, "unavailable")
+                assert int(r.headers["retry-after"]) >= 1
+                assert "busy" in error["message"]
+                assert error["details"] == {"queue_timeout_seconds": 0.5}
+                assert "x-ratelimit-limit" not in r.headers
+                # GraphQL waits in the same line.
+                r = await client.post("/graphql", json={"query": "{ workspace { id } }"},
+                                      headers=limits_tenant.headers())
+                assert_error(r, 503, "unavailable")
+                # Health checks and signed storage transfers never wait.
+                assert (await client.get("/healthz")).status_code == 200
+                assert (await client.get("/readyz")).status_code == 200
+                key = f"workspaces/{limits_tenant.id}/uploads/{uuid.uuid4().hex}.bin"
+                up = store.presign_upload(key, content_type="application/octet-stream", size=5)
+                r = await client.put(up.url, content=b"bytes", headers=up.headers)
+                assert r.status_code == 200, r.text
+                assert (await store.stat(key)).size == 5
+                assert not held.done()
+            assert (await held).status_code == 200
+            # The turn is given back: the next request is served.
+            r = await client.get("/v1/workspace", headers=limits_tenant.headers())
+            assert r.status_code == 200
+
+
+async def test_waiting_requests_are_admitted_in_the_order_they_arrived():
+    inside: list[int] = []
+    most_inside = 0
+    finished: dict[int, asyncio.Event] = {}
+
+    async def app(scope, receive, send):
+        nonlocal most_inside
+        inside.append(scope["n"])
+        most_inside = max(most_inside, len(inside) - sum(e.is_set() for e in finished.values()))
+        await finished[scope["n"]].wait()
+
+    admission = AdmissionMiddleware(app, limit=2, queue_timeout=30, exempt_paths=frozenset())
+    calls = []
+    for n in range(8):
+        finished[n] = asyncio.Event()
+        scope = {"type": "http", "path": "/v1/documents", "n": n}
+        calls.append(asyncio.create_task(admission(scope, None, None)))
+        await asyncio.sleep(0)  # it arrives, and finds its place, before the next
+    await asyncio.sleep(0)
+    assert inside == [0, 1]
+    # Finish them out of order: whoever waited longest goes in next.
+    for n in (1, 0, 3, 2, 5, 4, 7, 6):
+        finished[n].set()
+        for _ in range(3):
+            await asyncio.sleep(0)
+    await asyncio.gather(*calls)
+    assert inside == list(range(8))
+    assert most_inside == 2
