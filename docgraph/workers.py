@@ -125,18 +125,17 @@ class BalancedListener:
     """Accepts on a shared listening socket, deferring to workers that hold fewer.
 
     Quacks like the ``asyncio.Server`` uvicorn keeps in ``Server.servers``:
-    ``close()`` stops accepting, ``wait_closed()`` waits for that.
+    ``close()`` stops accepting, ``wait_closed()`` waits for that. Plain TCP:
+    ``docgraph serve`` leaves TLS to the proxy in front of it.
     """
 
     def __init__(self, sock: socket.socket, protocol_factory: Callable[[], asyncio.Protocol],
-                 connections: Sized, shares: ConnectionShares, slot: int,
-                 ssl: Any = None) -> None:
+                 connections: Sized, shares: ConnectionShares, slot: int) -> None:
         self.sock = sock
         self.protocol_factory = protocol_factory
         self.connections = connections
         self.shares = shares
         self.slot = slot
-        self.ssl = ssl
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._accept_forever()),
@@ -159,6 +158,7 @@ class BalancedListener:
         loop = asyncio.get_running_loop()
         ready = loop.create_future()
         fd = self.sock.fileno()
+
         def wake() -> None:
             if not ready.done():
                 ready.set_result(None)
@@ -178,29 +178,36 @@ class BalancedListener:
             await asyncio.sleep(DEFER_STEP_SECONDS)
 
     async def _accept_forever(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            await self._readable()
-            await self._my_turn()
             try:
-                conn, _ = self.sock.accept()
-            except (BlockingIOError, InterruptedError):
-                continue  # another worker took it
-            except OSError as exc:
-                if exc.errno in _CONNECTION_ERRORS:
-                    continue
-                # Out of descriptors or memory: the connection waits in the backlog.
-                logger.error("accept failed: %s; retrying in 1 s", exc)
-                await asyncio.sleep(1)
-                continue
+                await self._readable()
+                await self._my_turn()
+                await self._accept_one()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never stop accepting over one connection
+                logger.exception("accepting a connection failed")
+
+    async def _accept_one(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except (BlockingIOError, InterruptedError):
+            return  # another worker took it
+        except OSError as exc:
+            if exc.errno in _CONNECTION_ERRORS:
+                return
+            # Out of descriptors or memory: the connection waits in the backlog.
+            logger.error("accept failed: %s; retrying in 1 s", exc)
+            await asyncio.sleep(1)
+            return
+        try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                await loop.connect_accepted_socket(self.protocol_factory, conn, ssl=self.ssl)
-            except OSError as exc:  # e.g. a TLS handshake that failed
-                logger.info("connection dropped before it was served: %s", exc)
-                conn.close()
-                continue
-            self.shares.publish(self.slot, len(self.connections))
+            await asyncio.get_running_loop().connect_accepted_socket(self.protocol_factory,
+                                                                     conn)
+        except BaseException:
+            conn.close()
+            raise
+        self.shares.publish(self.slot, len(self.connections))
 
 
 class BalancedServer(uvicorn.Server):
@@ -223,7 +230,7 @@ class BalancedServer(uvicorn.Server):
                 app_state=self.lifespan.state)
 
         self.servers = [BalancedListener(sock, protocol_factory, self.server_state.connections,  # type: ignore[misc]
-                                         self.shares, slot, ssl=self.config.ssl)
+                                         self.shares, slot)
                         for sock in sockets]
 
 
