@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from docgraph import auth
+from docgraph import auth, workers
 from docgraph.config import ConfigError, Settings
 from docgraph.db import api_keys, workspaces
 from docgraph.db.database import Database
@@ -218,8 +218,6 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         if not server.started:
             sys.exit(STARTUP_FAILURE)
         return
-    from docgraph import workers
-
     sys.exit(workers.serve(config))
 
 

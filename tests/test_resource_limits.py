@@ -231,15 +231,17 @@ async def test_requests_over_the_active_limit_wait_their_turn_and_time_out_with_
 
 
 async def test_waiting_requests_are_admitted_in_the_order_they_arrived():
-    inside: list[int] = []
-    most_inside = 0
+    admitted: list[int] = []
+    active = most_active = 0
     finished: dict[int, asyncio.Event] = {}
 
     async def app(scope, receive, send):
-        nonlocal most_inside
-        inside.append(scope["n"])
-        most_inside = max(most_inside, len(inside) - sum(e.is_set() for e in finished.values()))
+        nonlocal active, most_active
+        admitted.append(scope["n"])
+        active += 1
+        most_active = max(most_active, active)
         await finished[scope["n"]].wait()
+        active -= 1
 
     admission = AdmissionMiddleware(app, limit=2, queue_timeout=30, exempt_paths=frozenset())
     calls = []
@@ -249,12 +251,12 @@ async def test_waiting_requests_are_admitted_in_the_order_they_arrived():
         calls.append(asyncio.create_task(admission(scope, None, None)))
         await asyncio.sleep(0)  # it arrives, and finds its place, before the next
     await asyncio.sleep(0)
-    assert inside == [0, 1]
+    assert admitted == [0, 1]
     # Finish them out of order: whoever waited longest goes in next.
     for n in (1, 0, 3, 2, 5, 4, 7, 6):
         finished[n].set()
         for _ in range(3):
             await asyncio.sleep(0)
     await asyncio.gather(*calls)
-    assert inside == list(range(8))
-    assert most_inside == 2
+    assert admitted == list(range(8))
+    assert most_active == 2
