@@ -43,10 +43,20 @@ def gone(pid: int) -> bool:
 
 
 def worker_pids(instance: Instance) -> list[int]:
+    """The supervisor's live worker processes (from /proc: its children running spawn_main)."""
     assert instance.process is not None
-    children = Path(f"/proc/{instance.process.pid}/task/{instance.process.pid}/children")
-    return [int(pid) for pid in children.read_text().split()
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            cmdline = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited while we looked
+        if int(ppid) == instance.process.pid and state != "Z" and b"spawn_main" in cmdline:
+            pids.append(int(entry.name))
+    return pids
 
 
 def served_connections(instance: Instance) -> dict[int, int]:
