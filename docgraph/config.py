@@ -153,7 +153,7 @@ VARIABLES: tuple[Variable, ...] = (
              "Worker processes for `docgraph serve`."),
     Variable("DOCGRAPH_MAX_ACTIVE_REQUESTS", "max_active_requests", _int(0, 10000), 16,
              "Requests each worker works on at once; later ones wait their turn in arrival "
-             "order (0: no limit). With PostgreSQL on the same few cores, 2 to 4 gives the "
+             "order (0: no limit). With PostgreSQL on the same few cores, 2 or 3 gave the "
              "lowest tail latency; health checks and storage transfers never wait."),
     Variable("DOCGRAPH_QUEUE_TIMEOUT_SECONDS", "queue_timeout_seconds", _float(0.01), 10.0,
              "Seconds a request may wait for its turn before answering 503 `unavailable`."),
