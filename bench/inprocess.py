@@ -30,7 +30,7 @@ from bench.run import PG_OPTIONS, SERVER_ENV, bench_dir, prepare
 from bench.scenarios import SCENARIOS, Scenario
 from docgraph.app import create_app
 from docgraph.config import Settings
-from docgraph.db.embedded import EmbeddedPostgres
+from docgraph.ops.embedded import EmbeddedPostgres
 
 WARMUP_REQUESTS = 300
 

@@ -37,11 +37,11 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from docgraph import auth  # noqa: E402
 from docgraph.db import rate_limits, workspaces  # noqa: E402
 from docgraph.db.database import Database  # noqa: E402
-from docgraph.db.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from docgraph.db.migrate import migrate  # noqa: E402
+from docgraph.ops.embedded import EmbeddedPostgres, free_port  # noqa: E402
+from docgraph.resolvers import auth  # noqa: E402
 
 LIMIT = 1_000_000_000
 WINDOW = 3600

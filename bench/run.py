@@ -40,8 +40,8 @@ from bench.scenarios import (
 )
 from bench.seed import seed
 from docgraph.db.database import Database
-from docgraph.db.embedded import EmbeddedPostgres, free_port
 from docgraph.db.migrate import migrate
+from docgraph.ops.embedded import EmbeddedPostgres, free_port
 
 RESULTS_DIR = Path(__file__).with_name("results")
 CONNECTIONS = 64

@@ -13,9 +13,9 @@ import datetime as dt
 import random
 import uuid
 
-from docgraph import auth
 from docgraph.db import workspaces
 from docgraph.db.database import Database
+from docgraph.resolvers import auth
 
 CONTACTS = 10_000
 BUSINESSES = 2_000

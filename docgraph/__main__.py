@@ -1,5 +1,5 @@
 import sys
 
-from docgraph.cli import main
+from docgraph.ops.cli import main
 
 sys.exit(main())

@@ -4,7 +4,7 @@
 Usage: .venv/bin/python scripts/vendor_graphiql.py
 
 Runs ``npm pack`` (npm's own client) for each package of
-``docgraph.graphiql.ASSETS``, takes the needed file out of the tarball,
+``docgraph.schema.graphiql.ASSETS``, takes the needed file out of the tarball,
 checks it against the asset's integrity hash and writes it where docgraph
 serves it from. To move to new versions, change ASSETS (versions and
 hashes), run this, and commit the result.
@@ -21,7 +21,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from docgraph.graphiql import ASSETS, ASSETS_DIR
+from docgraph.schema.graphiql import ASSETS, ASSETS_DIR
 
 LICENSE_FILES = {"package/license", "package/license.md", "package/license.txt"}
 

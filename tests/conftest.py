@@ -25,13 +25,14 @@ import httpx
 import pytest
 import uvicorn
 
-from docgraph import auth
 from docgraph.app import create_app
 from docgraph.config import Settings
 from docgraph.db import workspaces
 from docgraph.db.database import Database
-from docgraph.db.embedded import EmbeddedPostgres, free_port
 from docgraph.db.migrate import migrate
+from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.ops.embedded import EmbeddedPostgres, free_port
+from docgraph.resolvers import auth
 from docgraph.storage.base import ObjectStore
 from docgraph.storage.factory import build_store
 
@@ -181,7 +182,7 @@ def s3_settings(tmp_root: Path, endpoint: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 async def s3_store(tmp_root: Path, moto_server: str) -> AsyncIterator[ObjectStore]:
-    store = build_store(s3_settings(tmp_root, moto_server))
+    store = build_store(s3_settings(tmp_root, moto_server), local_route=STORAGE_PREFIX)
     await store.ready()  # creates the bucket
     try:
         yield store

@@ -24,8 +24,8 @@ import asyncpg
 import httpx
 
 from docgraph.app import create_app
-from docgraph.db.embedded import EmbeddedPostgres, free_port
 from docgraph.db.migrate import migrate
+from docgraph.ops.embedded import EmbeddedPostgres, free_port
 from tests.conftest import (
     TEST_SIGNING_SECRET,
     LiveServer,

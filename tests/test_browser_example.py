@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from docgraph.app import create_app
-from docgraph.db.embedded import free_port
+from docgraph.ops.embedded import free_port
 
 from .browser import ConsoleLog, browser  # noqa: F401 - the fixture
 from .conftest import LiveServer, make_settings

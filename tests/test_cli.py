@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 
-from docgraph import auth
+from docgraph.resolvers import auth
 
 
 def docgraph(*args, env=None, check=True):

@@ -12,7 +12,7 @@ import asyncpg
 import httpx
 
 from docgraph.config import Settings
-from docgraph.db.embedded import EmbeddedPostgres, free_port
+from docgraph.ops.embedded import EmbeddedPostgres, free_port
 
 from .conftest import LiveServer, make_settings
 

@@ -43,7 +43,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from docgraph import auth
+from docgraph.resolvers import auth
 from tests.conftest import Tenant, make_tenant
 from tests.rest import RestAPI, png
 

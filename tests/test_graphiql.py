@@ -4,7 +4,7 @@ import base64
 import hashlib
 import re
 
-from docgraph.graphiql import ASSETS, ASSETS_DIR
+from docgraph.schema.graphiql import ASSETS, ASSETS_DIR
 
 ATTRIBUTE = re.compile(r'\b(?:src|href)="([^"]*)"')
 TAG = re.compile(r'\b(?:src|href)="([^"]*)" integrity="([^"]*)"')

@@ -5,9 +5,9 @@ import uuid
 import orjson
 import pytest
 
-from docgraph import auth
 from docgraph.config import Settings
-from docgraph.graphql_cost import request_cost, root_fields
+from docgraph.resolvers import auth
+from docgraph.schema.cost import request_cost, root_fields
 from tests.conftest import TEST_ADDRESS_RATE_LIMIT
 from tests.gql import uploaded_path
 from tests.test_http import assert_error

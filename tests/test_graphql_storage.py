@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from docgraph.app import create_app
-from docgraph.db.embedded import free_port
+from docgraph.ops.embedded import free_port
 from tests.conftest import LiveServer, make_settings, make_tenant, s3_settings
 from tests.gql import CREATE_DOCUMENT, REQUEST_UPLOAD_URL, GraphQL, put_upload
 

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from docgraph import auth
 from docgraph.db import api_keys
+from docgraph.resolvers import auth
 
 
 async def test_healthz(client):

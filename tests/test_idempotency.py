@@ -11,8 +11,8 @@ import pytest
 
 from docgraph.db import idempotency
 from docgraph.db.database import Database
-from docgraph.idempotency import fingerprint, reports_server_failure
-from docgraph.maintenance import purge_expired
+from docgraph.http.idempotency import fingerprint, reports_server_failure
+from docgraph.resolvers.maintenance import purge_expired
 from tests.conftest import make_tenant
 from tests.gql import uploaded_path
 from tests.instances import fresh_database, serving

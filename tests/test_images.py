@@ -13,9 +13,10 @@ import httpx
 import pytest
 from PIL import Image
 
-from docgraph.background import BackgroundJobs
-from docgraph.db.embedded import free_port
 from docgraph.errors import Unavailable
+from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.jobs.runner import BackgroundJobs
+from docgraph.ops.embedded import free_port
 from docgraph.resolvers.images import MAX_PIXELS, analyse_image, process_document_image
 from docgraph.resolvers.sweeper import (
     IMAGE_MAX_ATTEMPTS,
@@ -215,7 +216,7 @@ async def test_previews_run_as_background_jobs_and_failures_are_logged(db, local
         raise Unavailable("object storage is unreachable")
 
     jobs.spawn("failing", storage_down())
-    with caplog.at_level(logging.WARNING, logger="docgraph.background"):
+    with caplog.at_level(logging.WARNING, logger="docgraph.jobs.runner"):
         await jobs.wait()
     widths = await db.fetch("select preview_width from documents where id = any($1)", ids)
     assert [r["preview_width"] for r in widths] == [256, 256, 256]
@@ -270,7 +271,8 @@ async def test_images_no_job_looked_at_are_retried_a_bounded_number_of_times(db,
 async def test_an_outage_during_a_retry_costs_no_attempt(db, tmp_root, local_store, tenant):
     document_id = await recorded_long_ago(db, local_store, tenant,
                                           image_bytes("PNG", (64, 64)), age_minutes=60 * 24 * 30)
-    down = build_store(s3_settings(tmp_root, f"127.0.0.1:{free_port()}", storage_timeout=0.5))
+    down = build_store(s3_settings(tmp_root, f"127.0.0.1:{free_port()}", storage_timeout=0.5),
+        local_route=STORAGE_PREFIX)
     try:
         with pytest.raises(Unavailable):
             await retry_unchecked_images(db, down, dt.datetime.now(dt.UTC) - IMAGE_RETRY_AFTER)

@@ -10,11 +10,11 @@ import httpx
 import orjson
 import pytest
 
-from docgraph import auth
 from docgraph.config import Settings
 from docgraph.db import api_keys, idempotency
 from docgraph.db.database import Database
-from docgraph.idempotency import fingerprint
+from docgraph.http.idempotency import fingerprint
+from docgraph.resolvers import auth
 from tests.conftest import make_tenant
 from tests.gql import uploaded_path
 from tests.instances import Instance, fresh_database, instances, waiting_on_a_lock

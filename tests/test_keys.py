@@ -2,10 +2,10 @@ import uuid
 
 import pytest
 
-from docgraph import auth
-from docgraph.auth import KeyVerifier
 from docgraph.db import api_keys
 from docgraph.errors import InvalidKey, ValidationError
+from docgraph.resolvers import auth
+from docgraph.resolvers.auth import KeyVerifier
 
 
 def test_keys_are_wbk_and_at_least_32_random_bytes():

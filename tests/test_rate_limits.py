@@ -6,9 +6,9 @@ import random
 import httpx
 import pytest
 
-from docgraph import auth
 from docgraph.config import Settings
 from docgraph.db.database import Database
+from docgraph.resolvers import auth
 from tests.conftest import TEST_ADDRESS_RATE_LIMIT, make_tenant
 from tests.instances import fresh_database, serving
 from tests.test_http import assert_error

@@ -8,8 +8,8 @@ import asyncpg
 import httpx
 import pytest
 
-from docgraph.admission import AdmissionMiddleware
 from docgraph.db.database import Database
+from docgraph.http.admission import AdmissionMiddleware
 from tests.conftest import make_tenant
 from tests.instances import fresh_database, serving, waiting_on_a_lock
 from tests.test_http import assert_error

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from docgraph import auth
+from docgraph.resolvers import auth
 from tests.rest import RATE_LIMIT_HEADERS, assert_common_headers, assert_error
 
 

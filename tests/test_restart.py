@@ -21,8 +21,8 @@ import orjson
 import pytest
 
 from docgraph.db.database import Database
-from docgraph.db.embedded import EmbeddedPostgres
 from docgraph.db.migrate import migrate
+from docgraph.ops.embedded import EmbeddedPostgres
 from tests.conftest import create_database, make_tenant
 from tests.gql import PDF, put_upload, request_upload
 from tests.instances import instances

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from docgraph.cli import main
+from docgraph.ops.cli import main
 from docgraph.schema import schema_sdl
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"

@@ -16,8 +16,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from minio import Minio
 
-from docgraph.db.embedded import free_port
 from docgraph.errors import NotFound, Unavailable, ValidationError
+from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.ops.embedded import free_port
 from docgraph.storage import sigv4
 from docgraph.storage.factory import build_store
 from docgraph.storage.keys import validate_key
@@ -200,7 +201,8 @@ def test_sigv4_matches_the_minio_sdk_for_downloads():
 
 async def test_s3_uses_the_public_url_for_signed_urls(tmp_root, moto_server):
     store = build_store(s3_settings(tmp_root, moto_server,
-                                    s3_public_url="https://files.example.com"))
+                                    s3_public_url="https://files.example.com"),
+                                        local_route=STORAGE_PREFIX)
     try:
         url = store.presign_download("workspaces/w/x.pdf").url
         assert url.startswith("https://files.example.com/docgraph-test/workspaces/w/x.pdf?")
@@ -210,7 +212,8 @@ async def test_s3_uses_the_public_url_for_signed_urls(tmp_root, moto_server):
 
 async def test_s3_creates_its_bucket_when_missing(tmp_root, moto_server):
     bucket = f"created-{uuid.uuid4().hex[:12]}"
-    store = build_store(s3_settings(tmp_root, moto_server, s3_bucket=bucket))
+    store = build_store(s3_settings(tmp_root, moto_server, s3_bucket=bucket),
+        local_route=STORAGE_PREFIX)
     try:
         await store.ready()
         await store.ready()  # and finds it the second time
@@ -223,7 +226,7 @@ async def test_s3_creates_its_bucket_when_missing(tmp_root, moto_server):
 async def test_s3_unreachable_answers_unavailable_and_never_hangs(tmp_root):
     closed_port = free_port()  # nothing listens there
     store = build_store(s3_settings(tmp_root, f"127.0.0.1:{closed_port}",
-                                    storage_timeout=0.5))
+                                    storage_timeout=0.5), local_route=STORAGE_PREFIX)
     try:
         with pytest.raises(Unavailable) as info:
             await store.stat("workspaces/w/a.txt")

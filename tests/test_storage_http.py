@@ -104,10 +104,10 @@ async def test_an_expired_upload_url_is_refused(local_store, http):
 
 async def test_an_unsigned_url_is_refused(local_store, http):
     key = new_key()
-    r = await http.put(f"{local_store.base_url}/storage/{key}", content=b"x",
+    r = await http.put(f"{local_store.url_prefix}{key}", content=b"x",
                        headers={"Content-Type": "text/plain"})
     assert_error(r, 403, "invalid_signature")
-    r = await http.put(f"{local_store.base_url}/storage/{key}?expires=9999999999&size=1e3",
+    r = await http.put(f"{local_store.url_prefix}{key}?expires=9999999999&size=1e3",
                        content=b"x")
     assert_error(r, 403, "invalid_signature")
 
@@ -226,11 +226,11 @@ async def test_a_download_of_a_missing_object_is_404(local_store, http):
 async def test_traversal_keys_are_refused_even_when_signed(local_store, http, key, path):
     """Even a URL signed for a bad key (which docgraph never signs) cannot leave the root."""
     query = local_store.signer.download_query(key, int(time.time()) + 60, "")
-    r = await http.get(f"{local_store.base_url}/storage/{path}?{urlencode(query)}")
+    r = await http.get(f"{local_store.url_prefix}{path}?{urlencode(query)}")
     assert_error(r, 400, "validation_error")
     assert b"root:" not in r.content
     query = local_store.signer.upload_query(key, int(time.time()) + 60, "text/plain", 6)
-    r = await http.put(f"{local_store.base_url}/storage/{path}?{urlencode(query)}",
+    r = await http.put(f"{local_store.url_prefix}{path}?{urlencode(query)}",
                        content=b"secret", headers={"Content-Type": "text/plain"})
     assert_error(r, 400, "validation_error")
     outside = Path(local_store.root).parent

@@ -14,11 +14,12 @@ import httpx
 import pytest
 
 from docgraph.app import create_app
-from docgraph.auth import SCOPES, Principal
 from docgraph.db import uploads as uploads_db
-from docgraph.db.embedded import free_port
 from docgraph.db.locks import SWEEP_LOCK_KEY
 from docgraph.errors import Unavailable
+from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.ops.embedded import free_port
+from docgraph.resolvers.auth import SCOPES, Principal
 from docgraph.resolvers.sweeper import sweep, sweep_unreferenced_objects
 from docgraph.resolvers.uploads import request_upload
 from docgraph.storage.factory import build_store
@@ -193,7 +194,8 @@ async def test_one_instance_sweeps_at_a_time(db, database_url, local_store, tena
 async def test_storage_down_during_a_sweep_loses_nothing(db, tmp_root, local_store, tenant):
     orphan = await uploaded(db, local_store, tenant)
     await backdate_upload(db, orphan, 2 * DAY)
-    down = build_store(s3_settings(tmp_root, f"127.0.0.1:{free_port()}", storage_timeout=0.5))
+    down = build_store(s3_settings(tmp_root, f"127.0.0.1:{free_port()}", storage_timeout=0.5),
+        local_route=STORAGE_PREFIX)
     try:
         with pytest.raises(Unavailable):
             await sweep(db, down, orphan_after=DAY, delete_grace=WEEK)
@@ -243,7 +245,7 @@ async def test_the_app_sweeps_in_the_background(db, tmp_root, database_url, tena
 
 async def test_docgraph_sweep_command(db, database_url, tmp_root, tenant):
     data_dir = tmp_root / "cli-sweep"
-    store = build_store(make_settings(tmp_root, data_dir=data_dir))
+    store = build_store(make_settings(tmp_root, data_dir=data_dir), local_route=STORAGE_PREFIX)
     orphan = await uploaded(db, store, tenant, body=None)
     await store.write(orphan, b"bytes", content_type="text/plain")
     await backdate_upload(db, orphan, 2 * DAY)

@@ -10,11 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from docgraph import auth
-from docgraph.auth import Principal
-from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
-from docgraph.context import RequestContext
 from docgraph.db import documents as documents_db
 from docgraph.db import uploads as uploads_db
 from docgraph.errors import (
@@ -24,6 +20,10 @@ from docgraph.errors import (
     Unavailable,
     ValidationError,
 )
+from docgraph.jobs.runner import BackgroundJobs
+from docgraph.resolvers import auth
+from docgraph.resolvers.auth import KeyVerifier, Principal
+from docgraph.resolvers.context import RequestContext, Services
 from docgraph.resolvers.uploads import (
     request_upload,
     request_upload_url,
@@ -320,7 +320,7 @@ async def test_no_upload_url_while_storage_is_unreachable(db, tmp_path, tenant):
     blocker = tmp_path / "not-a-directory"
     blocker.write_bytes(b"")
     down = LocalObjectStore(blocker / "objects", secret=TEST_SIGNING_SECRET,
-                            base_url="http://127.0.0.1:9", limits=StoreLimits())
+                            url_prefix="http://127.0.0.1:9/storage/", limits=StoreLimits())
     with pytest.raises(Unavailable) as info:
         await request_upload(db, down, principal_of(tenant), file_name="a.pdf",
                              mime_type="application/pdf", size_bytes=10)
@@ -341,8 +341,9 @@ async def test_no_upload_url_while_storage_is_unreachable(db, tmp_path, tenant):
 
 async def test_the_request_context_use_case_names_every_bad_field(db, local_store, tenant):
     """What GraphQL and the REST shim call: unknown and missing fields are named at once."""
-    ctx = RequestContext(db=db, store=local_store, jobs=BackgroundJobs(),
-                         principal=principal_of(tenant), settings=Settings(), request_id="t")
+    services = Services(db=db, store=local_store, jobs=BackgroundJobs(), settings=Settings(),
+                        keys=KeyVerifier(db, 0))
+    ctx = RequestContext(services, principal_of(tenant), request_id="t")
     with pytest.raises(ValidationError) as info:
         await request_upload_url(ctx, {"file_name": "a.pdf", "size": 3, "sha256": None})
     assert info.value.details["fields"] == {"mime_type": "is required",

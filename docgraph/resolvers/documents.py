@@ -11,14 +11,14 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from docgraph.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound, StorageConflict
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
+from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.resolvers.loaders import EntityDocumentsQuery
-from docgraph.resolvers.pagination import Edge, PageRequest, build_page
+from docgraph.resolvers.pagination import Edge, LinkedDocumentEdge, PageRequest, build_page
 from docgraph.resolvers.records import (
     DeletedDocument,
     DocumentRecord,
@@ -32,7 +32,7 @@ from docgraph.resolvers.records import (
 )
 
 if TYPE_CHECKING:
-    from docgraph.context import RequestContext
+    from docgraph.resolvers.context import RequestContext
 
 CREATE_FIELDS: Mapping[str, v.Validator] = {
     "name": v.document_name,
@@ -342,3 +342,13 @@ async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id
     if found is None or found.owner.entity_type is not kind:
         raise NotFound(f"No such {kind}.")
     return found
+
+
+async def entity_document_page(ctx: RequestContext,
+                               query: EntityDocumentsQuery) -> Page[LinkedDocumentEdge]:
+    """The page ``query`` asks of an entity the caller already holds (GraphQL's
+    ``Entity.documents``); ``NotFound`` if the entity went away meanwhile."""
+    found = await ctx.document_page_by_entity.load(query)
+    if found is None:
+        raise NotFound("No such entity.")
+    return found.page

@@ -11,16 +11,16 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from docgraph.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.db import entities as entities_db
 from docgraph.errors import NotFound
 from docgraph.resolvers import validation as v
+from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import Edge, PageRequest, build_page
 from docgraph.resolvers.records import EntityRecord, EntityType, Page
 
 if TYPE_CHECKING:
-    from docgraph.context import RequestContext
+    from docgraph.resolvers.context import RequestContext
 
 NAMED_TYPES = frozenset({EntityType.CONTACT, EntityType.COMPANY})
 

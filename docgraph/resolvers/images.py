@@ -1,7 +1,7 @@
 """Image documents: their dimensions, and a small preview stored beside them.
 
 ``process_document_image`` runs after a document is recorded, off the
-request path (see ``docgraph.background``): it reads the object, measures it
+request path (see ``docgraph.jobs.runner``): it reads the object, measures it
 with Pillow, writes a preview (256 px on the long side, EXIF orientation
 applied; JPEG, or PNG when the image has transparency) next to the original,
 and records both on the document. A file that is not really an image, or is

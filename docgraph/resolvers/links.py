@@ -6,15 +6,15 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from docgraph.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.db import links as links_db
 from docgraph.errors import NotFound, Unavailable, ValidationError
 from docgraph.resolvers import validation as v
+from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.resolvers.documents import load_document, require_document
 from docgraph.resolvers.records import LinkRecord, LinkResult
 
 if TYPE_CHECKING:
-    from docgraph.context import RequestContext
+    from docgraph.resolvers.context import RequestContext
 
 LINK_FIELDS: Mapping[str, v.Validator] = {
     "document_id": v.identifier,

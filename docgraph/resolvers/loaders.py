@@ -1,6 +1,6 @@
 """Per-request dataloaders: one statement per level of a query, not per item.
 
-Each loader belongs to one request's :class:`~docgraph.context.RequestContext`
+Each loader belongs to one request's :class:`~docgraph.resolvers.context.RequestContext`
 (never shared: its cache holds one workspace's rows as of that request), and
 every statement it sends names that workspace.
 

@@ -22,21 +22,16 @@ several instances, one sweeps and the others skip.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
-import random
-import time
 import uuid
-from collections.abc import AsyncIterator
 
 from docgraph.config import Settings
 from docgraph.db import document_files, uploads
 from docgraph.db.database import Database
 from docgraph.db.locks import SWEEP_LOCK_KEY, try_advisory_lock
-from docgraph.errors import AppError, Unavailable
+from docgraph.errors import Unavailable
 from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.storage.base import ObjectStore
 
@@ -47,7 +42,6 @@ LIST_BATCH = 500
 # How long after its URL expired an upload may still be arriving (a slow PUT
 # that started just before expiry).
 ARRIVAL_GRACE = dt.timedelta(hours=1)
-READY_RETRY_SECONDS = 5.0
 # Longer than a preview job may wait for its turn, so the sweep does not race it.
 IMAGE_RETRY_AFTER = dt.timedelta(minutes=10)
 IMAGE_MAX_ATTEMPTS = 3
@@ -211,52 +205,3 @@ async def sweep_with(db: Database, store: ObjectStore, settings: Settings, *,
     return await sweep(db, store, deep=deep,
                        orphan_after=dt.timedelta(seconds=settings.orphan_upload_seconds),
                        delete_grace=dt.timedelta(seconds=settings.delete_grace_seconds))
-
-
-async def maintain_storage(db: Database, store: ObjectStore, settings: Settings) -> None:
-    """The app's background task: get the store ready, then sweep periodically.
-
-    Readiness (creating the bucket) is retried until it succeeds, so the app
-    starts even while storage is down. Sweeps run every
-    ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %, so instances spread out); the
-    deep one at most once per ``DOCGRAPH_ORPHAN_UPLOAD_SECONDS``.
-    """
-    while True:
-        try:
-            await store.ready()
-            break
-        except AppError as exc:
-            log.warning("object storage is not ready: %s; retrying", exc.message)
-            await asyncio.sleep(READY_RETRY_SECONDS)
-    interval = settings.sweep_interval_seconds
-    if interval <= 0:
-        return
-    last_deep: float | None = None
-    while True:
-        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
-        deep = last_deep is None or time.monotonic() - last_deep >= settings.orphan_upload_seconds
-        try:
-            report = await sweep_with(db, store, settings, deep=deep)
-        except AppError as exc:
-            log.warning("storage sweep failed: %s: %s", exc.code, exc.message)
-            continue
-        except Exception:
-            log.exception("storage sweep failed")
-            continue
-        if deep and not report.skipped:
-            last_deep = time.monotonic()
-        if report.total():
-            log.info("storage sweep", extra=dataclasses.asdict(report))
-
-
-@contextlib.asynccontextmanager
-async def background_maintenance(db: Database, store: ObjectStore,
-                                 settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    """``maintain_storage`` as a task for the block's duration (the app's lifespan)."""
-    task = asyncio.create_task(maintain_storage(db, store, settings), name="storage-maintenance")
-    try:
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task

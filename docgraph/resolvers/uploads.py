@@ -22,18 +22,18 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from docgraph import auth
-from docgraph.auth import Principal
 from docgraph.db import documents as documents_db
 from docgraph.db import uploads
 from docgraph.db.database import Database
 from docgraph.errors import NotFound, QuotaExceeded, StorageConflict, ValidationError
+from docgraph.resolvers import auth
 from docgraph.resolvers import validation as v
+from docgraph.resolvers.auth import Principal
 from docgraph.storage.base import ObjectStore, invalid
 from docgraph.storage.keys import in_workspace, validate_key, workspace_prefix
 
 if TYPE_CHECKING:
-    from docgraph.context import RequestContext
+    from docgraph.resolvers.context import RequestContext
 
 _EXTENSION = re.compile(r"[a-z0-9]{1,16}")
 

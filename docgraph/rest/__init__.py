@@ -14,12 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from docgraph.http.paths import OPENAPI_PATH
 from docgraph.resolvers.records import EntityType
-from docgraph.rest import attachments, documents, entities, openapi, uploads
+from docgraph.rest import attachments, documents, entities, openapi, uploads, workspace
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-OPENAPI_PATH = "/v1/openapi.json"
 
 
 def _methods(endpoints: Mapping[str, Endpoint]) -> Endpoint:
@@ -43,6 +42,7 @@ def routes() -> list[Route]:
     create_entity, get_entity, update_entity = entities.entity_endpoints(None)
     return [
         _route(OPENAPI_PATH, GET=openapi.openapi_json),
+        _route("/v1/workspace", GET=workspace.get_workspace),
         _route("/v1/documents", POST=documents.create_document),
         _route("/v1/documents/upload-url", POST=uploads.request_upload_url),
         _route("/v1/documents/{id}", GET=documents.get_document,

@@ -14,12 +14,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from docgraph.context import RequestContext
+from docgraph.http.context import request_context
+from docgraph.http.responses import JSONResponse
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.pagination import PageRequest
 from docgraph.resolvers.records import EntityType
-from docgraph.responses import JSONResponse
 from docgraph.rest import shapes
 from docgraph.rest.parsing import integer, json_object, query
 
@@ -53,7 +53,7 @@ def _paging(value: Any) -> dict[str, Any]:
 async def _attachments(request: Request, contact_id: Any, limit: Any, offset: Any) -> Response:
     page = PageRequest.parse(limit, None, offset, default_limit=MAX_ATTACHMENTS,
                              names=_PAGING_NAMES)
-    ctx = RequestContext.from_request(request)
+    ctx = request_context(request)
     found = await documents_uc.list_entity_documents(ctx, EntityType.CONTACT, contact_id,
                                                      page=page)
     attachments = [

@@ -17,13 +17,13 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from docgraph.context import RequestContext
+from docgraph.http.context import request_context
+from docgraph.http.responses import JSONResponse
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import entities as entities_uc
 from docgraph.resolvers.pagination import PageRequest
 from docgraph.resolvers.records import EntityType
 from docgraph.resolvers.validation import fail
-from docgraph.responses import JSONResponse
 from docgraph.rest import shapes
 from docgraph.rest.parsing import integer, json_object, query
 
@@ -44,20 +44,20 @@ def entity_endpoints(kind: EntityType | None) -> tuple[Endpoint, Endpoint, Endpo
             if "entity_type" not in fields:
                 raise fail({"entity_type": "is required"})
             entity_type = fields.pop("entity_type")
-        entity = await entities_uc.create_entity(RequestContext.from_request(request),
+        entity = await entities_uc.create_entity(request_context(request),
                                                  entity_type, fields)
         return JSONResponse({"data": shapes.entity(entity)}, status_code=201)
 
     async def read(request: Request) -> Response:
         query(request, ())
-        entity = await entities_uc.require_entity(RequestContext.from_request(request),
+        entity = await entities_uc.require_entity(request_context(request),
                                                   request.path_params["id"], kind)
         return JSONResponse({"data": shapes.entity(entity)})
 
     async def update(request: Request) -> Response:
         query(request, ())
         changes = await json_object(request)
-        entity = await entities_uc.update_entity(RequestContext.from_request(request),
+        entity = await entities_uc.update_entity(request_context(request),
                                                  request.path_params["id"], changes, kind)
         return JSONResponse({"data": shapes.entity(entity)})
 
@@ -71,7 +71,7 @@ async def contact_documents(request: Request) -> Response:
     page = PageRequest.parse_page_number(number, integer(params.get("per_page")),
                                          default_per_page=CONTACT_DOCUMENTS_PER_PAGE)
     found = await documents_uc.list_entity_documents(
-        RequestContext.from_request(request), EntityType.CONTACT, request.path_params["id"],
+        request_context(request), EntityType.CONTACT, request.path_params["id"],
         role=params.get("role"), page=page)
     return JSONResponse({
         "data": {"documents": [shapes.contact_document(edge) for edge in found.page.edges]},
@@ -86,7 +86,7 @@ async def business_documents(request: Request) -> Response:
     page = PageRequest.parse(integer(params.get("limit")), None, integer(params.get("offset")),
                              default_limit=BUSINESS_DOCUMENTS_LIMIT, names={"first": "limit"})
     found = await documents_uc.list_entity_documents(
-        RequestContext.from_request(request), EntityType.COMPANY, request.path_params["id"],
+        request_context(request), EntityType.COMPANY, request.path_params["id"],
         type=params.get("type"), status=params.get("status"), page=page)
     return JSONResponse({
         "documents": [shapes.business_document(edge, found.owner.id)

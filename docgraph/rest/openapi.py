@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from docgraph import errors
+from docgraph.http.responses import JSONResponse
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.pagination import MAX_OFFSET, MAX_PAGE_SIZE
 from docgraph.resolvers.records import DocumentStatus, DocumentType, EntityType
-from docgraph.responses import JSONResponse
 
 Schema = dict[str, Any]
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from docgraph.context import RequestContext
+from docgraph.http.context import request_context
+from docgraph.http.responses import JSONResponse
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import uploads as uploads_uc
-from docgraph.responses import JSONResponse
 from docgraph.rest import shapes
 from docgraph.rest.parsing import integer, json_object, query
 
@@ -25,13 +25,13 @@ from docgraph.rest.parsing import integer, json_object, query
 async def request_upload_url(request: Request) -> Response:
     query(request, ())
     fields = await json_object(request)
-    ticket = await uploads_uc.request_upload_url(RequestContext.from_request(request), fields)
+    ticket = await uploads_uc.request_upload_url(request_context(request), fields)
     return JSONResponse({"data": shapes.upload_ticket(ticket)}, status_code=201)
 
 
 async def download_url(request: Request) -> Response:
     params = query(request, ("expires_in",))
-    ctx = RequestContext.from_request(request)
+    ctx = request_context(request)
     document = await documents_uc.require_document(ctx, request.path_params["id"])
     signed = documents_uc.download_url(ctx, document, integer(params.get("expires_in")))
     return JSONResponse({"data": shapes.signed_url(signed)})

@@ -4,6 +4,6 @@ from typing import TypeAlias
 
 import strawberry
 
-from docgraph.context import RequestContext
+from docgraph.resolvers.context import RequestContext
 
 Info: TypeAlias = strawberry.Info[RequestContext, None]

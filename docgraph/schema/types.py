@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Annotated, Any, NewType
 import strawberry
 from strawberry.scalars import JSON
 
-from docgraph.errors import NotFound
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import AttachmentType, DocumentStatus, DocumentType, EntityType
@@ -209,10 +208,8 @@ class Entity:
             self.id, role=role, type=type, status=status,
             page=PageRequest.parse(first, after, offset),
             with_links=lookahead.selects_document_links(info._raw_info.field_nodes))
-        found = await info.context.document_page_by_entity.load(query)
-        if found is None:
-            raise NotFound("No such entity.")
-        return found.page  # type: ignore[return-value]
+        return await documents_uc.entity_document_page(  # type: ignore[return-value]
+            info.context, query)
 
     @classmethod
     def resolve_type(cls, obj: Any, info: GraphQLResolveInfo,

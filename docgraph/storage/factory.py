@@ -22,8 +22,12 @@ def store_limits(settings: Settings) -> StoreLimits:
                        max_object_bytes=settings.max_object_bytes)
 
 
-def build_store(settings: Settings) -> ObjectStore:
-    """The store ``settings`` choose. Makes no network call."""
+def build_store(settings: Settings, *, local_route: str) -> ObjectStore:
+    """The store ``settings`` choose. Makes no network call.
+
+    ``local_route``: the path under which the app serves the local backend's
+    signed transfers (``/storage/``).
+    """
     settings.check_storage()
     if settings.storage_backend == "s3":
         assert settings.s3_endpoint and settings.s3_access_key and settings.s3_secret_key
@@ -36,7 +40,8 @@ def build_store(settings: Settings) -> ObjectStore:
         raise ConfigError("DOCGRAPH_STORAGE_SIGNING_SECRET is not set: the local storage "
                           "backend signs its URLs with it")
     return LocalObjectStore(settings.objects_dir, secret=settings.storage_signing_secret,
-                            base_url=settings.base_url, limits=store_limits(settings))
+                            url_prefix=settings.base_url + local_route,
+                            limits=store_limits(settings))
 
 
 def with_dev_signing_secret(settings: Settings) -> Settings:

@@ -46,7 +46,6 @@ from docgraph.storage.keys import validate_key, validate_prefix
 from docgraph.storage.names import safe_file_name
 from docgraph.storage.signing import UrlSigner
 
-ROUTE_PREFIX = "/storage/"
 WRITE_BUFFER_BYTES = 1024 * 1024
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -63,12 +62,14 @@ def _disk_errors() -> Iterator[None]:
 class LocalObjectStore(ObjectStore):
     backend = "local"
 
-    def __init__(self, root: Path, *, secret: str, base_url: str,
+    def __init__(self, root: Path, *, secret: str, url_prefix: str,
                  limits: StoreLimits) -> None:
+        """``url_prefix``: where the app serves this store's signed transfers, the key
+        following it (``http://host:8000/storage/``)."""
         super().__init__(limits)
         self.root = Path(os.path.abspath(root))
         self.signer = UrlSigner(secret)
-        self.base_url = base_url.rstrip("/")
+        self.url_prefix = url_prefix
 
     # -- paths -------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class LocalObjectStore(ObjectStore):
         return path.with_name(f".{path.name}.meta")
 
     def url(self, key: str, query: dict) -> str:
-        return f"{self.base_url}{ROUTE_PREFIX}{quote(key, safe='/')}?{urlencode(query)}"
+        return f"{self.url_prefix}{quote(key, safe='/')}?{urlencode(query)}"
 
     # -- signed URLs -------------------------------------------------------------
 

@@ -15,10 +15,10 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from docgraph.db.database import statement_counter
 from docgraph.errors import AppError
+from docgraph.resolvers.context import without_statement_count
 
-log = logging.getLogger("docgraph.background")
+log = logging.getLogger("docgraph.jobs.runner")
 
 
 class BackgroundJobs:
@@ -29,7 +29,7 @@ class BackgroundJobs:
     def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``job`` in the background; ``name`` identifies it in logs."""
         context = contextvars.copy_context()
-        context.run(statement_counter.set, None)
+        context.run(without_statement_count)
         task = asyncio.create_task(self._run(name, job), name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

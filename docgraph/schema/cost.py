@@ -27,6 +27,8 @@ from graphql.language import (
     SelectionSetNode,
 )
 
+from docgraph.http.rate_limits import Pricing
+
 # Documents up to this size are parsed once and cached; larger ones each time.
 _CACHEABLE_LENGTH = 16_384
 
@@ -112,3 +114,10 @@ def request_cost(method: str, query_string: bytes, body: bytes, *,
     if isinstance(payload, list):
         return max(1, sum(_operation_cost(p, max_tokens) for p in payload))
     return _operation_cost(payload, max_tokens)
+
+
+def pricing(*, max_body_bytes: int, max_root_fields: int, max_tokens: int) -> Pricing:
+    """What the rate limiter counts a request to the GraphQL endpoint as: its root fields."""
+    return Pricing(price=functools.partial(request_cost, max_tokens=max_tokens),
+                   max_body_bytes=max_body_bytes, max_cost=max_root_fields,
+                   unit="root_fields")

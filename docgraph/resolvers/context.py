@@ -1,22 +1,24 @@
-"""What every use case gets: who calls, the database, the object store, the background
-jobs, and this request's loaders.
+"""What every use case gets: the process's services, who calls, and this request's loaders.
 
-GraphQL (the view's ``get_context``) and REST build one per request with
-:meth:`RequestContext.from_request`. The dataloaders are created on first
-use and live as long as the request: their caches never outlive it, and
-never mix workspaces.
+:class:`Services` is built once per process by the app (the database pool,
+the object store, the background jobs, the key verifier, the settings).
+Both faces build one :class:`RequestContext` per request from it
+(``docgraph.http.context.request_context``). The dataloaders are created on
+first use and live as long as the request: their caches never outlive it,
+and never mix workspaces.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import uuid
+from collections.abc import Coroutine, Iterator
+from typing import Any, Protocol
 
-from starlette.requests import HTTPConnection
-
-from docgraph.auth import Principal
-from docgraph.background import BackgroundJobs
 from docgraph.config import Settings
-from docgraph.db.database import Database
+from docgraph.db.database import Database, statement_counter
+from docgraph.resolvers.auth import KeyVerifier, Principal
 from docgraph.resolvers.loaders import (
     DocumentByIdLoader,
     DocumentPageByEntityLoader,
@@ -26,31 +28,55 @@ from docgraph.resolvers.loaders import (
 from docgraph.storage.base import ObjectStore
 
 
+class Jobs(Protocol):
+    """Work a use case starts after its response (``docgraph.jobs.runner`` runs it)."""
+
+    def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> Any: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
+class Services:
+    """What lives as long as the process and every request may use."""
+
+    db: Database
+    store: ObjectStore
+    jobs: Jobs
+    settings: Settings
+    keys: KeyVerifier
+
+
+@contextlib.contextmanager
+def counting_statements() -> Iterator[list[int]]:
+    """Count the SQL statements sent within the block (into the list's one item)."""
+    counter = [0]
+    token = statement_counter.set(counter)
+    try:
+        yield counter
+    finally:
+        statement_counter.reset(token)
+
+
+def without_statement_count() -> None:
+    """In the current context, count nothing (a background job's SQL is not its request's)."""
+    statement_counter.set(None)
+
+
 class RequestContext:
     __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
                  "_links_by_document", "db", "jobs", "principal", "request_id", "settings",
                  "store")
 
-    def __init__(self, *, db: Database, store: ObjectStore, jobs: BackgroundJobs,
-                 principal: Principal, settings: Settings, request_id: str) -> None:
-        self.db = db
-        self.store = store
-        self.jobs = jobs
+    def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
+        self.db = services.db
+        self.store = services.store
+        self.jobs = services.jobs
+        self.settings = services.settings
         self.principal = principal
-        self.settings = settings
         self.request_id = request_id
         self._document_by_id: DocumentByIdLoader | None = None
         self._links_by_document: LinksByDocumentLoader | None = None
         self._entity_by_id: EntityByIdLoader | None = None
         self._document_page_by_entity: DocumentPageByEntityLoader | None = None
-
-    @classmethod
-    def from_request(cls, request: HTTPConnection) -> RequestContext:
-        """The context of an authenticated request (AuthMiddleware set its principal)."""
-        state = request.app.state
-        return cls(db=state.db, store=state.store, jobs=state.jobs,
-                   principal=request.state.principal, settings=state.settings,
-                   request_id=request.state.request_id)
 
     @property
     def workspace_id(self) -> uuid.UUID:

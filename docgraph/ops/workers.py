@@ -31,7 +31,7 @@ from typing import Any
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-logger = logging.getLogger("docgraph.workers")
+logger = logging.getLogger("docgraph.ops.workers")
 
 # A worker ahead of another waits this long for it to take a connection.
 DEFER_LIMIT_SECONDS = 0.1

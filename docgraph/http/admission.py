@@ -21,8 +21,8 @@ import asyncio
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from docgraph.bodies import STORAGE_PREFIX
 from docgraph.errors import Unavailable
+from docgraph.http.paths import STORAGE_PREFIX
 
 
 class AdmissionMiddleware:

@@ -13,9 +13,11 @@ import html
 from functools import cache
 from pathlib import Path
 
-STATIC_DIR = Path(__file__).parent / "static"
+from docgraph.http.paths import GRAPHIQL_ASSETS_PATH
+
+STATIC_DIR = Path(__file__).parent.parent / "static"
 ASSETS_DIR = STATIC_DIR / "graphiql"
-ASSETS_URL = "/graphql/assets"
+ASSETS_URL = GRAPHIQL_ASSETS_PATH
 PAGE_TEMPLATE = STATIC_DIR / "graphiql.html"
 
 

@@ -25,11 +25,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from docgraph import graphiql
 from docgraph.config import Settings
-from docgraph.context import RequestContext
 from docgraph.errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, ValidationError
-from docgraph.schema import DocgraphSchema
+from docgraph.http.context import request_context
+from docgraph.resolvers.context import RequestContext
+from docgraph.schema import DocgraphSchema, graphiql
 from docgraph.schema.errors import formatted, retry_after
 
 
@@ -120,7 +120,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         return limited
 
     async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
-        return RequestContext.from_request(request)
+        return request_context(request)
 
     async def process_result(self, request: Request,
                              result: ExecutionResult) -> GraphQLHTTPResponse:

@@ -25,34 +25,27 @@ the same request runs it. A response that reports a failure of the server
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import logging
 import re
-import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from docgraph.bodies import STORAGE_PREFIX, read_body, replaying
-from docgraph.db import idempotency
-from docgraph.db.database import Database
-from docgraph.errors import (
-    AppError,
-    IdempotencyInProgress,
-    IdempotencyMismatch,
-    Unavailable,
-    ValidationError,
-)
+from docgraph.errors import AppError, ValidationError
+from docgraph.http.bodies import read_body, replaying
+from docgraph.http.context import services
+from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.resolvers import idempotency
 
-log = logging.getLogger("docgraph.idempotency")
+if TYPE_CHECKING:
+    from docgraph.resolvers.context import Database
+    from docgraph.resolvers.idempotency import Record
 
 HEADER = b"idempotency-key"
 REPLAYED_HEADER = (b"idempotent-replayed", b"true")
 MAX_KEY_LENGTH = 255
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
-_CLAIM_TRIES = 3
 
 
 def _server_error_codes() -> frozenset[str]:
@@ -140,31 +133,17 @@ class IdempotencyMiddleware:
 
         body = await read_body(receive)
         receive = replaying(body, receive)
-        request_fingerprint = fingerprint(scope, body)
-        db: Database = scope["app"].state.db
-        workspace_id = principal.workspace_id
-        attempt = uuid.uuid4()
-
-        for _ in range(_CLAIM_TRIES):
-            if await idempotency.claim(db, workspace_id, key, request_fingerprint, attempt,
-                                       lease_seconds=self.lease_seconds,
-                                       retention_seconds=self.retention_seconds):
-                await self._run(scope, receive, send, db, workspace_id, key, attempt)
-                return
-            record = await idempotency.get_record(db, workspace_id, key)
-            if record is None:  # expired or released since the claim: claim again
-                continue
-            if record.fingerprint != request_fingerprint:
-                raise IdempotencyMismatch(details={"idempotency_key": key})
-            if record.status is None or record.headers is None or record.body is None:
-                break
-            await self._replay(send, record.status, record.headers, record.body)
-            return
-        raise IdempotencyInProgress(details={"idempotency_key": key},
-                                    headers={"Retry-After": "1"})
+        db = services(scope["app"]).db
+        outcome = await idempotency.claim_or_replay(
+            db, principal.workspace_id, key, fingerprint(scope, body),
+            lease_seconds=self.lease_seconds, retention_seconds=self.retention_seconds)
+        if isinstance(outcome, idempotency.Claim):
+            await self._run(scope, receive, send, db, outcome)
+        else:
+            await self._replay(send, outcome)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, db: Database,
-                   workspace_id: uuid.UUID, key: str, attempt: uuid.UUID) -> None:
+                   claim: idempotency.Claim) -> None:
         """Run the request holding the claim; keep its response, then send it."""
         messages: list[Message] = []
 
@@ -174,36 +153,28 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, receive, keep)
         except BaseException:
-            with contextlib.suppress(Unavailable):
-                await idempotency.release(db, workspace_id, key, attempt)
+            await idempotency.release(db, claim)
             raise
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         if start is None:  # no response at all: nothing to keep
-            with contextlib.suppress(Unavailable):
-                await idempotency.release(db, workspace_id, key, attempt)
+            await idempotency.release(db, claim)
             return
         status = start["status"]
         headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in start["headers"]]
         body = b"".join(m.get("body", b"") for m in messages
                         if m["type"] == "http.response.body")
-        try:
-            if reports_server_failure(status, headers, body):
-                await idempotency.release(db, workspace_id, key, attempt)
-            else:
-                await idempotency.complete(db, workspace_id, key, attempt, status=status,
-                                           headers=headers, body=body)
-        except Unavailable:
-            # The work is done: answer it. The key stays locked until its lease
-            # ends; a retry after that runs the request again.
-            log.warning("could not keep the response for an Idempotency-Key",
-                        extra={"workspace_id": str(workspace_id)})
+        if reports_server_failure(status, headers, body):
+            await idempotency.release(db, claim)
+        else:
+            await idempotency.keep(db, claim, status=status, headers=headers, body=body)
         for message in messages:
             await send(message)
 
     @staticmethod
-    async def _replay(send: Send, status: int, headers: list[list[str]], body: bytes) -> None:
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        await send({"type": "http.response.start", "status": status,
+    async def _replay(send: Send, record: Record) -> None:
+        assert record.status is not None and record.headers is not None \
+            and record.body is not None
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in record.headers]
+        await send({"type": "http.response.start", "status": record.status,
                     "headers": [*raw, REPLAYED_HEADER]})
-        await send({"type": "http.response.body", "body": body})
-
+        await send({"type": "http.response.body", "body": record.body})

@@ -14,9 +14,8 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docgraph.errors import PayloadTooLarge
-from docgraph.responses import error_response
-
-STORAGE_PREFIX = "/storage/"
+from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.http.responses import error_response
 
 
 def too_large(max_bytes: int) -> PayloadTooLarge:

@@ -79,6 +79,17 @@ async def create_key(db: Database, workspace_id: uuid.UUID, scopes: Iterable[str
     return key, record
 
 
+async def list_keys(db: Database, workspace_id: uuid.UUID | None = None) -> list[dict]:
+    """Every key (of one workspace, if given): its id, prefix and scopes, never the key."""
+    return await api_keys.list_keys(db, workspace_id)
+
+
+async def revoke_key(db: Database, key_id: uuid.UUID) -> dict | None:
+    """Revoke a key (None if there is no such key); every instance stops accepting it
+    within ``DOCGRAPH_KEY_CACHE_SECONDS``."""
+    return await api_keys.revoke_key(db, key_id)
+
+
 def bearer_token(authorization: str | None) -> str:
     """The key in an ``Authorization: Bearer`` header, or ``InvalidKey``."""
     if not authorization:

@@ -22,14 +22,14 @@ from typing import Any, TypeVar
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from docgraph import auth, workers
 from docgraph.config import ConfigError, Settings
-from docgraph.db import api_keys, workspaces
 from docgraph.db.database import Database
-from docgraph.db.embedded import EmbeddedPostgres, EmbeddedPostgresError
 from docgraph.db.migrate import MigrationError, migrate
 from docgraph.errors import AppError, InvalidKey
 from docgraph.logs import configure_logging
+from docgraph.ops import workers
+from docgraph.ops.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from docgraph.resolvers import auth, workspaces
 
 T = TypeVar("T")
 
@@ -132,7 +132,7 @@ def cmd_key_create(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_key_list(settings: Settings, args: argparse.Namespace) -> None:
     with database_url(settings) as url:
-        rows = _run_with_db(url, lambda db: api_keys.list_keys(db, args.workspace))
+        rows = _run_with_db(url, lambda db: auth.list_keys(db, args.workspace))
     for row in rows:
         row["scopes"] = ",".join(row["scopes"])
     _print_rows(rows, ["id", "workspace_id", "prefix", "name", "scopes", "rate_limit",
@@ -141,7 +141,7 @@ def cmd_key_list(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> None:
     with database_url(settings) as url:
-        row = _run_with_db(url, lambda db: api_keys.revoke_key(db, args.id))
+        row = _run_with_db(url, lambda db: auth.revoke_key(db, args.id))
     if row is None:
         raise CommandError(f"no key {args.id}")
     print(f"revoked {row['id']} at {row['revoked_at']}")
@@ -155,13 +155,14 @@ def _proxy_options(settings: Settings) -> dict[str, Any]:
 def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
     """Remove orphaned uploads and deleted documents' bytes once (what instances do
     every DOCGRAPH_SWEEP_INTERVAL_SECONDS)."""
+    from docgraph.http.paths import STORAGE_PREFIX
     from docgraph.resolvers.sweeper import sweep_with
     from docgraph.storage.factory import build_store
 
     # Sweeping signs no URL: without a configured secret, any will do.
     store = build_store(dataclasses.replace(
         settings, storage_signing_secret=settings.storage_signing_secret
-        or secrets.token_urlsafe(32)))
+        or secrets.token_urlsafe(32)), local_route=STORAGE_PREFIX)
 
     async def work(db: Database) -> Any:
         try:
@@ -210,7 +211,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     settings = Settings.from_env(require_database=True)
     assert settings.database_url is not None
     asyncio.run(migrate(settings.database_url))
-    config = _uvicorn_config("docgraph.cli:app_from_env", settings, factory=True,
+    config = _uvicorn_config("docgraph.ops.cli:app_from_env", settings, factory=True,
                              workers=settings.workers)
     if settings.workers == 1:
         server = uvicorn.Server(config)

@@ -1,0 +1,1 @@
+"""Background work: the runner for jobs a request starts, and the periodic housekeeping."""

@@ -1,0 +1,94 @@
+"""The app's periodic housekeeping: purging expired shared state, sweeping storage.
+
+Each instance runs both on its own schedule, jittered so instances drift
+apart. The purge is harmless on several instances at once; the sweep runs
+on one instance at a time (an advisory lock, see ``resolvers.sweeper``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+
+from docgraph.errors import AppError, Unavailable
+from docgraph.resolvers.context import Services
+from docgraph.resolvers.maintenance import prepare_storage, purge_expired
+from docgraph.resolvers.sweeper import sweep_with
+
+log = logging.getLogger("docgraph.jobs.maintenance")
+
+READY_RETRY_SECONDS = 5.0
+
+
+async def purge_periodically(services: Services) -> None:
+    """Every ``DOCGRAPH_PURGE_INTERVAL_SECONDS`` (±50 %): delete expired shared state."""
+    interval = services.settings.purge_interval_seconds
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
+        try:
+            purged = await purge_expired(services.db)
+        except Unavailable:
+            log.warning("purge skipped: the database is unavailable")
+            continue
+        except Exception:
+            log.exception("purge failed")
+            continue
+        if any(purged.values()):
+            log.info("purged expired shared state", extra={"purged": purged})
+
+
+async def maintain_storage(services: Services) -> None:
+    """Get the store ready, then sweep periodically.
+
+    Readiness (creating the bucket) is retried until it succeeds, so the app
+    starts even while storage is down. Sweeps run every
+    ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %, so instances spread out); the
+    deep one at most once per ``DOCGRAPH_ORPHAN_UPLOAD_SECONDS``.
+    """
+    settings = services.settings
+    while True:
+        try:
+            await prepare_storage(services.store)
+            break
+        except AppError as exc:
+            log.warning("object storage is not ready: %s; retrying", exc.message)
+            await asyncio.sleep(READY_RETRY_SECONDS)
+    interval = settings.sweep_interval_seconds
+    if interval <= 0:
+        return
+    last_deep: float | None = None
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        deep = last_deep is None or time.monotonic() - last_deep >= settings.orphan_upload_seconds
+        try:
+            report = await sweep_with(services.db, services.store, settings, deep=deep)
+        except AppError as exc:
+            log.warning("storage sweep failed: %s: %s", exc.code, exc.message)
+            continue
+        except Exception:
+            log.exception("storage sweep failed")
+            continue
+        if deep and not report.skipped:
+            last_deep = time.monotonic()
+        if report.total():
+            log.info("storage sweep", extra=dataclasses.asdict(report))
+
+
+@contextlib.asynccontextmanager
+async def housekeeping(services: Services) -> AsyncIterator[None]:
+    """Both loops as tasks for the block's duration (the app's lifespan)."""
+    tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
+             asyncio.create_task(maintain_storage(services), name="storage-maintenance")]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,1 @@
+"""Running docgraph: the command line, the worker supervisor, the embedded PostgreSQL."""

@@ -1,0 +1,140 @@
+"""The package's layers, read from its imports: faces -> resolvers -> db and storage.
+
+Every ``import`` in every module under ``docgraph/`` counts, wherever it is
+written (inside functions and ``if TYPE_CHECKING:`` blocks too): a forbidden
+edge is a forbidden edge even when it only names a type.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import docgraph
+
+PACKAGE = Path(docgraph.__file__).parent
+
+LEAVES = frozenset({"errors", "config", "logs"})
+# What each part may import besides itself and the leaves. A part not listed
+# here is an error: a new folder must say where it sits.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "errors": frozenset(),
+    "config": frozenset(),
+    "logs": frozenset(),
+    # Adapters: they never import upward.
+    "db": frozenset(),
+    "storage": frozenset(),
+    # Use cases, loaders and the request context: the only way down to db and storage.
+    "resolvers": frozenset({"db", "storage"}),
+    # The HTTP pipeline both faces sit behind.
+    "http": frozenset({"resolvers"}),
+    # The two faces: through resolvers only, never each other.
+    "schema": frozenset({"resolvers", "http"}),
+    "rest": frozenset({"resolvers", "http"}),
+    # Background work: use cases, run later.
+    "jobs": frozenset({"resolvers"}),
+    # Composition roots: they build and start everything.
+    "app": frozenset({"db", "storage", "resolvers", "http", "schema", "rest", "jobs"}),
+    "ops": frozenset({"db", "storage", "resolvers", "http", "schema", "rest", "jobs",
+                      "app"}),
+    "__init__": frozenset(),
+    "__main__": frozenset({"ops"}),
+}
+
+
+def part_of(module: str) -> str | None:
+    """``docgraph.resolvers.documents`` -> ``resolvers``; None outside the package."""
+    names = module.split(".")
+    if names[0] != "docgraph":
+        return None
+    return names[1] if len(names) > 1 else "__init__"
+
+
+def imported_modules(tree: ast.AST, module: str) -> list[tuple[int, str]]:
+    """Every module ``tree`` imports, absolute, with its line."""
+    found: list[tuple[int, str]] = []
+    package = module.rsplit(".", 1)[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.append((node.lineno, base))
+            # ``from docgraph import rest`` imports the part ``rest``.
+            if base == "docgraph":
+                found += [(node.lineno, f"docgraph.{alias.name}") for alias in node.names]
+    return found
+
+
+def forbidden_imports(source: str, module: str) -> list[str]:
+    """The edges of ``module`` (its text: ``source``) that the layers forbid."""
+    own = part_of(module)
+    assert own is not None
+    if own not in MAY_IMPORT:
+        return [f"{module}: the part {own!r} has no place in MAY_IMPORT"]
+    allowed = MAY_IMPORT[own] | LEAVES | {own}
+    problems = []
+    for line, target in imported_modules(ast.parse(source), module):
+        other = part_of(target)
+        if other is None or target == "docgraph":
+            continue
+        if other not in allowed:
+            problems.append(f"{module}:{line} imports {target} ({own} -> {other})")
+    return problems
+
+
+def modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).with_suffix("")
+        parts = list(relative.parts)
+        if parts[-1] == "__init__" and len(parts) > 2:
+            parts = parts[:-1]
+        found.append((".".join(parts), path))
+    return found
+
+
+def test_every_import_follows_the_layers():
+    problems = [problem for module, path in modules()
+                for problem in forbidden_imports(path.read_text(encoding="utf-8"), module)]
+    assert problems == []
+
+
+def test_the_package_root_holds_the_app_and_its_config_only():
+    loose = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert loose == ["__init__.py", "__main__.py", "app.py", "config.py", "errors.py", "logs.py"]
+
+
+def test_a_face_reaching_the_database_is_caught():
+    source = "from docgraph.db import documents\n"
+    assert forbidden_imports(source, "docgraph.rest.documents") == [
+        "docgraph.rest.documents:1 imports docgraph.db (rest -> db)"]
+
+
+def test_a_type_only_import_counts_too():
+    source = ("from typing import TYPE_CHECKING\n"
+              "if TYPE_CHECKING:\n"
+              "    from docgraph.storage.base import ObjectStore\n")
+    assert forbidden_imports(source, "docgraph.schema.types") == [
+        "docgraph.schema.types:3 imports docgraph.storage.base (schema -> storage)"]
+
+
+def test_one_face_importing_the_other_is_caught():
+    source = "def f():\n    from docgraph.rest import shapes\n"
+    assert forbidden_imports(source, "docgraph.schema.query") == [
+        "docgraph.schema.query:2 imports docgraph.rest (schema -> rest)"]
+
+
+def test_an_adapter_importing_upward_is_caught():
+    assert forbidden_imports("from ..resolvers import records\n", "docgraph.db.links") == [
+        "docgraph.db.links:1 imports docgraph.resolvers (db -> resolvers)"]
+    assert forbidden_imports("import docgraph.http.paths\n", "docgraph.storage.local") == [
+        "docgraph.storage.local:1 imports docgraph.http.paths (storage -> http)"]
+
+
+def test_a_new_part_must_say_where_it_sits():
+    assert forbidden_imports("", "docgraph.plugins.thing") == [
+        "docgraph.plugins.thing: the part 'plugins' has no place in MAY_IMPORT"]
