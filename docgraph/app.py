@@ -98,14 +98,18 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     if settings.graphql_graphiql:
         routes.append(Mount(GRAPHIQL_ASSETS_PATH,
                             app=StaticFiles(directory=graphiql.ASSETS_DIR)))
-    # Outermost first. The rate limiter runs before the body limit and the
-    # authentication answer so that their 413 and 401 carry the rate-limit
-    # headers (it identifies the key itself, through the same cached verifier).
+    # Outermost first. CORS wraps everything, the request id layer included: that
+    # layer renders the errors raised below it (a 429, the queue's 503), and only
+    # a layer outside it can add the CORS headers that let a page read them.
+    # The rate limiter runs before the body limit and the authentication answer
+    # so that their 413 and 401 carry the rate-limit headers (it identifies the
+    # key itself, through the same cached verifier).
     # A request waits for its turn in the worker (admission) before anything
-    # touches the database, inside CORS so that a 503 from the queue is readable.
-    middleware = [Middleware(RequestIdMiddleware, log_requests=settings.access_log)]
+    # touches the database.
+    middleware: list[Middleware] = []
     if settings.cors_origins:
         middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
+    middleware.append(Middleware(RequestIdMiddleware, log_requests=settings.access_log))
     if settings.max_active_requests:
         middleware.append(Middleware(AdmissionMiddleware, limit=settings.max_active_requests,
                                      queue_timeout=settings.queue_timeout_seconds,

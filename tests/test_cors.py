@@ -1,13 +1,17 @@
 """CORS as a browser sees it: preflights, exposed headers, refused origins."""
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
 
 from docgraph.app import create_app
+from docgraph.resolvers import auth
 
 from .conftest import LiveServer, make_settings
+from .instances import serving
 
 APP_ORIGIN = "http://app.example.test:5173"
 
@@ -66,6 +70,56 @@ async def test_errors_carry_cors_headers_so_the_page_can_read_them(cors_client):
     assert r.json()["error"]["code"] == "invalid_key"
 
 
+def assert_readable(r: httpx.Response) -> None:
+    """The page may read this response and the headers that say when to retry."""
+    assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+    exposed = {h.strip().lower() for h in r.headers["access-control-expose-headers"].split(",")}
+    assert {"x-request-id", "retry-after"} <= exposed
+
+
+async def test_a_rate_limited_response_is_readable(cors_client, db, tenant):
+    key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, rate_limit=1)
+    headers = {**tenant.headers(key), "Origin": APP_ORIGIN}
+    assert (await cors_client.get("/v1/workspace", headers=headers)).status_code == 200
+    r = await cors_client.get("/v1/workspace", headers=headers)
+    assert r.status_code == 429
+    assert "retry-after" in r.headers
+    assert_readable(r)
+
+
+async def test_a_body_over_the_limit_is_readable(cors_client, tenant):
+    r = await cors_client.post("/v1/documents", content=b"x" * (2 << 20),
+                               headers={**tenant.headers(), "Origin": APP_ORIGIN,
+                                        "Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert_readable(r)
+
+
+async def test_a_503_from_the_admission_queue_is_readable(tmp_root, database_url, tenant):
+    with serving(tmp_root, database_url, cors_origins=(APP_ORIGIN,), max_active_requests=1,
+                 queue_timeout_seconds=0.3) as live:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as c:
+            release = asyncio.Event()
+
+            async def slow_body() -> AsyncIterator[bytes]:
+                yield b'{"query": '
+                await release.wait()
+                yield b'"{ workspace { id } }"}'
+
+            # This request holds the worker's only turn while its body trickles in...
+            held = asyncio.create_task(c.post(
+                "/graphql", content=slow_body(),
+                headers={**tenant.headers(), "Content-Type": "application/json"}))
+            await asyncio.sleep(0.2)
+            # ...so this one waits in line and is answered 503.
+            r = await c.get("/v1/workspace", headers={**tenant.headers(), "Origin": APP_ORIGIN})
+            release.set()
+            assert r.status_code == 503
+            assert "retry-after" in r.headers
+            assert_readable(r)
+            assert (await held).status_code == 200
+
+
 async def test_a_disallowed_origin_gets_no_cors_headers(cors_client, tenant):
     evil = "https://evil.example"
     r = await cors_client.options("/graphql", headers=preflight_headers(origin=evil))
@@ -111,3 +165,21 @@ async def test_a_browser_may_put_to_a_signed_url_with_the_headers_it_was_given(c
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == APP_ORIGIN
     assert "if-none-match" in r.headers["access-control-allow-headers"]
+
+
+async def test_a_page_may_put_and_get_through_signed_urls(cors_server):
+    store = cors_server.app.state.store
+    key = f"workspaces/{uuid.uuid4()}/uploads/{uuid.uuid4().hex}.txt"
+    up = store.presign_upload(key, content_type="text/plain", size=5)
+    async with httpx.AsyncClient(timeout=30) as c:
+        r = await c.put(up.url, content=b"hello", headers={**up.headers, "Origin": APP_ORIGIN})
+        assert r.status_code == 200, r.text
+        assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+        r = await c.get(store.presign_download(key, file_name="hello.txt").url,
+                        headers={"Origin": APP_ORIGIN})
+        assert r.status_code == 200
+        assert r.content == b"hello"
+        assert r.headers["access-control-allow-origin"] == APP_ORIGIN
+        exposed = {h.strip().lower()
+                   for h in r.headers["access-control-expose-headers"].split(",")}
+        assert {"content-disposition", "content-length"} <= exposed

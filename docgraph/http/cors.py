@@ -4,6 +4,8 @@ Allowed origins come from ``DOCGRAPH_CORS_ORIGINS``: none by default, a list,
 or ``*``. A preflight from an allowed origin is answered here, before
 authentication (browsers send preflights without credentials). A disallowed
 origin gets no CORS headers at all, so the browser refuses the response.
+``app.py`` installs this layer outermost, so that errors rendered by the
+layers below (401, 413, 429, the queue's 503) carry the CORS headers.
 The API authenticates with bearer keys, never cookies, so credentials are
 not allowed.
 """
