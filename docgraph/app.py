@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from docgraph import rest
 from docgraph.config import Settings
 from docgraph.db.database import Database
+from docgraph.http import cors
 from docgraph.http.admission import AdmissionMiddleware
 from docgraph.http.authentication import AuthMiddleware
 from docgraph.http.bodies import BodyLimitMiddleware
-from docgraph.http.cors import CORSMiddleware
 from docgraph.http.errors import EXCEPTION_HANDLERS
 from docgraph.http.health import healthz, readyz
 from docgraph.http.idempotency import IdempotencyMiddleware
@@ -108,7 +109,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     # touches the database.
     middleware: list[Middleware] = []
     if settings.cors_origins:
-        middleware.append(Middleware(CORSMiddleware, origins=settings.cors_origins))
+        middleware.append(Middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins,
+            allow_methods=cors.ALLOWED_METHODS, allow_headers=cors.ALLOWED_HEADERS,
+            expose_headers=cors.EXPOSED_HEADERS, max_age=cors.PREFLIGHT_MAX_AGE,
+            allow_credentials=False))
     middleware.append(Middleware(RequestIdMiddleware, log_requests=settings.access_log))
     if settings.max_active_requests:
         middleware.append(Middleware(AdmissionMiddleware, limit=settings.max_active_requests,
