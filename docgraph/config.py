@@ -2,9 +2,10 @@
 
 Each variable is declared once, as a field of :class:`Settings` made with
 :func:`setting`: its default, parser and meaning; its name is ``DOCGRAPH_``
-and the field's name upper-cased. ``VARIABLES`` derives from those fields;
-the README's configuration table is checked against it. A missing or
-malformed value raises :class:`ConfigError` naming the variable.
+and the field's name upper-cased. ``VARIABLES`` and the README's
+configuration table (:func:`markdown_table`, written by ``make
+readme-config``) derive from those fields. A missing or malformed value
+raises :class:`ConfigError` naming the variable.
 """
 
 from __future__ import annotations
@@ -422,4 +423,30 @@ def _variable(field: dataclasses.Field[Any]) -> Variable:
 
 
 VARIABLES: tuple[Variable, ...] = tuple(_variable(f) for f in dataclasses.fields(Settings))
+
+
+def env_text(value: Any) -> str:
+    """``value`` written as a variable would give it (``""`` for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _shown_default(var: Variable) -> str:
+    if var.shown is not None:
+        return var.shown
+    if var.default is None:
+        return "—"
+    text = env_text(var.default)
+    return f"`{text}`" if text else "(none)"
+
+
+def markdown_table() -> str:
+    """The README's configuration table: every variable, its default and meaning."""
+    rows = [f"| `{v.env}` | {_shown_default(v)} | {v.help} |" for v in VARIABLES]
+    return "\n".join(["| Variable | Default | Meaning |", "| --- | --- | --- |", *rows, ""])
 
