@@ -450,3 +450,11 @@ def markdown_table() -> str:
     rows = [f"| `{v.env}` | {_shown_default(v)} | {v.help} |" for v in VARIABLES]
     return "\n".join(["| Variable | Default | Meaning |", "| --- | --- | --- |", *rows, ""])
 
+
+def environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``DOCGRAPH_*`` values, secrets that are set masked."""
+    values = {}
+    for var in VARIABLES:
+        text = env_text(getattr(settings, var.field))
+        values[var.env] = "********" if var.secret and text else text
+    return values

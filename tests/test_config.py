@@ -105,6 +105,28 @@ def test_the_table_has_a_row_per_variable_showing_its_default():
     assert rows["DOCGRAPH_PUBLIC_URL"] == "http://HOST:PORT"
 
 
+def test_docgraph_config_prints_the_settings_in_effect_with_secrets_masked(
+        monkeypatch, capsys):
+    for var in VARIABLES:
+        monkeypatch.delenv(var.env, raising=False)
+    monkeypatch.setenv("DOCGRAPH_PORT", "9000")
+    monkeypatch.setenv("DOCGRAPH_CORS_ORIGINS", "https://a.example.com,https://b.example.com")
+    monkeypatch.setenv("DOCGRAPH_STORAGE_SIGNING_SECRET", "s" * 40)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert [line.partition("=")[0] for line in lines] == [v.env for v in VARIABLES]
+    assert "DOCGRAPH_PORT=9000" in lines
+    assert "DOCGRAPH_CORS_ORIGINS=https://a.example.com,https://b.example.com" in lines
+    assert "DOCGRAPH_STORAGE_SIGNING_SECRET=********" in lines
+    assert "DOCGRAPH_S3_SECRET_KEY=" in lines  # unset: nothing to hide
+    assert "s" * 40 not in out
+    # What it prints reads back as the same settings.
+    env = dict(line.split("=", 1) for line in lines)
+    env["DOCGRAPH_STORAGE_SIGNING_SECRET"] = "s" * 40
+    assert Settings.from_env(env) == Settings.from_env()
+
+
 def test_docgraph_config_writes_the_readme_table(tmp_path, capsys):
     assert main(["config", "--markdown"]) == 0
     assert capsys.readouterr().out == markdown_table()

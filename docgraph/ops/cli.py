@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from docgraph.config import ConfigError, Settings, markdown_table
+from docgraph.config import ConfigError, Settings, environment, markdown_table
 from docgraph.db.database import Database
 from docgraph.db.migrate import MigrationError, migrate
 from docgraph.errors import AppError, InvalidKey
@@ -203,7 +203,7 @@ def with_config_table(text: str) -> str:
 
 
 def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
-    """Print the README's configuration table, or rewrite it in the README."""
+    """Print the settings in effect (secrets masked), the README's table, or rewrite it."""
     if args.markdown:
         sys.stdout.write(markdown_table())
     elif args.readme:
@@ -211,6 +211,9 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
             args.readme.write_text(with_config_table(args.readme.read_text()))
         except OSError as exc:
             raise CommandError(f"cannot rewrite {args.readme}: {exc.strerror}") from None
+    else:
+        for env, value in environment(settings).items():
+            print(f"{env}={value}")
 
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
@@ -322,10 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
     sub.add_parser("schema", help="print the GraphQL schema (make schema writes schema.graphql)"
                    ).set_defaults(func=cmd_schema)
-    p = sub.add_parser("config", help="the README's configuration table (make readme-config)")
-    what = p.add_mutually_exclusive_group(required=True)
+    p = sub.add_parser("config", help="print the settings in effect, secrets masked")
+    what = p.add_mutually_exclusive_group()
     what.add_argument("--markdown", action="store_true",
-                      help="print the configuration table of the README")
+                      help="print the configuration table of the README instead")
     what.add_argument("--readme", type=Path, metavar="FILE",
                       help="rewrite that table between FILE's config markers")
     p.set_defaults(func=cmd_config)
