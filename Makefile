@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install schema
+.PHONY: run test lint bench clean install schema readme-config
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ test: $(STAMP)
 ## Write the GraphQL schema to schema.graphql (a test checks it matches the code).
 schema: $(STAMP)
 	$(BIN)/docgraph schema > schema.graphql
+
+## Rewrite README.md's configuration table from docgraph/config.py (a test checks it).
+readme-config: $(STAMP)
+	$(BIN)/docgraph config --readme README.md
 
 ## Load the service as production runs it and print the speed table (see bench/).
 bench: $(STAMP)

@@ -1,8 +1,11 @@
 """Configuration, read once from the environment (``DOCGRAPH_*``).
 
-Every variable is declared in ``VARIABLES`` with its parser, default and
-meaning; the README's configuration table is checked against it. A missing
-or malformed value raises :class:`ConfigError` naming the variable.
+Each variable is declared once, as a field of :class:`Settings` made with
+:func:`setting`: its default, parser and meaning; its name is ``DOCGRAPH_``
+and the field's name upper-cased. ``VARIABLES`` and the README's
+configuration table (:func:`markdown_table`, written by ``make
+readme-config``) derive from those fields. A missing or malformed value
+raises :class:`ConfigError` naming the variable.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
+
+T = TypeVar("T")
 
 
 class ConfigError(Exception):
@@ -127,208 +132,200 @@ def _bucket(raw: str) -> str:
     return value
 
 
-@dataclasses.dataclass(frozen=True)
-class Variable:
-    env: str
-    field: str
-    parse: Callable[[str], Any]
-    default: Any
-    help: str
-    required_for_serve: bool = False
+def setting(default: T, *, parse: Callable[[str], T], help: str, shown: str | None = None,
+            required_for_serve: bool = False, secret: bool = False) -> T:
+    """Declare a field of :class:`Settings` and the variable it is read from.
 
-
-_MISSING = object()
-
-VARIABLES: tuple[Variable, ...] = (
-    Variable("DOCGRAPH_DATABASE_URL", "database_url", _postgres_url, None,
-             "PostgreSQL URL. Required by `docgraph serve`; when unset, `make run` and the "
-             "CLI start the embedded cluster under the data directory.",
-             required_for_serve=True),
-    Variable("DOCGRAPH_DATA_DIR", "data_dir", _path, Path(".docgraph"),
-             "Where `make run` keeps the embedded PostgreSQL cluster, local objects and the "
-             "development key."),
-    Variable("DOCGRAPH_HOST", "host", _text, "127.0.0.1", "Interface to listen on."),
-    Variable("DOCGRAPH_PORT", "port", _int(1, 65535), 8000, "Port to listen on."),
-    Variable("DOCGRAPH_WORKERS", "workers", _int(1, 64), 1,
-             "Worker processes for `docgraph serve`."),
-    Variable("DOCGRAPH_MAX_ACTIVE_REQUESTS", "max_active_requests", _int(0, 10000), 16,
-             "Requests each worker works on at once; later ones wait their turn in arrival "
-             "order (0: no limit). With PostgreSQL on the same few cores, 2 or 3 gave the "
-             "lowest tail latency; health checks and storage transfers never wait."),
-    Variable("DOCGRAPH_QUEUE_TIMEOUT_SECONDS", "queue_timeout_seconds", _float(0.01), 10.0,
-             "Seconds a request may wait for its turn before answering 503 `unavailable`."),
-    Variable("DOCGRAPH_PUBLIC_URL", "public_url", _http_url, None,
-             "Base URL clients reach this service at; signed local-storage URLs start with it. "
-             "Defaults to http://HOST:PORT."),
-    Variable("DOCGRAPH_LOG_LEVEL", "log_level", _choice("debug", "info", "warning", "error"),
-             "info", "Log level of the JSON logs."),
-    Variable("DOCGRAPH_ACCESS_LOG", "access_log", _bool, True,
-             "Write one JSON line per request."),
-    Variable("DOCGRAPH_DB_POOL_MIN", "db_pool_min", _int(0, 1000), 2,
-             "Connections the pool keeps open."),
-    Variable("DOCGRAPH_DB_POOL_MAX", "db_pool_max", _int(1, 1000), 10,
-             "Most connections the pool opens."),
-    Variable("DOCGRAPH_DB_ACQUIRE_TIMEOUT", "db_acquire_timeout", _float(0.01), 2.0,
-             "Seconds to wait for a pooled connection before answering 503."),
-    Variable("DOCGRAPH_DB_STATEMENT_TIMEOUT_MS", "db_statement_timeout_ms", _int(0), 2000,
-             "PostgreSQL statement_timeout for API connections, in milliseconds (0: none)."),
-    Variable("DOCGRAPH_EXPOSE_STATEMENT_COUNT", "expose_statement_count", _bool, False,
-             "Add an X-Statement-Count header (SQL statements the request sent) to every "
-             "response. For tests and benchmarks; leave off in production."),
-    Variable("DOCGRAPH_CORS_ORIGINS", "cors_origins", _origins, (),
-             "Origins whose pages may call the API from a browser, comma-separated "
-             "(e.g. https://app.example.com), or `*` for development. None by default."),
-    Variable("DOCGRAPH_KEY_CACHE_SECONDS", "key_cache_seconds", _float(0.0), 2.0,
-             "How long a verified API key is cached in memory; a revoked key stops working "
-             "on every instance within this time."),
-    Variable("DOCGRAPH_RATE_LIMIT", "rate_limit", _int(1), 1200,
-             "Requests (GraphQL: root fields) an API key may make per window, unless the key "
-             "has its own limit (`docgraph key create --rate-limit`)."),
-    Variable("DOCGRAPH_RATE_LIMIT_WINDOW_SECONDS", "rate_limit_window_seconds", _int(1, 86400),
-             60, "Length of a rate-limit window; it starts at a client's first request."),
-    Variable("DOCGRAPH_ADDRESS_RATE_LIMIT", "address_rate_limit", _int(1), 600,
-             "Requests per window from one client address that carry no valid key (failed "
-             "authentication, signed storage URLs)."),
-    Variable("DOCGRAPH_FORWARDED_ALLOW_IPS", "forwarded_allow_ips", _text, None,
-             "Comma-separated addresses of the load balancers whose X-Forwarded-For names "
-             "the client (used by per-address rate limits). None by default."),
-    Variable("DOCGRAPH_MAX_BODY_BYTES", "max_body_bytes", _int(1), 1048576,
-             "Largest request body accepted (413 payload_too_large above it), except at "
-             "/graphql (DOCGRAPH_GRAPHQL_MAX_BODY_BYTES). Uploads to signed storage URLs "
-             "have their own, signed, size."),
-    Variable("DOCGRAPH_GRAPHQL_MAX_ROOT_FIELDS", "graphql_max_root_fields", _int(1, 1000), 20,
-             "Most root fields (aliases included) one GraphQL operation may select; each "
-             "counts as one request against the rate limit."),
-    Variable("DOCGRAPH_IDEMPOTENCY_RETENTION_SECONDS", "idempotency_retention_seconds",
-             _int(1), 86400, "How long a response is kept for replay under its Idempotency-Key."),
-    Variable("DOCGRAPH_IDEMPOTENCY_LEASE_SECONDS", "idempotency_lease_seconds", _float(0.1),
-             60.0, "How long an Idempotency-Key stays locked by a request that never finished "
-             "(its instance crashed) before a retry may run it again."),
-    Variable("DOCGRAPH_PURGE_INTERVAL_SECONDS", "purge_interval_seconds", _float(1.0), 300.0,
-             "How often each instance deletes expired idempotency records and rate-limit "
-             "windows."),
-    Variable("DOCGRAPH_STORAGE_BACKEND", "storage_backend", _choice("local", "s3"), "local",
-             "Object storage: `local` (files under DOCGRAPH_STORAGE_ROOT, signed URLs served "
-             "by docgraph itself) or `s3` (MinIO or any S3 service)."),
-    Variable("DOCGRAPH_STORAGE_ROOT", "storage_root", _path, None,
-             "Directory of the local backend's objects. Defaults to DATA_DIR/objects."),
-    Variable("DOCGRAPH_STORAGE_SIGNING_SECRET", "storage_signing_secret", _secret, None,
-             "HMAC key (at least 32 characters) of the local backend's signed URLs; every "
-             "instance needs the same one. Required by `docgraph serve` with the local "
-             "backend; `make run` generates one under the data directory."),
-    Variable("DOCGRAPH_S3_ENDPOINT", "s3_endpoint", _host_port, None,
-             "host[:port] docgraph reaches the S3 service at. Required with the s3 backend."),
-    Variable("DOCGRAPH_S3_PUBLIC_URL", "s3_public_url", _http_url, None,
-             "Base URL clients reach the S3 service at, if not the endpoint (signed URLs "
-             "start with it). Defaults to http(s)://ENDPOINT."),
-    Variable("DOCGRAPH_S3_BUCKET", "s3_bucket", _bucket, "docgraph",
-             "Bucket holding every workspace's objects; created when missing."),
-    Variable("DOCGRAPH_S3_ACCESS_KEY", "s3_access_key", _text, None,
-             "S3 access key. Required with the s3 backend."),
-    Variable("DOCGRAPH_S3_SECRET_KEY", "s3_secret_key", _text, None,
-             "S3 secret key. Required with the s3 backend."),
-    Variable("DOCGRAPH_S3_REGION", "s3_region", _text, "us-east-1",
-             "Region of the bucket (MinIO's default is us-east-1). Always passed to the "
-             "client, so signing URLs never needs a network call."),
-    Variable("DOCGRAPH_S3_SECURE", "s3_secure", _bool, True,
-             "Reach the endpoint over https."),
-    Variable("DOCGRAPH_STORAGE_TIMEOUT", "storage_timeout", _float(0.1), 5.0,
-             "Seconds an object-storage call may take before it answers 503."),
-    Variable("DOCGRAPH_MAX_OBJECT_BYTES", "max_object_bytes", _int(1, 5 * 1024**3), 1024**3,
-             "Largest upload accepted, in bytes (at most 5 GiB, S3's single-PUT limit)."),
-    Variable("DOCGRAPH_UPLOAD_URL_SECONDS", "upload_url_seconds", _int(1, 604800), 900,
-             "Lifetime of a signed upload URL."),
-    Variable("DOCGRAPH_DOWNLOAD_URL_SECONDS", "download_url_seconds", _int(1, 604800), 3600,
-             "Lifetime of a signed download URL when the caller does not choose one."),
-    Variable("DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS", "download_url_max_seconds",
-             _int(1, 604800), 86400,
-             "Longest download-URL lifetime a caller may ask for (at most 7 days)."),
-    Variable("DOCGRAPH_ORPHAN_UPLOAD_SECONDS", "orphan_upload_seconds", _int(1), 86400,
-             "An upload not recorded as a document within this time is deleted. Must be "
-             "longer than DOCGRAPH_UPLOAD_URL_SECONDS."),
-    Variable("DOCGRAPH_DELETE_GRACE_SECONDS", "delete_grace_seconds", _int(0), 604800,
-             "How long a deleted document's bytes and preview are kept before they are "
-             "removed for good."),
-    Variable("DOCGRAPH_SWEEP_INTERVAL_SECONDS", "sweep_interval_seconds", _int(0), 300,
-             "How often each instance tries to sweep orphaned uploads and deleted documents' "
-             "bytes (one instance at a time does the work; 0 turns the background sweep off; "
-             "`docgraph sweep` runs it once)."),
-    Variable("DOCGRAPH_GRAPHQL_MAX_DEPTH", "graphql_max_depth", _int(1, 100), 10,
-             "Deepest field nesting a GraphQL operation may have (introspection fields "
-             "excluded)."),
-    Variable("DOCGRAPH_GRAPHQL_MAX_ALIASES", "graphql_max_aliases", _int(0, 1000), 30,
-             "Most field aliases one GraphQL document may use."),
-    Variable("DOCGRAPH_GRAPHQL_MAX_TOKENS", "graphql_max_tokens", _int(100, 1_000_000), 5000,
-             "Most lexical tokens one GraphQL document may have; longer documents are "
-             "refused before parsing finishes."),
-    Variable("DOCGRAPH_GRAPHQL_MAX_BODY_BYTES", "graphql_max_body_bytes",
-             _int(1024, 1 << 30), 1 << 20,
-             "Largest POST /graphql body, in bytes (413 payload_too_large beyond)."),
-    Variable("DOCGRAPH_GRAPHQL_COMPILED", "graphql_compiled", _bool, True,
-             "Run queries through the compiled execution path (same responses, a fraction "
-             "of the CPU); off runs every operation through graphql-core's executor."),
-    Variable("DOCGRAPH_GRAPHQL_INTROSPECTION", "graphql_introspection", _bool, True,
-             "Answer introspection queries (and suggest field names in errors). Turn off in "
-             "production."),
-    Variable("DOCGRAPH_GRAPHQL_GRAPHIQL", "graphql_graphiql", _bool, True,
-             "Serve GraphiQL at GET /graphql (its assets come from docgraph itself). Turn off "
-             "in production."),
-)
+    ``parse`` turns the variable's text into the value (``ValueError`` when it
+    cannot); ``help`` is its meaning in the README. ``shown`` replaces the
+    default in the README when the default is worked out from other settings.
+    ``required_for_serve`` makes ``docgraph serve`` refuse to start without it;
+    a ``secret`` stays out of ``repr`` and ``docgraph config``.
+    """
+    return dataclasses.field(
+        default=default, repr=not secret,
+        metadata={"parse": parse, "help": help, "shown": shown,
+                  "required_for_serve": required_for_serve})
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    database_url: str | None = None
-    data_dir: Path = Path(".docgraph")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    max_active_requests: int = 16
-    queue_timeout_seconds: float = 10.0
-    public_url: str | None = None
-    log_level: str = "info"
-    access_log: bool = True
-    db_pool_min: int = 2
-    db_pool_max: int = 10
-    db_acquire_timeout: float = 2.0
-    db_statement_timeout_ms: int = 2000
-    expose_statement_count: bool = False
-    cors_origins: tuple[str, ...] = ()
-    key_cache_seconds: float = 2.0
-    rate_limit: int = 1200
-    rate_limit_window_seconds: int = 60
-    address_rate_limit: int = 600
-    forwarded_allow_ips: str | None = None
-    max_body_bytes: int = 1048576
-    graphql_max_root_fields: int = 20
-    idempotency_retention_seconds: int = 86400
-    idempotency_lease_seconds: float = 60.0
-    purge_interval_seconds: float = 300.0
-    storage_backend: str = "local"
-    storage_root: Path | None = None
-    storage_signing_secret: str | None = dataclasses.field(default=None, repr=False)
-    s3_endpoint: str | None = None
-    s3_public_url: str | None = None
-    s3_bucket: str = "docgraph"
-    s3_access_key: str | None = dataclasses.field(default=None, repr=False)
-    s3_secret_key: str | None = dataclasses.field(default=None, repr=False)
-    s3_region: str = "us-east-1"
-    s3_secure: bool = True
-    storage_timeout: float = 5.0
-    max_object_bytes: int = 1024**3
-    upload_url_seconds: int = 900
-    download_url_seconds: int = 3600
-    download_url_max_seconds: int = 86400
-    orphan_upload_seconds: int = 86400
-    delete_grace_seconds: int = 604800
-    sweep_interval_seconds: int = 300
-    graphql_max_depth: int = 10
-    graphql_max_aliases: int = 30
-    graphql_max_tokens: int = 5000
-    graphql_max_body_bytes: int = 1 << 20
-    graphql_compiled: bool = True
-    graphql_introspection: bool = True
-    graphql_graphiql: bool = True
+    """Every setting; each field declares its variable (see :func:`setting`)."""
+
+    database_url: str | None = setting(
+        None, parse=_postgres_url, required_for_serve=True,
+        help="PostgreSQL URL. Required by `docgraph serve`; when unset, `make run` and the CLI "
+             "start the embedded cluster under the data directory.")
+    data_dir: Path = setting(
+        Path(".docgraph"), parse=_path,
+        help="Where `make run` keeps the embedded PostgreSQL cluster, local objects and the "
+             "development key.")
+    host: str = setting("127.0.0.1", parse=_text, help="Interface to listen on.")
+    port: int = setting(8000, parse=_int(1, 65535), help="Port to listen on.")
+    workers: int = setting(
+        1, parse=_int(1, 64),
+        help="Worker processes for `docgraph serve`. With more than one, new connections are "
+             "shared out evenly between them.")
+    max_active_requests: int = setting(
+        16, parse=_int(0, 10000),
+        help="Requests each worker works on at once; later ones wait their turn in arrival order "
+             "(`0`: no limit). With PostgreSQL on the same few cores, 2 or 3 gave the lowest tail "
+             "latency. Health checks and storage transfers never wait.")
+    queue_timeout_seconds: float = setting(
+        10.0, parse=_float(0.01),
+        help="Seconds a request may wait for its turn before it is answered 503 `unavailable` "
+             "(with `Retry-After`).")
+    public_url: str | None = setting(
+        None, parse=_http_url, shown="http://HOST:PORT",
+        help="Base URL clients reach this service at; signed local-storage URLs start with it.")
+    log_level: str = setting(
+        "info", parse=_choice("debug", "info", "warning", "error"),
+        help="Log level of the JSON logs (`debug`, `info`, `warning`, `error`).")
+    access_log: bool = setting(True, parse=_bool, help="Write one JSON line per request.")
+    db_pool_min: int = setting(2, parse=_int(0, 1000), help="Connections the pool keeps open.")
+    db_pool_max: int = setting(10, parse=_int(1, 1000), help="Most connections the pool opens.")
+    db_acquire_timeout: float = setting(
+        2.0, parse=_float(0.01),
+        help="Seconds to wait for a pooled connection before answering 503.")
+    db_statement_timeout_ms: int = setting(
+        2000, parse=_int(0),
+        help="PostgreSQL `statement_timeout` for API connections, in milliseconds (0: none); a "
+             "statement that takes longer answers 503.")
+    expose_statement_count: bool = setting(
+        False, parse=_bool,
+        help="Add an `X-Statement-Count` header (SQL statements the request sent) to every "
+             "response. For tests and benchmarks; leave off in production.")
+    cors_origins: tuple[str, ...] = setting(
+        (), parse=_origins,
+        help="Origins whose pages may call the API from a browser, comma-separated (e.g. "
+             "`https://app.example.com`), or `*` for development.")
+    key_cache_seconds: float = setting(
+        2.0, parse=_float(0.0),
+        help="How long a verified API key is cached in memory; a revoked key stops working on "
+             "every instance within this time.")
+    rate_limit: int = setting(
+        1200, parse=_int(1),
+        help="Requests (GraphQL: root fields) an API key may make per window, unless the key has "
+             "its own limit (`docgraph key create --rate-limit`).")
+    rate_limit_window_seconds: int = setting(
+        60, parse=_int(1, 86400),
+        help="Length of a rate-limit window; it starts at a client's first request.")
+    address_rate_limit: int = setting(
+        600, parse=_int(1),
+        help="Requests per window from one client address that carry no valid key (failed "
+             "authentication, signed storage URLs).")
+    forwarded_allow_ips: str | None = setting(
+        None, parse=_text, shown="(none)",
+        help="Comma-separated addresses of the load balancers whose `X-Forwarded-For` names the "
+             "client (used by per-address rate limits).")
+    max_body_bytes: int = setting(
+        1048576, parse=_int(1),
+        help="Largest request body accepted (413 `payload_too_large` above it), except at "
+             "`/graphql` (`DOCGRAPH_GRAPHQL_MAX_BODY_BYTES`). Uploads to signed storage URLs have "
+             "their own, signed, size.")
+    graphql_max_root_fields: int = setting(
+        20, parse=_int(1, 1000),
+        help="Most root fields (aliases included) one GraphQL operation may select; each counts as "
+             "one request against the rate limit.")
+    idempotency_retention_seconds: int = setting(
+        86400, parse=_int(1),
+        help="How long a response is kept for replay under its `Idempotency-Key` (24 hours).")
+    idempotency_lease_seconds: float = setting(
+        60.0, parse=_float(0.1),
+        help="How long an `Idempotency-Key` stays locked by a request that never finished (its "
+             "instance crashed) before a retry may run it again.")
+    purge_interval_seconds: float = setting(
+        300.0, parse=_float(1.0),
+        help="How often each instance deletes expired idempotency records and ended rate-limit "
+             "windows.")
+    storage_backend: str = setting(
+        "local", parse=_choice("local", "s3"),
+        help="Object storage: `local` (files under `DOCGRAPH_STORAGE_ROOT`, signed URLs served by "
+             "docgraph itself) or `s3` (MinIO or any S3 service).")
+    storage_root: Path | None = setting(
+        None, parse=_path, shown="DATA_DIR`/objects`",
+        help="Directory of the local backend's objects.")
+    storage_signing_secret: str | None = setting(
+        None, parse=_secret, secret=True,
+        help="HMAC key (at least 32 characters) of the local backend's signed URLs; every instance "
+             "needs the same one. Required by `docgraph serve` with the local backend; `make run` "
+             "generates one in DATA_DIR`/storage-signing-secret` (mode 0600).")
+    s3_endpoint: str | None = setting(
+        None, parse=_host_port,
+        help="`host[:port]` docgraph reaches the S3 service at (no scheme). Required with the s3 "
+             "backend.")
+    s3_public_url: str | None = setting(
+        None, parse=_http_url, shown="http(s)://ENDPOINT",
+        help="Base URL clients reach the S3 service at, when it differs from the endpoint (signed "
+             "URLs start with it).")
+    s3_bucket: str = setting(
+        "docgraph", parse=_bucket,
+        help="Bucket holding every workspace's objects; created when missing.")
+    s3_access_key: str | None = setting(
+        None, parse=_text, secret=True,
+        help="S3 access key. Required with the s3 backend.")
+    s3_secret_key: str | None = setting(
+        None, parse=_text, secret=True,
+        help="S3 secret key. Required with the s3 backend.")
+    s3_region: str = setting(
+        "us-east-1", parse=_text,
+        help="Region of the bucket (MinIO's default is `us-east-1`). Always passed to the client, "
+             "so signing a URL never needs a network call.")
+    s3_secure: bool = setting(True, parse=_bool, help="Reach the endpoint over https.")
+    storage_timeout: float = setting(
+        5.0, parse=_float(0.1),
+        help="Seconds an object-storage call may take before the request answers 503 "
+             "`unavailable`.")
+    max_object_bytes: int = setting(
+        1024**3, parse=_int(1, 5 * 1024**3),
+        help="Largest upload accepted, in bytes (at most 5 GiB, S3's single-PUT limit).")
+    upload_url_seconds: int = setting(
+        900, parse=_int(1, 604800),
+        help="Lifetime of a signed upload URL.")
+    download_url_seconds: int = setting(
+        3600, parse=_int(1, 604800),
+        help="Lifetime of a signed download URL when the caller does not choose one.")
+    download_url_max_seconds: int = setting(
+        86400, parse=_int(1, 604800),
+        help="Longest download-URL lifetime a caller may ask for (at most 7 days).")
+    orphan_upload_seconds: int = setting(
+        86400, parse=_int(1),
+        help="An upload not recorded as a document within this time is deleted. Must be longer "
+             "than `DOCGRAPH_UPLOAD_URL_SECONDS`.")
+    delete_grace_seconds: int = setting(
+        604800, parse=_int(0),
+        help="How long a deleted document's bytes and preview are kept before they are removed for "
+             "good.")
+    sweep_interval_seconds: int = setting(
+        300, parse=_int(0),
+        help="How often each instance tries to sweep orphaned uploads and deleted documents' bytes "
+             "(one instance at a time does the work; `0` turns the background sweep off; "
+             "`docgraph sweep` runs it once).")
+    graphql_max_depth: int = setting(
+        10, parse=_int(1, 100),
+        help="Deepest field nesting a GraphQL operation may have (introspection fields excluded).")
+    graphql_max_aliases: int = setting(
+        30, parse=_int(0, 1000),
+        help="Most field aliases one GraphQL document may use.")
+    graphql_max_tokens: int = setting(
+        5000, parse=_int(100, 1_000_000),
+        help="Most lexical tokens one GraphQL document may have; longer documents are refused "
+             "before parsing finishes.")
+    graphql_max_body_bytes: int = setting(
+        1 << 20, parse=_int(1024, 1 << 30),
+        help="Largest `POST /graphql` body, in bytes (413 `payload_too_large` beyond).")
+    graphql_compiled: bool = setting(
+        True, parse=_bool,
+        help="Run queries through the compiled execution path (same responses, a fraction of the "
+             "CPU); off runs every operation through graphql-core's executor.")
+    graphql_introspection: bool = setting(
+        True, parse=_bool,
+        help="Answer introspection queries (and suggest field names in errors). Turn off in "
+             "production.")
+    graphql_graphiql: bool = setting(
+        True, parse=_bool,
+        help="Serve GraphiQL at `GET /graphql` (its assets come from docgraph itself). Turn off in "
+             "production.")
 
     @property
     def base_url(self) -> str:
@@ -401,13 +398,63 @@ class Settings:
             )
 
 
-def _check_declarations() -> None:
-    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
-    declared = {v.field: v.default for v in VARIABLES}
-    if defaults != declared:  # pragma: no cover - a programming error, caught at import
-        diff = sorted(k for k in defaults.keys() | declared.keys()
-                      if defaults.get(k, _MISSING) != declared.get(k, _MISSING))
-        raise RuntimeError(f"Settings and VARIABLES disagree on: {diff}")
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    """One ``DOCGRAPH_*`` variable, as its field of :class:`Settings` declares it."""
+
+    env: str
+    field: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    shown: str | None
+    required_for_serve: bool
+    secret: bool
 
 
-_check_declarations()
+def _variable(field: dataclasses.Field[Any]) -> Variable:
+    if "parse" not in field.metadata:
+        raise TypeError(f"Settings.{field.name} is not declared with setting()")
+    return Variable(env=f"DOCGRAPH_{field.name.upper()}", field=field.name,
+                    parse=field.metadata["parse"], default=field.default,
+                    help=field.metadata["help"], shown=field.metadata["shown"],
+                    required_for_serve=field.metadata["required_for_serve"],
+                    secret=not field.repr)
+
+
+VARIABLES: tuple[Variable, ...] = tuple(_variable(f) for f in dataclasses.fields(Settings))
+
+
+def env_text(value: Any) -> str:
+    """``value`` written as a variable would give it (``""`` for None)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    return str(value)
+
+
+def _shown_default(var: Variable) -> str:
+    if var.shown is not None:
+        return var.shown
+    if var.default is None:
+        return "—"
+    text = env_text(var.default)
+    return f"`{text}`" if text else "(none)"
+
+
+def markdown_table() -> str:
+    """The README's configuration table: every variable, its default and meaning."""
+    rows = [f"| `{v.env}` | {_shown_default(v)} | {v.help} |" for v in VARIABLES]
+    return "\n".join(["| Variable | Default | Meaning |", "| --- | --- | --- |", *rows, ""])
+
+
+def environment(settings: Settings) -> dict[str, str]:
+    """``settings`` as ``DOCGRAPH_*`` values, secrets that are set masked."""
+    values = {}
+    for var in VARIABLES:
+        text = env_text(getattr(settings, var.field))
+        values[var.env] = "********" if var.secret and text else text
+    return values

@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from docgraph.config import VARIABLES, ConfigError, Settings
+from docgraph.config import VARIABLES, ConfigError, Settings, markdown_table
+from docgraph.ops.cli import main, with_config_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -83,12 +84,60 @@ def test_inconsistent_pool_bounds_are_refused():
         Settings.from_env({"DOCGRAPH_DB_POOL_MIN": "20", "DOCGRAPH_DB_POOL_MAX": "5"})
 
 
-def test_readme_documents_every_variable():
+def test_readme_table_is_generated_from_the_declarations():
     text = README.read_text()
-    table_names = set(re.findall(r"^\| `(DOCGRAPH_[A-Z0-9_]+)`", text, flags=re.M))
-    declared = {v.env for v in VARIABLES}
-    assert declared - table_names == set(), "variables missing from the README table"
-    assert table_names - declared == set(), "README documents variables that do not exist"
+    assert with_config_table(text) == text, (
+        "README.md's configuration table differs from docgraph/config.py: run "
+        "`make readme-config` (or `.venv/bin/docgraph config --readme README.md`) and commit "
+        "the result")
+
+
+def test_the_table_has_a_row_per_variable_showing_its_default():
+    rows = dict(re.findall(r"^\| `(DOCGRAPH_[A-Z0-9_]+)` \| ([^|]*) \|", markdown_table(),
+                           flags=re.M))
+    assert list(rows) == [v.env for v in VARIABLES]
+    assert rows["DOCGRAPH_PORT"] == "`8000`"
+    assert rows["DOCGRAPH_ACCESS_LOG"] == "`true`"
+    assert rows["DOCGRAPH_DB_ACQUIRE_TIMEOUT"] == "`2.0`"
+    assert rows["DOCGRAPH_DATA_DIR"] == "`.docgraph`"
+    assert rows["DOCGRAPH_DATABASE_URL"] == "—"
+    assert rows["DOCGRAPH_CORS_ORIGINS"] == "(none)"
+    assert rows["DOCGRAPH_PUBLIC_URL"] == "http://HOST:PORT"
+
+
+def test_docgraph_config_prints_the_settings_in_effect_with_secrets_masked(
+        monkeypatch, capsys):
+    for var in VARIABLES:
+        monkeypatch.delenv(var.env, raising=False)
+    monkeypatch.setenv("DOCGRAPH_PORT", "9000")
+    monkeypatch.setenv("DOCGRAPH_CORS_ORIGINS", "https://a.example.com,https://b.example.com")
+    monkeypatch.setenv("DOCGRAPH_STORAGE_SIGNING_SECRET", "s" * 40)
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert [line.partition("=")[0] for line in lines] == [v.env for v in VARIABLES]
+    assert "DOCGRAPH_PORT=9000" in lines
+    assert "DOCGRAPH_CORS_ORIGINS=https://a.example.com,https://b.example.com" in lines
+    assert "DOCGRAPH_STORAGE_SIGNING_SECRET=********" in lines
+    assert "DOCGRAPH_S3_SECRET_KEY=" in lines  # unset: nothing to hide
+    assert "s" * 40 not in out
+    # What it prints reads back as the same settings.
+    env = dict(line.split("=", 1) for line in lines)
+    env["DOCGRAPH_STORAGE_SIGNING_SECRET"] = "s" * 40
+    assert Settings.from_env(env) == Settings.from_env()
+
+
+def test_docgraph_config_writes_the_readme_table(tmp_path, capsys):
+    assert main(["config", "--markdown"]) == 0
+    assert capsys.readouterr().out == markdown_table()
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- config:start -->\nstale\n<!-- config:end -->\n\nmore\n")
+    assert main(["config", "--readme", str(readme)]) == 0
+    assert readme.read_text() == (f"# x\n\n<!-- config:start -->\n\n{markdown_table()}\n"
+                                  "<!-- config:end -->\n\nmore\n")
+    readme.write_text("no markers\n")
+    assert main(["config", "--readme", str(readme)]) == 2
+    assert "config:start" in capsys.readouterr().err
 
 
 def test_storage_defaults_to_the_local_backend_under_the_data_dir():
@@ -173,18 +222,3 @@ def test_the_compose_file_configures_a_servable_s3_deployment():
     minio = compose["services"]["minio"]["environment"]
     assert env["DOCGRAPH_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"]
     assert env["DOCGRAPH_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"]
-
-
-def test_readme_shows_every_default():
-    rows = dict(re.findall(r"^\| `(DOCGRAPH_[A-Z0-9_]+)` \| ([^|]*) \|", README.read_text(),
-                           flags=re.M))
-    for var in VARIABLES:
-        if not isinstance(var.default, bool | int | float | str):
-            continue  # None, paths and lists are described in words
-        shown = rows[var.env].strip().strip("`")
-        if isinstance(var.default, bool):
-            assert shown == str(var.default).lower(), var.env
-        elif isinstance(var.default, int | float):
-            assert float(shown) == float(var.default), var.env
-        else:
-            assert shown == var.default, var.env

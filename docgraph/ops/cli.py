@@ -1,4 +1,4 @@
-"""The ``docgraph`` command: serve, dev, migrate, workspaces and keys.
+"""The ``docgraph`` command: serve, dev, migrate, workspaces, keys and configuration.
 
 Commands that need a database use ``DOCGRAPH_DATABASE_URL`` when it is set,
 otherwise the embedded cluster under ``DOCGRAPH_DATA_DIR`` (attached to when
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
-from docgraph.config import ConfigError, Settings
+from docgraph.config import ConfigError, Settings, environment, markdown_table
 from docgraph.db.database import Database
 from docgraph.db.migrate import MigrationError, migrate
 from docgraph.errors import AppError, InvalidKey
@@ -35,6 +35,9 @@ T = TypeVar("T")
 
 DEV_WORKSPACE_NAME = "Development"
 DEV_KEY_FILE = "dev-api-key"
+# The README's configuration table lies between these (make readme-config).
+CONFIG_TABLE_START = "<!-- config:start -->"
+CONFIG_TABLE_END = "<!-- config:end -->"
 
 
 class CommandError(Exception):
@@ -190,6 +193,29 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> None:
     sys.stdout.write(schema_sdl())
 
 
+def with_config_table(text: str) -> str:
+    """``text`` (the README) with the configuration table between its markers regenerated."""
+    before, start, rest = text.partition(CONFIG_TABLE_START)
+    _, end, after = rest.partition(CONFIG_TABLE_END)
+    if not start or not end:
+        raise CommandError(f"no {CONFIG_TABLE_START} ... {CONFIG_TABLE_END} block to replace")
+    return f"{before}{start}\n\n{markdown_table()}\n{end}{after}"
+
+
+def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
+    """Print the settings in effect (secrets masked), the README's table, or rewrite it."""
+    if args.markdown:
+        sys.stdout.write(markdown_table())
+    elif args.readme:
+        try:
+            args.readme.write_text(with_config_table(args.readme.read_text()))
+        except OSError as exc:
+            raise CommandError(f"cannot rewrite {args.readme}: {exc.strerror}") from None
+    else:
+        for env, value in environment(settings).items():
+            print(f"{env}={value}")
+
+
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                           access_log=False, server_header=False, **_proxy_options(settings),
@@ -299,6 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
     sub.add_parser("schema", help="print the GraphQL schema (make schema writes schema.graphql)"
                    ).set_defaults(func=cmd_schema)
+    p = sub.add_parser("config", help="print the settings in effect, secrets masked")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--markdown", action="store_true",
+                      help="print the configuration table of the README instead")
+    what.add_argument("--readme", type=Path, metavar="FILE",
+                      help="rewrite that table between FILE's config markers")
+    p.set_defaults(func=cmd_config)
 
     ws = sub.add_parser("workspace", help="manage workspaces").add_subparsers(
         dest="action", required=True)
