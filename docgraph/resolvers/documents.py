@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound, StorageConflict
+from docgraph.resolvers import resources
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
@@ -25,7 +26,6 @@ from docgraph.resolvers.records import (
     DocumentStatus,
     DocumentType,
     EntityDocuments,
-    EntityType,
     Page,
     PreviewImage,
     SignedUrl,
@@ -33,57 +33,6 @@ from docgraph.resolvers.records import (
 
 if TYPE_CHECKING:
     from docgraph.resolvers.context import RequestContext
-
-CREATE_FIELDS: Mapping[str, v.Validator] = {
-    "name": v.document_name,
-    "mime_type": v.mime_type,
-    "storage_path": v.storage_path,
-    "size_bytes": v.nullable(v.size_bytes),
-    "sha256": v.nullable(v.sha256),
-    "description": v.nullable(v.description),
-    "folder": v.nullable(v.folder),
-    "tags": v.tags,
-    "type": v.document_type,
-    "user_data": v.json_object,
-}
-REQUIRED_CREATE_FIELDS = ("name", "mime_type", "storage_path")
-
-UPDATE_FIELDS: Mapping[str, v.Validator] = {
-    "name": v.document_name,
-    "description": v.nullable(v.description),
-    "folder": v.nullable(v.folder),
-    "tags": v.tags,
-    "type": v.document_type,
-    "user_data": v.json_object,
-}
-
-
-def _linked_to(value: Any) -> tuple[EntityType, uuid.UUID]:
-    if not isinstance(value, Mapping):
-        raise v.Invalid("must be an object with entity_type and entity_id")
-    try:
-        return v.entity_type(value.get("entity_type")), v.identifier(value.get("entity_id"))
-    except v.Invalid as exc:
-        raise v.Invalid(f"entity_type and entity_id: {exc.message}") from None
-
-
-def _boolean(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise v.Invalid("must be true or false")
-    return value
-
-
-# Every filter is optional: absent or null, it does not filter.
-LIST_FILTERS: Mapping[str, v.Validator] = {
-    "folder": v.nullable(v.folder),
-    "include_subfolders": v.nullable(_boolean),
-    "tags": v.nullable(v.tags),
-    "type": v.nullable(v.document_type),
-    "status": v.nullable(v.document_status),
-    "mime_type": v.nullable(v.mime_type_pattern),
-    "name_contains": v.nullable(v.search_text),
-    "linked_to": v.nullable(_linked_to),
-}
 
 # The verification status machine of seed 004: target -> the statuses it may come from.
 TRANSITIONS: Mapping[DocumentStatus, tuple[DocumentStatus, ...]] = {
@@ -141,7 +90,7 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
        path (``process_document_image``).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
-    new = v.parse_fields(fields, CREATE_FIELDS, required=REQUIRED_CREATE_FIELDS)
+    new = resources.DOCUMENT_CREATE.parse(fields)
     upload = await uploads_uc.verify_upload(
         ctx.db, ctx.store, ctx.principal, storage_path=new["storage_path"],
         size_bytes=new.get("size_bytes"), sha256=new.get("sha256"),
@@ -166,7 +115,7 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
 
 async def update_document(ctx: RequestContext, document_id: Any,
                           changes: Mapping[str, Any]) -> DocumentRecord:
-    """Change a live document's metadata (the fields of ``UPDATE_FIELDS`` given).
+    """Change a live document's metadata (the fields of ``DOCUMENT_UPDATE`` given).
 
     ``None`` clears ``description`` or ``folder``; ``tags`` and ``user_data``
     are replaced, not merged. The bytes' facts (storage path, MIME type,
@@ -174,7 +123,7 @@ async def update_document(ctx: RequestContext, document_id: Any,
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     doc_id = v.check("id", v.identifier, document_id)
-    cleaned = v.parse_fields(changes, UPDATE_FIELDS)
+    cleaned = resources.DOCUMENT_UPDATE.parse(changes)
     if not cleaned:
         return await load_document(ctx, doc_id)
     folder = cleaned.get("folder")
@@ -284,7 +233,7 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
     (``{"entity_type", "entity_id"}``).
     """
     ctx.principal.require(READ_DOCUMENTS)
-    f = v.parse_fields(filters or {}, LIST_FILTERS)
+    f = resources.DOCUMENT_FILTER.parse(filters or {})
     folder = f.get("folder")
     folder_prefix = None
     if folder is not None and f.get("include_subfolders"):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import entities as entities_db
 from docgraph.errors import NotFound
+from docgraph.resolvers import resources
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.resolvers.loaders import EntityDocumentsQuery
@@ -24,15 +25,8 @@ if TYPE_CHECKING:
 
 NAMED_TYPES = frozenset({EntityType.CONTACT, EntityType.COMPANY})
 
-CREATE_FIELDS: Mapping[str, v.Validator] = {
-    "id": v.identifier,
-    "name": v.nullable(v.entity_name),
-    "attributes": v.json_object,
-}
-UPDATE_FIELDS: Mapping[str, v.Validator] = {
-    "name": v.nullable(v.entity_name),
-    "attributes": v.json_object,
-}
+# The type is named apart: by the path (REST), the mutation or an argument (GraphQL).
+_CREATE = resources.ENTITY_CREATE.without("entity_type")
 
 
 def _not_found(entity_type: EntityType | None) -> NotFound:
@@ -87,7 +81,7 @@ async def create_entity(ctx: RequestContext, entity_type: Any,
     """Create an entity: ``fields`` are ``name``, ``attributes`` and optionally ``id``."""
     ctx.principal.require(WRITE_DOCUMENTS)
     kind = v.check("entity_type", v.entity_type, entity_type)
-    new = v.parse_fields(fields, CREATE_FIELDS)
+    new = _CREATE.parse(fields)
     if kind in NAMED_TYPES and new.get("name") is None:
         raise _name_required()
     row = await entities_db.insert_entity(
@@ -106,7 +100,7 @@ async def update_entity(ctx: RequestContext, entity_id: Any, changes: Mapping[st
     ctx.principal.require(WRITE_DOCUMENTS)
     kind = v.check("entity_type", v.nullable(v.entity_type), entity_type)
     ident = v.check("id", v.identifier, entity_id)
-    cleaned = v.parse_fields(changes, UPDATE_FIELDS)
+    cleaned = resources.ENTITY_UPDATE.parse(changes)
     if "name" in cleaned and cleaned["name"] is None:
         current = await _load_entity(ctx, ident, kind)
         if current.entity_type in NAMED_TYPES:

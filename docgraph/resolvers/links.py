@@ -8,38 +8,31 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import links as links_db
 from docgraph.errors import NotFound, Unavailable, ValidationError
+from docgraph.resolvers import resources
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
 from docgraph.resolvers.documents import load_document, require_document
+from docgraph.resolvers.fields import Input
 from docgraph.resolvers.records import LinkRecord, LinkResult
 
 if TYPE_CHECKING:
     from docgraph.resolvers.context import RequestContext
-
-LINK_FIELDS: Mapping[str, v.Validator] = {
-    "document_id": v.identifier,
-    "entity_type": v.entity_type,
-    "entity_id": v.identifier,
-    "role": v.nullable(v.role),
-}
-UNLINK_FIELDS: Mapping[str, v.Validator] = {
-    "document_id": v.identifier,
-    "entity_type": v.entity_type,
-    "entity_id": v.identifier,
-}
-_TARGET = ("document_id", "entity_type", "entity_id")
 
 # A concurrent request may create the same link between our insert and our read
 # of it; a retry then finds it.
 _ATTEMPTS = 3
 
 
-def _with_document(fields: Any, document_id: Any) -> dict[str, Any]:
+def _parse(shape: Input, fields: Any, document_id: Any) -> dict[str, Any]:
+    """``fields`` cleaned by ``shape``, with the document named apart (the REST path, a
+    GraphQL argument) checked in the same pass as ``document_id``."""
     if not isinstance(fields, Mapping):
         raise ValidationError("Expected an object of fields.")
-    if "document_id" in fields:  # the document is named apart (the REST path, an argument)
+    if "document_id" in fields:
         raise v.fail({"document_id": "is not a field that can be set here"})
-    return {**fields, "document_id": document_id}
+    return v.parse_fields({**fields, "document_id": document_id},
+                          {"document_id": v.identifier, **shape.validators},
+                          required=("document_id", *shape.required))
 
 
 async def link_document(ctx: RequestContext, document_id: Any,
@@ -52,8 +45,7 @@ async def link_document(ctx: RequestContext, document_id: Any,
     ``created=False``. An unknown document or entity is ``NotFound``.
     """
     ctx.principal.require(WRITE_DOCUMENTS)
-    cleaned = v.parse_fields(_with_document(fields, document_id), LINK_FIELDS,
-                             required=_TARGET)
+    cleaned = _parse(resources.LINK_CREATE, fields, document_id)
     for _ in range(_ATTEMPTS):
         row = await links_db.insert_link(
             ctx.db, ctx.workspace_id, uuid.uuid4(), document_id=cleaned["document_id"],
@@ -74,8 +66,7 @@ async def unlink_document(ctx: RequestContext, document_id: Any,
                           fields: Mapping[str, Any]) -> LinkRecord:
     """Remove the link between a live document and an entity; returns what it was."""
     ctx.principal.require(WRITE_DOCUMENTS)
-    cleaned = v.parse_fields(_with_document(fields, document_id), UNLINK_FIELDS,
-                             required=_TARGET)
+    cleaned = _parse(resources.LINK_TARGET, fields, document_id)
     row = await links_db.delete_link(ctx.db, ctx.workspace_id,
                                      document_id=cleaned["document_id"],
                                      entity_type=cleaned["entity_type"],

@@ -29,6 +29,7 @@ from docgraph.errors import NotFound, QuotaExceeded, StorageConflict, Validation
 from docgraph.resolvers import auth
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import Principal
+from docgraph.resolvers.resources import UPLOAD_REQUEST, sha256_digest, upload_size
 from docgraph.storage.base import ObjectStore, invalid
 from docgraph.storage.keys import in_workspace, validate_key, workspace_prefix
 
@@ -62,28 +63,6 @@ class VerifiedUpload:
 
 # -- input checks (the rules of ``resolvers.validation``, and their error shape) ---------
 
-def upload_file_name(value: Any) -> str:
-    """A display name (1-255 characters, no control characters); never a path."""
-    return v.document_name(value).strip()
-
-
-def upload_size(maximum: int) -> v.Validator:
-    def validate(value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise v.Invalid("must be an integer")
-        if value <= 0:
-            raise v.Invalid("must be positive")
-        if value > maximum:
-            raise v.Invalid(f"must be at most {maximum}, the largest upload accepted")
-        return value
-
-    return validate
-
-
-def sha256_digest(value: Any) -> bytes:
-    return bytes.fromhex(v.sha256(value))
-
-
 def parse_sha256(value: object) -> bytes | None:
     return None if value is None else v.check("sha256", sha256_digest, value)
 
@@ -102,13 +81,10 @@ def upload_key(workspace_id: uuid.UUID, upload_id: uuid.UUID, name: str) -> str:
 
 # -- use cases ----------------------------------------------------------------------
 
-def upload_fields(store: ObjectStore) -> dict[str, v.Validator]:
-    return {"file_name": upload_file_name, "mime_type": v.mime_type,
-            "size_bytes": upload_size(store.limits.max_object_bytes),
-            "sha256": v.nullable(sha256_digest)}
-
-
-REQUIRED_UPLOAD_FIELDS = ("file_name", "mime_type", "size_bytes")
+def _parse_upload(store: ObjectStore, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields`` cleaned, the size held to the largest upload this store accepts."""
+    return UPLOAD_REQUEST.parse(fields, validators={
+        "size_bytes": upload_size(store.limits.max_object_bytes)})
 
 
 async def request_upload_url(ctx: RequestContext, fields: Mapping[str, Any]) -> UploadTicket:
@@ -116,7 +92,7 @@ async def request_upload_url(ctx: RequestContext, fields: Mapping[str, Any]) -> 
     them (``file_name``, ``mime_type``, ``size_bytes``, optional ``sha256``); any other
     field is refused. See :func:`request_upload`."""
     ctx.principal.require(auth.WRITE_DOCUMENTS)
-    new = v.parse_fields(fields, upload_fields(ctx.store), required=REQUIRED_UPLOAD_FIELDS)
+    new = _parse_upload(ctx.store, fields)
     return await _request_upload(ctx.db, ctx.store, ctx.principal, new)
 
 
@@ -132,8 +108,7 @@ async def request_upload(db: Database, store: ObjectStore, principal: Principal,
     principal.require(auth.WRITE_DOCUMENTS)
     given = {"file_name": file_name, "mime_type": mime_type, "size_bytes": size_bytes,
              "sha256": sha256}
-    new = v.parse_fields({k: value for k, value in given.items() if value is not None},
-                         upload_fields(store), required=REQUIRED_UPLOAD_FIELDS)
+    new = _parse_upload(store, {k: value for k, value in given.items() if value is not None})
     return await _request_upload(db, store, principal, new)
 
 

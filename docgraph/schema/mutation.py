@@ -31,7 +31,6 @@ from docgraph.schema.types import (
     Document,
     Entity,
     EntityType,
-    HttpHeader,
     LinkDocumentPayload,
     RequestUploadUrlPayload,
     UnlinkDocumentPayload,
@@ -45,11 +44,8 @@ class Mutation:
                                      "storage unreachable: unavailable.")
     async def request_upload_url(self, info: Info,
                                  input: RequestUploadUrlInput) -> RequestUploadUrlPayload:
-        ticket = await uploads_uc.request_upload_url(info.context, provided(input))
-        return RequestUploadUrlPayload(
-            upload_url=ticket.upload_url, method=ticket.method,
-            headers=[HttpHeader(name=k, value=val) for k, val in ticket.headers.items()],
-            storage_path=ticket.storage_path, expires_at=ticket.expires_at)
+        return await uploads_uc.request_upload_url(  # type: ignore[return-value]
+            info.context, provided(input))
 
     @strawberry.mutation(description="Step 3 of an upload: record the document once its "
                                      "bytes are at storagePath. The upload is verified first "

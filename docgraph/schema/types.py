@@ -9,32 +9,32 @@ through the request's dataloaders.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, NewType
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
-from strawberry.scalars import JSON
 
 from docgraph.resolvers import documents as documents_uc
+from docgraph.resolvers import resources as r
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
-from docgraph.resolvers.records import AttachmentType, DocumentStatus, DocumentType, EntityType
+from docgraph.resolvers.records import (
+    DocumentRecord,
+    DocumentStatus,
+    DocumentType,
+    EntityRecord,
+    EntityType,
+    LinkRecord,
+)
+from docgraph.resolvers.uploads import UploadTicket
 from docgraph.schema import lookahead
+from docgraph.schema.fields import SafeInt, graphql_text, object_fields
 from docgraph.schema.info import Info
 from docgraph.schema.relations import loads
 
 if TYPE_CHECKING:
     from graphql import GraphQLAbstractType, GraphQLResolveInfo
 
-SafeInt = NewType("SafeInt", int)
-"""An integer exact in JavaScript (|n| <= 2^53 - 1); byte sizes exceed GraphQL's Int."""
+__all__ = ["SafeInt"]
 
-# The records' enums, registered as GraphQL enums (values in UPPER_CASE).
-strawberry.enum(EntityType, description="What a link points at. GraphQL calls a company a "
-                                        "Business.")
-strawberry.enum(DocumentType, description="What kind of document it is.")
-strawberry.enum(DocumentStatus, description="Verification status: PENDING -> VERIFIED or "
-                                            "REJECTED; VERIFIED -> EXPIRED.")
-strawberry.enum(AttachmentType, description="IMAGE for image/* types, UNKNOWN for "
-                                            "application/octet-stream, OTHER for the rest.")
 
 First = Annotated[int | None, strawberry.argument(
     description=f"Page size, 0-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE}); more than "
@@ -60,12 +60,10 @@ ExpiresIn = Annotated[int | None, strawberry.argument(
                 "validation_error). Default: DOCGRAPH_DOWNLOAD_URL_SECONDS (an hour).")]
 
 
-@strawberry.type(description="A signed URL that serves a document's bytes until expiresAt. "
-                             "It needs no API key: share it only with whom may read the "
-                             "document.")
+@strawberry.type(description=graphql_text(r.SIGNED_URL.description))
+@object_fields(r.SIGNED_URL)
 class DownloadUrl:
-    url: str
-    expires_at: datetime
+    pass
 
 
 @strawberry.type(description="An image's size in pixels, as displayed (EXIF orientation "
@@ -75,85 +73,53 @@ class ImageSize:
     height: int
 
 
-@strawberry.type(description="A reduced copy of an image document (256 px on the long "
-                             "side, JPEG, or PNG when the image has transparency), and a "
-                             "signed URL that serves it until expiresAt.")
+@strawberry.type(description=graphql_text(r.PREVIEW_IMAGE.description))
+@object_fields(r.PREVIEW_IMAGE)
 class PreviewImage:
-    url: str
-    width: int
-    height: int
-    expires_at: datetime
+    pass
 
 
-@strawberry.type(description="A file's metadata; its bytes live in object storage.")
+@strawberry.type(description=r.DOCUMENT.description)
+@object_fields(r.DOCUMENT)
 class Document:
-    id: strawberry.ID
-    name: str
-    description: str | None
-    mime_type: str
-    size_bytes: SafeInt
-    storage_path: str
-    folder: str | None
-    tags: list[str]
-    type: DocumentType
-    status: DocumentStatus
-    user_data: JSON
-    verified_at: datetime | None = strawberry.field(description="Set while status is VERIFIED.")
-    rejection_reason: str | None = strawberry.field(description="Set while status is REJECTED.")
-    created_by: strawberry.ID | None = strawberry.field(
-        description="The API key that recorded the document.")
-    created_at: datetime
-    updated_at: datetime
-    attachment_type: AttachmentType
-    sha256: str | None = strawberry.field(
-        description="SHA-256 of the bytes (hex), when one was declared and verified.")
-    image: ImageSize | None = strawberry.field(
-        description="For PNG, JPEG, GIF and WebP images: their size, measured in the "
-                    "background shortly after recording (null until then, and for files "
-                    "that are not really images).")
-
     # Signing is computation only (no SQL, no call to the store): plain, synchronous
     # resolvers, so a list's URLs add no statement and no await per document.
     @strawberry.field(description="A signed URL that downloads the bytes under the "
                                   "document's name (seed 003's url and urlExpirationDate).")
-    def download(self, info: Info, expires_in: ExpiresIn = None) -> DownloadUrl | None:
+    def download(root: DocumentRecord, info: Info,
+                 expires_in: ExpiresIn = None) -> DownloadUrl | None:
         return documents_uc.download_url(  # type: ignore[return-value]
-            info.context, self, expires_in)  # type: ignore[arg-type]
+            info.context, root, expires_in)
 
     @strawberry.field(description="The image's preview, made in the background after "
                                   "recording; null until it exists, and for documents that "
                                   "are not images.")
-    def preview_image(self, info: Info, expires_in: ExpiresIn = None) -> PreviewImage | None:
+    def preview_image(root: DocumentRecord, info: Info,
+                      expires_in: ExpiresIn = None) -> PreviewImage | None:
         return documents_uc.preview_image(  # type: ignore[return-value]
-            info.context, self, expires_in)  # type: ignore[arg-type]
+            info.context, root, expires_in)
 
     # Relations return the loader's future itself (graphql awaits it): no coroutine per
     # item, and every item of a list joins the same batch. (The type: ignores are for
-    # that future, and for the records these types stand for.)
+    # that future.)
     @strawberry.field(description="Every link of the document, oldest first.")
     @loads("links_by_document", "id")
-    def links(self, info: Info) -> list[Link]:
-        return info.context.links_by_document.load(self.id)  # type: ignore[arg-type, return-value]
+    def links(root: DocumentRecord, info: Info) -> list[Link]:
+        return info.context.links_by_document.load(root.id)  # type: ignore[return-value]
 
 
-@strawberry.type(description="A document tied to an entity, with an optional role.")
+@strawberry.type(description=r.LINK.description)
+@object_fields(r.LINK)
 class Link:
-    id: strawberry.ID
-    document_id: strawberry.ID
-    entity_type: EntityType
-    entity_id: strawberry.ID
-    role: str | None
-    created_at: datetime
-
     @strawberry.field(description="The document (null if it was deleted meanwhile).")
     @loads("document_by_id", "document_id")
-    def document(self, info: Info) -> Document | None:
-        return info.context.document_by_id.load(self.document_id)  # type: ignore[arg-type, return-value]
+    def document(root: LinkRecord, info: Info) -> Document | None:
+        return info.context.document_by_id.load(root.document_id)  # type: ignore[return-value]
 
     @strawberry.field(description="The entity the link points at.")
     @loads("entity_by_id", "entity_id")
-    def entity(self, info: Info) -> Entity:
-        return info.context.entity_by_id.load(self.entity_id)  # type: ignore[arg-type, return-value]
+    def entity(root: LinkRecord, info: Info) -> Entity:
+        return info.context.entity_by_id.load(root.entity_id)  # type: ignore[return-value]
 
 
 @strawberry.type(description="A document in an entity's list, and the link that put it there.")
@@ -183,19 +149,13 @@ GRAPHQL_TYPE_NAMES = {
 }
 
 
-@strawberry.interface(description="Something documents are linked to.")
+@strawberry.interface(description=r.ENTITY.description)
+@object_fields(r.ENTITY)
 class Entity:
-    id: strawberry.ID
-    entity_type: EntityType
-    name: str | None
-    attributes: JSON
-    created_at: datetime
-    updated_at: datetime
-
     @strawberry.field(description="The entity's live documents, newest first, each with its "
                                   "link's role and time.")
     async def documents(
-        self, info: Info,
+        root: EntityRecord, info: Info,
         role: Annotated[str | None, strawberry.argument(
             description="Only documents linked with this role.")] = None,
         type: DocumentType | None = None,
@@ -205,7 +165,7 @@ class Entity:
         offset: Offset = None,
     ) -> LinkedDocumentConnection:
         query = documents_uc.entity_documents_query(
-            self.id, role=role, type=type, status=status,
+            root.id, role=role, type=type, status=status,
             page=PageRequest.parse(first, after, offset),
             with_links=lookahead.selects_document_links(info._raw_info.field_nodes))
         return await documents_uc.entity_document_page(  # type: ignore[return-value]
@@ -226,13 +186,13 @@ def _is(entity_type: EntityType) -> Any:
 
 @strawberry.type(description="A person.")
 class Contact(Entity):
-    name: str  # type: ignore[assignment]
+    name: str = strawberry.field(description="The contact's name.")
     is_type_of = _is(EntityType.CONTACT)
 
 
 @strawberry.type(description="A company (entity type COMPANY).")
 class Business(Entity):
-    name: str  # type: ignore[assignment]
+    name: str = strawberry.field(description="The business's name.")
     is_type_of = _is(EntityType.COMPANY)
 
 
@@ -308,19 +268,14 @@ class HttpHeader:
 @strawberry.type(description="Where and how to upload: send method to uploadUrl with "
                              "exactly these headers and the bytes as the body, before "
                              "expiresAt; then createDocument(storagePath).")
+@object_fields(r.UPLOAD_TICKET)
 class RequestUploadUrlPayload:
-    upload_url: str = strawberry.field(description="Signed: it needs no API key.")
-    method: str = strawberry.field(description="PUT.")
-    headers: list[HttpHeader] = strawberry.field(
-        description="Content-Type (the declared MIME type) and If-None-Match: * (a URL "
-                    "accepts one upload).")
-    storage_path: str = strawberry.field(
-        description="The object key docgraph chose, under the workspace's prefix: give it "
-                    "to createDocument.")
-    expires_at: datetime
+    @strawberry.field
+    def headers(root: UploadTicket) -> list[HttpHeader]:
+        return [HttpHeader(name=name, value=value) for name, value in root.headers.items()]
 
 
-@strawberry.type
+@strawberry.type(description=r.DELETED_DOCUMENT.description)
+@object_fields(r.DELETED_DOCUMENT)
 class DeleteDocumentPayload:
-    id: strawberry.ID
-    deleted_at: datetime
+    pass
