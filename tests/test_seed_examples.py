@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -373,6 +374,22 @@ def test_the_fixtures_key_sets_are_the_pages():
         example = example_json(seed(number), after)
         assert {path: keys_at(example, path) for path in spec["example_keys"]} == \
             {path: set(keys) for path, keys in spec["example_keys"].items()}, number
+
+
+@pages_only
+def test_the_repository_keeps_no_copy_of_the_pages():
+    pages = {path.read_bytes() for path in SEEDS.glob("*.txt")}
+    sizes = {len(page) for page in pages}
+    copies = []
+    for folder, subfolders, files in os.walk(ROOT):
+        subfolders[:] = [d for d in subfolders if not d.startswith(".") and d not in
+                         {"node_modules", "__pycache__", "build", "dist"}
+                         and not d.endswith(".egg-info")]
+        for name in files:
+            path = Path(folder, name)
+            if path.stat().st_size in sizes and path.read_bytes() in pages:
+                copies.append(path.relative_to(ROOT))
+    assert copies == []
 
 
 async def test_seed_000_examples(api, examples):
