@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from docgraph.resolvers import validation as v
@@ -46,6 +47,8 @@ class Kind:
     name of an object type, or an :class:`Input` (a nested input object);
     ``list_of`` makes it a list of that. ``validate`` cleans a caller's
     value (raising ``validation.Invalid``); kinds only ever shown have none.
+    ``json`` writes a value as JSON shows it, when the encoder's own way
+    (UUIDs, enums and numbers as they are) is not it.
     """
 
     graphql: GraphQLType | type[enum.Enum] | str | Input
@@ -53,6 +56,7 @@ class Kind:
     output_schema: Schema | None = None
     validate: v.Validator | None = None
     list_of: bool = False
+    json: Callable[[Any], Any] | None = None
 
     def json_schema(self, *, output: bool) -> Schema:
         schema = self.output_schema if output else self.input_schema
@@ -122,15 +126,13 @@ class Input:
     description: str | None
     fields: tuple[Accepts, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "validators",
-                           {accepts.name: accepts.validator() for accepts in self.fields})
-        object.__setattr__(self, "required",
-                           tuple(a.name for a in self.fields if a.required))
+    @functools.cached_property
+    def validators(self) -> Mapping[str, v.Validator]:
+        return {accepts.name: accepts.validator() for accepts in self.fields}
 
-    validators: Mapping[str, v.Validator] = dataclasses.field(init=False, repr=False,
-                                                              compare=False)
-    required: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)
+    @functools.cached_property
+    def required(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.fields if a.required)
 
     def without(self, *names: str) -> Input:
         """The same input less some fields (given apart, by the path or an argument)."""
@@ -226,7 +228,7 @@ def output_schema(field: Field) -> Schema:
     schema = field.kind.json_schema(output=True)
     if field.nullable:
         schema = nullable(schema)
-    if field.description and "description" not in schema:
+    if field.description:
         schema["description"] = field.description
     return schema
 

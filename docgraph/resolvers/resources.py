@@ -32,8 +32,7 @@ TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0
 def timestamp(value: dt.datetime) -> str:
     """A time as REST shows it: ISO 8601 in UTC with milliseconds and a ``Z``
     (``2026-04-17T09:00:00.000Z``, seed 004's spelling and JavaScript's ``toISOString``)."""
-    utc = value.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _string(**constraints: Any) -> Schema:
@@ -56,7 +55,7 @@ def _boolean(value: Any) -> bool:
 
 # -- kinds ---------------------------------------------------------------------------
 
-ID = Kind(GraphQLType.ID, validate=v.identifier,
+ID = Kind(GraphQLType.ID, validate=v.identifier, json=str,
           input_schema=_string(minLength=1, maxLength=64,
                                description="A UUID, also spelled urn:uuid:..."),
           output_schema=_string(format="uuid"))
@@ -81,7 +80,7 @@ COUNT = Kind(GraphQLType.INT, {"type": "integer", "minimum": 0})
 PIXELS = Kind(GraphQLType.INT, {"type": "integer", "minimum": 1})
 JSON_OBJECT = Kind(GraphQLType.JSON, {"type": "object"}, validate=v.json_object)
 BOOLEAN = Kind(GraphQLType.BOOLEAN, {"type": "boolean"}, validate=_boolean)
-TIMESTAMP = Kind(GraphQLType.DATETIME, output_schema={
+TIMESTAMP = Kind(GraphQLType.DATETIME, json=timestamp, output_schema={
     "type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN,
     "description": "ISO 8601, UTC, milliseconds, e.g. 2026-04-17T09:00:00.000Z"})
 URL = Kind(GraphQLType.STRING, output_schema=_string(format="uri"))

@@ -17,37 +17,62 @@ from starlette.responses import Response
 from docgraph.http.context import request_context
 from docgraph.http.responses import JSONResponse
 from docgraph.resolvers import documents as documents_uc
+from docgraph.resolvers import resources as r
 from docgraph.resolvers import validation as v
+from docgraph.resolvers.fields import Field, Input, Kind, accepts
 from docgraph.resolvers.pagination import PageRequest
 from docgraph.resolvers.records import EntityType
 from docgraph.rest import shapes
-from docgraph.rest.parsing import integer, json_object, query
+from docgraph.rest.operations import Operations, param
+from docgraph.rest.parsing import integer, json_object
+from docgraph.rest.shapes import respond
 
 MAX_ATTACHMENTS = 100  # seed 003: the default and the maximum
 _PAGING_NAMES = {"first": "paging.limit", "offset": "paging.offset"}
 
-
-async def contact_attachments(request: Request) -> Response:
-    params = query(request, ("paging.limit", "paging.offset"))
-    contact_id = v.check("contactId", v.identifier, request.path_params["contactId"])
-    return await _attachments(request, contact_id, integer(params.get("paging.limit")),
-                              integer(params.get("paging.offset")))
-
-
-async def contact_attachments_by_body(request: Request) -> Response:
-    query(request, ())
-    body = v.parse_fields(await json_object(request),
-                          {"contactId": v.identifier, "paging": _paging},
-                          required=("contactId",))
-    paging = body.get("paging", {})
-    return await _attachments(request, body["contactId"], paging.get("limit"),
-                              paging.get("offset"))
+api = Operations()
 
 
 def _paging(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict) or not set(value) <= {"limit", "offset"}:
         raise v.Invalid("must be an object with limit and offset")
     return value
+
+
+PAGING = Input("AttachmentPaging", "Which page of attachments.", accepts((
+    Field("limit", r.PAGE_SIZE, "Attachments to return, at most 100."),
+    Field("offset", r.OFFSET, "Attachments to skip."))))
+# Seed 003's example sends the contact in a GET's body.
+LIST_REQUEST = Input("AttachmentListRequest", "Whose attachments, and which page.", accepts((
+    Field("contactId", r.ID, "The contact's id."),
+    Field("paging", Kind(PAGING, validate=_paging), "Which page (default: the first 100).")),
+    required=("contactId",)))
+_LIST = {200: ("One page of the contact's attachments, newest first.", shapes.ATTACHMENT_LIST)}
+
+
+@api("GET", "/contacts/v4/attachments/{contactId}",
+     summary="List a contact's attachments (seed 003)",
+     operation_id="list_contact_attachments", tag="contacts",
+     params=(param("contactId", r.ID, "The contact's id.", where="path"),
+             param("paging.limit", r.PAGE_SIZE, "Attachments to return, at most 100.",
+                   default=MAX_ATTACHMENTS),
+             param("paging.offset", r.OFFSET, "Attachments to skip.", default=0)),
+     responses=_LIST, errors=(403,))
+async def contact_attachments(request: Request, params: dict[str, str]) -> Response:
+    contact_id = v.check("contactId", v.identifier, request.path_params["contactId"])
+    return await _attachments(request, contact_id, integer(params.get("paging.limit")),
+                              integer(params.get("paging.offset")))
+
+
+@api("GET", "/contacts/v4/attachments",
+     summary="List a contact's attachments, contactId in the body (seed 003's example)",
+     operation_id="list_contact_attachments_by_body", tag="contacts", body=LIST_REQUEST,
+     responses=_LIST, errors=(403,))
+async def contact_attachments_by_body(request: Request, params: dict[str, str]) -> Response:
+    body = LIST_REQUEST.parse(await json_object(request))
+    paging = body.get("paging", {})
+    return await _attachments(request, body["contactId"], paging.get("limit"),
+                              paging.get("offset"))
 
 
 async def _attachments(request: Request, contact_id: Any, limit: Any, offset: Any) -> Response:
@@ -57,12 +82,11 @@ async def _attachments(request: Request, contact_id: Any, limit: Any, offset: An
     found = await documents_uc.list_entity_documents(ctx, EntityType.CONTACT, contact_id,
                                                      page=page)
     attachments = [
-        shapes.attachment(edge.node, documents_uc.download_url(ctx, edge.node),
-                          documents_uc.preview_image(ctx, edge.node))
+        shapes.Attachment.of(edge.node, documents_uc.download_url(ctx, edge.node),
+                             documents_uc.preview_image(ctx, edge.node))
         for edge in found.page.edges
     ]
-    return JSONResponse({
-        "attachments": attachments,
-        "metadata": {"count": len(attachments), "offset": found.page.offset,
-                     "total": found.page.total_count, "tooManyToCount": False},
-    })
+    return JSONResponse(respond(
+        shapes.ATTACHMENT_LIST, attachments=attachments,
+        metadata={"count": len(attachments), "offset": found.page.offset,
+                  "total": found.page.total_count, "tooManyToCount": False}))

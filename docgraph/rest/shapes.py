@@ -1,162 +1,237 @@
-"""The JSON of each seed, built from the use cases' records.
+"""The JSON of each seed, as views of the declared resources (see ``rest.views``).
 
-Each function returns exactly the fields its seed documents, under the
-seed's names; nothing else leaks out. Timestamps are ISO 8601 in UTC with
-millisecond precision and a ``Z`` (``2026-04-17T09:00:00.000Z``, seed 004's
-spelling and JavaScript's ``toISOString``).
+Each view shows exactly the keys its seed documents, under the seed's names
+and in its order; nothing else leaks out. Times are written as
+``2026-04-17T09:00:00.000Z`` (``resources.timestamp``). Every view here is
+also a schema of the OpenAPI document.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import uuid
+from datetime import datetime
 from typing import Any
 
-from docgraph.resolvers.pagination import LinkedDocumentEdge
-from docgraph.resolvers.records import (
-    AttachmentType,
-    DeletedDocument,
-    DocumentRecord,
-    DocumentStatus,
-    EntityRecord,
-    LinkRecord,
-    PreviewImage,
-    SignedUrl,
+from docgraph.resolvers import resources as r
+from docgraph.resolvers.fields import Field, Kind
+from docgraph.resolvers.records import AttachmentType, DocumentRecord, PreviewImage, SignedUrl
+from docgraph.resolvers.workspaces import WorkspaceRecord
+from docgraph.rest.views import Key, View, When, key
+
+D = r.DOCUMENT.field
+
+# -- seed 002: the document record ---------------------------------------------------
+
+DOCUMENT_RECORD = View("Document", "Seed 002's document record.", [
+    key(D("id")), key(D("name")), key(D("description")), key(D("mime_type")),
+    key(D("size_bytes")), key(D("storage_path")), key(D("folder")), key(D("tags")),
+    key(D("created_by")), key(D("created_at")), key(D("updated_at")),
+])
+DELETED_DOCUMENT = View("DeletedDocument", r.DELETED_DOCUMENT.description,
+                        [key(f) for f in r.DELETED_DOCUMENT.fields])
+
+# -- seed 001: links -----------------------------------------------------------------
+
+LINK = View("Link", "Seed 001's link.", [
+    key(r.LINK.field("id"), "link_id"),
+    *(key(f) for f in r.LINK.only("document_id", "entity_type", "entity_id", "role",
+                                  "created_at")),
+])
+
+# -- seed 000: a contact's documents -------------------------------------------------
+
+CONTACT_DOCUMENT = View("ContactDocument", "Seed 000's document object: the document, with "
+                                           "the role and time of its link to the contact.", [
+    *(key(D(name), path=f"node.{name}")
+      for name in ("id", "name", "mime_type", "size_bytes", "folder", "tags")),
+    key(r.LINK_ROLE.described("The link's role."), path="role"),
+    key(Field("linked_at", r.TIMESTAMP, "When the document was linked to the contact.")),
+    key(D("created_at"), path="node.created_at"),
+])
+
+# -- seed 004: a business's documents ------------------------------------------------
+
+URN_UUID = Kind(r.ID.graphql, output_schema={
+    "type": "string", "pattern": "^urn:uuid:[0-9a-f-]{36}$",
+    "description": "A UUID spelled urn:uuid:..., as seed 004 does."}, json=lambda u: u.urn)
+
+BUSINESS_DOCUMENT = View(
+    "BusinessDocument",
+    "Seed 004's document: verified_at only on verified documents, rejection_reason only "
+    "on rejected ones.", [
+        key(Field("id", URN_UUID, "The document's id."), path="node.id"),
+        # The link of an edge of a business's list is to the business itself.
+        key(Field("business_id", URN_UUID, "The business's id."), path="link.entity_id"),
+        key(D("name"), "filename", path="node.name"),
+        *(key(D(name), path=f"node.{name}")
+          for name in ("type", "status", "mime_type", "size_bytes", "user_data",
+                       "created_at", "updated_at")),
+        key(D("verified_at"), path="node.verified_at", when=When("status", "verified")),
+        key(D("rejection_reason"), path="node.rejection_reason",
+            when=When("status", "rejected")),
+    ])
+
+# -- entities ------------------------------------------------------------------------
+
+ENTITY = View("Entity", r.ENTITY.description, [key(f) for f in r.ENTITY.fields])
+
+# -- seed 002's signed-upload step, and downloads ------------------------------------
+
+UPLOAD_TICKET = View("UploadTicket", r.UPLOAD_TICKET.description,
+                     [key(f) for f in r.UPLOAD_TICKET.fields])
+SIGNED_URL = View("DownloadUrl", r.SIGNED_URL.description,
+                  [key(f) for f in r.SIGNED_URL.fields])
+
+# -- seed 003: a contact's attachments, Wix style ------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Media:
+    """An attachment's image, preview or document: its bytes behind a signed URL."""
+
+    id: uuid.UUID
+    url: str
+    expires_at: datetime
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attachment:
+    """A document as seed 003 shows it."""
+
+    id: uuid.UUID
+    name: str
+    mime_type: str
+    attachment_type: AttachmentType
+    image: Media | None
+    document: Media | None
+    preview_image: Media | None
+
+    @classmethod
+    def of(cls, doc: DocumentRecord, download: SignedUrl,
+           preview: PreviewImage | None) -> Attachment:
+        """``image`` (and ``preview_image`` once made) for IMAGE attachments,
+        ``document`` for the others. The attachment's and its media's id are the
+        document's."""
+        size = doc.image
+        media = Media(doc.id, download.url, download.expires_at,
+                      size.width if size else None, size.height if size else None)
+        is_image = doc.attachment_type is AttachmentType.IMAGE
+        return cls(doc.id, doc.name, doc.mime_type, doc.attachment_type,
+                   image=media if is_image else None,
+                   document=None if is_image else media,
+                   preview_image=Media(doc.id, preview.url, preview.expires_at, preview.width,
+                                       preview.height) if preview and is_image else None)
+
+
+_URL, _EXPIRES = r.SIGNED_URL.only("url", "expires_at")
+_WIDTH, _HEIGHT = r.PREVIEW_IMAGE.only("width", "height")
+_MEDIA_ID = Field("id", r.ID, "The document's id.")
+IS_IMAGE = When("attachmentType", "IMAGE")
+IS_NOT_IMAGE = When("attachmentType", "IMAGE", equal=False)
+
+ATTACHMENT_IMAGE = View("AttachmentImage", "An image attachment's bytes; height and width "
+                                           "once the image is measured.", [
+    key(_MEDIA_ID), key(_URL), key(_EXPIRES, "urlExpirationDate"),
+    key(_HEIGHT, omit_none=True), key(_WIDTH, omit_none=True),
+])
+ATTACHMENT_PREVIEW = View("AttachmentPreview", r.PREVIEW_IMAGE.description, [
+    key(_MEDIA_ID), key(_URL), key(_HEIGHT), key(_WIDTH), key(_EXPIRES, "urlExpirationDate"),
+])
+ATTACHMENT_DOCUMENT = View("AttachmentDocument", "A document attachment's bytes.", [
+    key(_MEDIA_ID), key(_URL), key(_EXPIRES, "urlExpirationDate"),
+])
+ATTACHMENT = View(
+    "Attachment",
+    "Seed 003's attachment: image (and previewImage once made) for IMAGE, document for "
+    "OTHER and UNKNOWN.", [
+        key(D("id")), key(D("name"), "fileName"), key(D("mime_type"), "mimeType"),
+        key(D("attachment_type"), "attachmentType"),
+        Key("image", view=ATTACHMENT_IMAGE, when=IS_IMAGE),
+        Key("document", view=ATTACHMENT_DOCUMENT, when=IS_NOT_IMAGE),
+        Key("previewImage", path="preview_image", view=ATTACHMENT_PREVIEW, when=IS_IMAGE,
+            omit_none=True),
+    ])
+
+# -- workspaces ----------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CallerWorkspace:
+    """The caller's workspace, and the key it called with."""
+
+    workspace: WorkspaceRecord
+    key_id: uuid.UUID
+    scopes: list[str]
+
+
+API_KEY = View("ApiKey", "The key the request was made with.", [
+    key(Field("id", r.ID, "The key's id."), path="key_id"),
+    key(Field("scopes", r.SCOPES, "What the key may do: read:documents, write:documents.")),
+])
+WORKSPACE = View("Workspace", r.WORKSPACE.description, [
+    *(key(f, path=f"workspace.{f.name}") for f in r.WORKSPACE.fields),
+    Key("key", path="", view=API_KEY),
+])
+
+# -- envelopes -----------------------------------------------------------------------
+
+
+def data(view: View) -> View:
+    """``{"data": object}``."""
+    return View(f"{view.name}Response", None, [Key("data", view=view)], mapping=True)
+
+
+PAGE_NUMBER = Field("page", Kind(r.GraphQLType.INT, {"type": "integer", "minimum": 1}),
+                    "The page's number, from 1.")
+TOTAL = Field("total", r.COUNT, "How many there are in all.")
+
+CONTACT_DOCUMENT_LIST = View("ContactDocumentList", "Seed 000's envelope.", [
+    Key("data", view=View("ContactDocuments", None, [
+        Key("documents", view=CONTACT_DOCUMENT, many=True)], mapping=True)),
+    Key("meta", view=View("ContactDocumentsMeta", None, [
+        key(PAGE_NUMBER),
+        key(Field("per_page", r.PAGE_SIZE, "Documents per page, at most 100.")),
+        key(TOTAL)], mapping=True)),
+], mapping=True)
+
+BUSINESS_DOCUMENT_LIST = View("BusinessDocumentList", "Seed 004's envelope.", [
+    Key("documents", view=BUSINESS_DOCUMENT, many=True),
+    key(Field("total_count", r.COUNT, "How many documents the list has.")),
+    key(Field("limit", r.PAGE_SIZE, "Documents asked for, at most 100.")),
+    key(Field("offset", r.COUNT, "Documents skipped.")),
+], mapping=True)
+
+ATTACHMENT_LIST = View("AttachmentList", "Seed 003's ListAttachmentsResponse.", [
+    Key("attachments", view=ATTACHMENT, many=True),
+    Key("metadata", view=View("AttachmentListMetadata", None, [
+        key(Field("count", r.COUNT, "Attachments on this page.")),
+        key(Field("offset", r.COUNT, "Attachments skipped.")),
+        key(TOTAL),
+        key(Field("tooManyToCount", r.BOOLEAN, "Always false: the total is exact.")),
+    ], mapping=True)),
+], mapping=True)
+
+LINK_LIST = View("LinkListResponse", None, [Key("data", view=View("LinkList", None, [
+    Key("links", view=LINK, many=True)], mapping=True))], mapping=True)
+
+DOCUMENT_RESPONSE = data(DOCUMENT_RECORD)
+DELETED_DOCUMENT_RESPONSE = data(DELETED_DOCUMENT)
+LINK_RESPONSE = data(LINK)
+ENTITY_RESPONSE = data(ENTITY)
+UPLOAD_TICKET_RESPONSE = data(UPLOAD_TICKET)
+SIGNED_URL_RESPONSE = data(SIGNED_URL)
+WORKSPACE_RESPONSE = data(WORKSPACE)
+
+# Every view the OpenAPI document names.
+RESPONSES: tuple[View, ...] = (
+    DOCUMENT_RESPONSE, DELETED_DOCUMENT_RESPONSE, LINK_RESPONSE, LINK_LIST, ENTITY_RESPONSE,
+    CONTACT_DOCUMENT_LIST, BUSINESS_DOCUMENT_LIST, ATTACHMENT_LIST, UPLOAD_TICKET_RESPONSE,
+    SIGNED_URL_RESPONSE, WORKSPACE_RESPONSE,
 )
-from docgraph.resolvers.uploads import UploadTicket
 
 
-def timestamp(value: dt.datetime) -> str:
-    utc = value.astimezone(dt.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
-
-
-def optional_timestamp(value: dt.datetime | None) -> str | None:
-    return None if value is None else timestamp(value)
-
-
-def urn(value: uuid.UUID) -> str:
-    """Seed 004 spells ids as ``urn:uuid:...`` (every id input accepts both spellings)."""
-    return value.urn
-
-
-def document_record(doc: DocumentRecord) -> dict[str, Any]:
-    """Seed 002's document record (POST /v1/documents, GET /v1/documents/{id})."""
-    return {
-        "id": str(doc.id),
-        "name": doc.name,
-        "description": doc.description,
-        "mime_type": doc.mime_type,
-        "size_bytes": doc.size_bytes,
-        "storage_path": doc.storage_path,
-        "folder": doc.folder,
-        "tags": doc.tags,
-        "created_by": None if doc.created_by is None else str(doc.created_by),
-        "created_at": timestamp(doc.created_at),
-        "updated_at": timestamp(doc.updated_at),
-    }
-
-
-def deleted_document(deleted: DeletedDocument) -> dict[str, Any]:
-    return {"id": str(deleted.id), "deleted_at": timestamp(deleted.deleted_at)}
-
-
-def contact_document(edge: LinkedDocumentEdge) -> dict[str, Any]:
-    """Seed 000's document object: the document with its link's role and time."""
-    doc = edge.node
-    return {
-        "id": str(doc.id),
-        "name": doc.name,
-        "mime_type": doc.mime_type,
-        "size_bytes": doc.size_bytes,
-        "folder": doc.folder,
-        "tags": doc.tags,
-        "role": edge.role,
-        "linked_at": timestamp(edge.linked_at),
-        "created_at": timestamp(doc.created_at),
-    }
-
-
-def business_document(edge: LinkedDocumentEdge, business_id: uuid.UUID) -> dict[str, Any]:
-    """Seed 004's document: ``verified_at`` only when verified, ``rejection_reason``
-    only when rejected (absent otherwise, not null)."""
-    doc = edge.node
-    shaped: dict[str, Any] = {
-        "id": urn(doc.id),
-        "business_id": urn(business_id),
-        "filename": doc.name,
-        "type": str(doc.type),
-        "status": str(doc.status),
-        "mime_type": doc.mime_type,
-        "size_bytes": doc.size_bytes,
-        "user_data": doc.user_data,
-        "created_at": timestamp(doc.created_at),
-        "updated_at": timestamp(doc.updated_at),
-    }
-    if doc.status is DocumentStatus.VERIFIED and doc.verified_at is not None:
-        shaped["verified_at"] = timestamp(doc.verified_at)
-    if doc.status is DocumentStatus.REJECTED and doc.rejection_reason is not None:
-        shaped["rejection_reason"] = doc.rejection_reason
-    return shaped
-
-
-def link(record: LinkRecord) -> dict[str, Any]:
-    """Seed 001's link."""
-    return {
-        "link_id": str(record.id),
-        "document_id": str(record.document_id),
-        "entity_type": str(record.entity_type),
-        "entity_id": str(record.entity_id),
-        "role": record.role,
-        "created_at": timestamp(record.created_at),
-    }
-
-
-def entity(record: EntityRecord) -> dict[str, Any]:
-    """A contact, company (served as a business) or any other entity."""
-    return {
-        "id": str(record.id),
-        "entity_type": str(record.entity_type),
-        "name": record.name,
-        "attributes": record.attributes,
-        "created_at": timestamp(record.created_at),
-        "updated_at": timestamp(record.updated_at),
-    }
-
-
-def upload_ticket(ticket: UploadTicket) -> dict[str, Any]:
-    """Where and how to PUT a file's bytes (seed 002's signed-upload step)."""
-    return {
-        "upload_url": ticket.upload_url,
-        "method": ticket.method,
-        "headers": dict(ticket.headers),
-        "storage_path": ticket.storage_path,
-        "expires_at": timestamp(ticket.expires_at),
-    }
-
-
-def signed_url(signed: SignedUrl) -> dict[str, Any]:
-    return {"url": signed.url, "expires_at": timestamp(signed.expires_at)}
-
-
-def attachment(doc: DocumentRecord, download: SignedUrl,
-               preview: PreviewImage | None) -> dict[str, Any]:
-    """Seed 003's attachment: ``image`` for IMAGE attachments, ``document`` for the others;
-    ``previewImage`` once an image's preview exists. The attachment's and its media's id
-    are the document's. Sizes not known yet (an image not measured yet) are left out."""
-    media: dict[str, Any] = {"id": str(doc.id), "url": download.url,
-                             "urlExpirationDate": timestamp(download.expires_at)}
-    shaped: dict[str, Any] = {"id": str(doc.id), "fileName": doc.name,
-                              "mimeType": doc.mime_type,
-                              "attachmentType": str(doc.attachment_type)}
-    if doc.attachment_type is AttachmentType.IMAGE:
-        if doc.image is not None:
-            media["height"], media["width"] = doc.image.height, doc.image.width
-        shaped["image"] = media
-        if preview is not None:
-            shaped["previewImage"] = {"id": str(doc.id), "url": preview.url,
-                                      "height": preview.height, "width": preview.width,
-                                      "urlExpirationDate": timestamp(preview.expires_at)}
-    else:
-        shaped["document"] = media
-    return shaped
+def respond(view: View, **parts: Any) -> dict[str, Any]:
+    """The envelope ``view`` around its ``parts``."""
+    return view.dump(parts)

@@ -17,21 +17,40 @@ from starlette.responses import Response
 from docgraph.http.context import request_context
 from docgraph.http.responses import JSONResponse
 from docgraph.resolvers import documents as documents_uc
+from docgraph.resolvers import resources as r
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.rest import shapes
-from docgraph.rest.parsing import integer, json_object, query
+from docgraph.rest.documents import DOCUMENT_ID
+from docgraph.rest.operations import Operations, param
+from docgraph.rest.parsing import integer, json_object
+from docgraph.rest.shapes import respond
+
+api = Operations()
 
 
-async def request_upload_url(request: Request) -> Response:
-    query(request, ())
+@api("POST", "/v1/documents/upload-url",
+     summary="Get a signed URL to upload a file's bytes to (seed 002's signed-upload step)",
+     operation_id="request_upload_url", tag="documents", body=r.UPLOAD_REQUEST,
+     responses={201: ("Where and how to PUT the bytes.", shapes.UPLOAD_TICKET_RESPONSE)},
+     errors=(403,),
+     description="The size counts toward the workspace's quota from now on (413 "
+                 "quota_exceeded beyond it); 503 while object storage is down.")
+async def request_upload_url(request: Request, params: dict[str, str]) -> Response:
     fields = await json_object(request)
     ticket = await uploads_uc.request_upload_url(request_context(request), fields)
-    return JSONResponse({"data": shapes.upload_ticket(ticket)}, status_code=201)
+    return JSONResponse(respond(shapes.UPLOAD_TICKET_RESPONSE, data=ticket), status_code=201)
 
 
-async def download_url(request: Request) -> Response:
-    params = query(request, ("expires_in",))
+@api("GET", "/v1/documents/{id}/download-url",
+     summary="Get a signed URL that serves a document's bytes",
+     operation_id="document_download_url", tag="documents",
+     params=(DOCUMENT_ID, param(
+         "expires_in", r.COUNT, "Lifetime in seconds (default "
+         "DOCGRAPH_DOWNLOAD_URL_SECONDS, at most DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS).",
+         minimum=1)),
+     responses={200: ("The URL.", shapes.SIGNED_URL_RESPONSE)}, errors=(403,))
+async def download_url(request: Request, params: dict[str, str]) -> Response:
     ctx = request_context(request)
     document = await documents_uc.require_document(ctx, request.path_params["id"])
     signed = documents_uc.download_url(ctx, document, integer(params.get("expires_in")))
-    return JSONResponse({"data": shapes.signed_url(signed)})
+    return JSONResponse(respond(shapes.SIGNED_URL_RESPONSE, data=signed))

@@ -8,16 +8,18 @@ from starlette.responses import Response
 from docgraph.http.context import request_context
 from docgraph.http.responses import JSONResponse
 from docgraph.resolvers.workspaces import current_workspace
+from docgraph.rest import shapes
+from docgraph.rest.operations import Operations
+from docgraph.rest.shapes import respond
+
+api = Operations()
 
 
-async def get_workspace(request: Request) -> Response:
+@api("GET", "/v1/workspace", summary="The caller's workspace and key",
+     operation_id="get_workspace", tag="meta",
+     responses={200: ("The workspace.", shapes.WORKSPACE_RESPONSE)}, errors=(403,))
+async def get_workspace(request: Request, params: dict[str, str]) -> Response:
     ctx = request_context(request)
     workspace = await current_workspace(ctx)
-    return JSONResponse({"data": {
-        "id": str(workspace.id),
-        "name": workspace.name,
-        "quota_bytes": workspace.quota_bytes,
-        "used_bytes": workspace.used_bytes,
-        "created_at": workspace.created_at,
-        "key": {"id": str(ctx.principal.key_id), "scopes": sorted(ctx.principal.scopes)},
-    }})
+    return JSONResponse(respond(shapes.WORKSPACE_RESPONSE, data=shapes.CallerWorkspace(
+        workspace, ctx.principal.key_id, sorted(ctx.principal.scopes))))
