@@ -20,7 +20,8 @@ import pytest
 
 from docgraph.app import create_app
 from docgraph.schema import build_schema
-from docgraph.schema.executor import RELATION_ATTRIBUTE, executions
+from docgraph.schema.executor import executions
+from docgraph.schema.relations import RELATION_ATTRIBUTE
 
 from .conftest import LiveServer, make_settings
 from .gql import GraphQL

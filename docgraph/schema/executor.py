@@ -62,13 +62,11 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.types.base_scalars import isoformat as strawberry_isoformat
 
 from docgraph.resolvers.loaders import MISSING
+from docgraph.schema.relations import relation_of
 
 log = logging.getLogger("docgraph.graphql")
 
 STRAWBERRY_DEFINITION = "strawberry-definition"
-# Set by ``docgraph.schema.relations.loaded_by`` on resolvers that only load one key
-# through one of the context's dataloaders: the plan calls the loader directly.
-RELATION_ATTRIBUTE = "_docgraph_relation"
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 PLAN_CACHE_SIZE = 512
 
@@ -196,8 +194,8 @@ class OperationPlan:
             relation = None
             if definition is not None and definition.base_resolver is not None \
                     and not definition.extensions and not definition.permission_classes:
-                relation = getattr(definition.base_resolver.wrapped_func, RELATION_ATTRIBUTE,
-                                   None)
+                # Declared with ``schema.relations.loads``: the plan calls the loader.
+                relation = relation_of(definition.base_resolver.wrapped_func)
             if plain:
                 field.attr = definition.python_name
             elif relation is not None and not field_def.args:
