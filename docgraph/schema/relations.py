@@ -4,7 +4,7 @@
 that the resolver returns ``info.context.links_by_document.load(self.id)``
 and does nothing else. The declaration belongs to the schema; whoever
 executes it may use it (``relation_of``): the compiled executor
-(``schema.executor``) calls the loader itself instead of going through the
+(``schema.fast``) calls the loader itself instead of going through the
 resolver wrapper, once per object of a list, or takes the value the loader
 holds already (``known``). ``tests/test_graphql_compiled.py`` checks every
 declared relation against its resolver.
