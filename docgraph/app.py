@@ -38,8 +38,8 @@ from docgraph.jobs.maintenance import housekeeping
 from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
-from docgraph.schema import build_schema, cost, graphiql
-from docgraph.schema.view import GraphQLApp
+from docgraph.schema import cost, graphiql
+from docgraph.schema.view import graphql_app
 from docgraph.storage.factory import build_store
 
 log = logging.getLogger("docgraph.app")
@@ -93,7 +93,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(STORAGE_PREFIX + "{key:path}", storage_object, methods=["GET", "PUT"]),
-        Route(GRAPHQL_PATH, GraphQLApp(build_schema(settings), settings)),
+        Route(GRAPHQL_PATH, graphql_app(settings)),
         *rest.routes(),
     ]
     if settings.graphql_graphiql:

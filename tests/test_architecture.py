@@ -50,10 +50,16 @@ def part_of(module: str) -> str | None:
     return names[1] if len(names) > 1 else "__init__"
 
 
-def imported_modules(tree: ast.AST, module: str) -> list[tuple[int, str]]:
-    """Every module ``tree`` imports, absolute, with its line."""
+def imported_modules(tree: ast.AST, module: str, is_package: bool = False,
+                     names: bool = False) -> list[tuple[int, str]]:
+    """Every module ``tree`` imports, absolute, with its line.
+
+    ``is_package``: ``module`` is a package's ``__init__`` (relative imports
+    start from the package itself). ``names``: each name of ``from x import
+    name`` counts as ``x.name`` too (it may be a submodule).
+    """
     found: list[tuple[int, str]] = []
-    package = module.rsplit(".", 1)[0]
+    package = module if is_package else module.rsplit(".", 1)[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
@@ -64,12 +70,12 @@ def imported_modules(tree: ast.AST, module: str) -> list[tuple[int, str]]:
                 base = ".".join([*anchor, base] if base else anchor)
             found.append((node.lineno, base))
             # ``from docgraph import rest`` imports the part ``rest``.
-            if base == "docgraph":
-                found += [(node.lineno, f"docgraph.{alias.name}") for alias in node.names]
+            if base == "docgraph" or names:
+                found += [(node.lineno, f"{base}.{alias.name}") for alias in node.names]
     return found
 
 
-def forbidden_imports(source: str, module: str) -> list[str]:
+def forbidden_imports(source: str, module: str, is_package: bool = False) -> list[str]:
     """The edges of ``module`` (its text: ``source``) that the layers forbid."""
     own = part_of(module)
     assert own is not None
@@ -77,13 +83,38 @@ def forbidden_imports(source: str, module: str) -> list[str]:
         return [f"{module}: the part {own!r} has no place in MAY_IMPORT"]
     allowed = MAY_IMPORT[own] | LEAVES | {own}
     problems = []
-    for line, target in imported_modules(ast.parse(source), module):
+    for line, target in imported_modules(ast.parse(source), module, is_package):
         other = part_of(target)
         if other is None or target == "docgraph":
             continue
         if other not in allowed:
             problems.append(f"{module}:{line} imports {target} ({own} -> {other})")
     return problems
+
+
+# The fast execution path (``schema/fast/``) is a plug-in the schema knows nothing
+# of: nothing in the package imports it but the one place that decides whether it
+# runs. (It imports the schema, never the other way round.)
+FAST_PATH = "docgraph.schema.fast"
+FAST_PATH_CHOOSER = "docgraph.schema.view"
+
+
+def in_fast_path(module: str) -> bool:
+    return module == FAST_PATH or module.startswith(FAST_PATH + ".")
+
+
+def fast_path_imports(source: str, module: str, is_package: bool = False) -> list[str]:
+    """The imports of the fast path in ``module`` (its text: ``source``) that are not allowed."""
+    if in_fast_path(module) or module == FAST_PATH_CHOOSER:
+        return []
+    targets = [(line, target) for line, target
+               in imported_modules(ast.parse(source), module, is_package, names=True)
+               if in_fast_path(target)]
+    # ``from docgraph.schema.fast.plans import Bail``: the module, not also ``plans.Bail``.
+    return [f"{module}:{line} imports {target} (only {FAST_PATH_CHOOSER} may)"
+            for line, target in targets
+            if not any(other == line and target.startswith(f"{base}.")
+                       for other, base in targets)]
 
 
 def modules() -> list[tuple[str, Path]]:
@@ -99,8 +130,35 @@ def modules() -> list[tuple[str, Path]]:
 
 def test_every_import_follows_the_layers():
     problems = [problem for module, path in modules()
-                for problem in forbidden_imports(path.read_text(encoding="utf-8"), module)]
+                for problem in forbidden_imports(path.read_text(encoding="utf-8"), module,
+                                                 path.name == "__init__.py")]
     assert problems == []
+
+
+def test_only_one_place_imports_the_fast_path():
+    problems = [problem for module, path in modules()
+                for problem in fast_path_imports(path.read_text(encoding="utf-8"), module,
+                                                 path.name == "__init__.py")]
+    assert problems == []
+
+
+def test_the_schema_importing_the_fast_path_is_caught():
+    assert fast_path_imports("from docgraph.schema.fast.plans import Bail\n",
+                             "docgraph.schema.relations") == [
+        "docgraph.schema.relations:1 imports docgraph.schema.fast.plans "
+        "(only docgraph.schema.view may)"]
+    assert fast_path_imports("def f():\n    from docgraph.schema import fast, types\n",
+                             "docgraph.schema.types") == [
+        "docgraph.schema.types:2 imports docgraph.schema.fast (only docgraph.schema.view may)"]
+    assert fast_path_imports("from . import fast\n", "docgraph.schema", is_package=True) == [
+        "docgraph.schema:1 imports docgraph.schema.fast (only docgraph.schema.view may)"]
+    assert fast_path_imports("import docgraph.schema.fast\n", "docgraph.app") == [
+        "docgraph.app:1 imports docgraph.schema.fast (only docgraph.schema.view may)"]
+    # The one place that decides, and the fast path itself, may.
+    assert fast_path_imports("from docgraph.schema.fast import FastPath\n",
+                             "docgraph.schema.view") == []
+    assert fast_path_imports("from docgraph.schema.fast.plans import Bail\n",
+                             "docgraph.schema.fast.run") == []
 
 
 def test_the_package_root_holds_the_app_and_its_config_only():

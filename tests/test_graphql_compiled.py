@@ -4,8 +4,8 @@ Every query below runs against two live servers on the same database: one
 with the compiled path (the default) and one with DOCGRAPH_GRAPHQL_COMPILED
 off. The response bodies must be identical, byte for byte, errors included.
 The compiled server also takes valid queries past strawberry's request layers
-(``GraphQLApp._run_prepared_query``); every shape of request body must get
-the answer strawberry gives it.
+(the fast path's prepared queries, ``schema.fast.prepared``); every shape of
+request body must get the answer strawberry gives it.
 """
 
 from __future__ import annotations
@@ -17,10 +17,13 @@ from types import SimpleNamespace
 import httpx
 import orjson
 import pytest
+from graphql import execute, parse
 
 from docgraph.app import create_app
+from docgraph.http.paths import GRAPHQL_PATH
 from docgraph.schema import build_schema
-from docgraph.schema.executor import RELATION_ATTRIBUTE, executions
+from docgraph.schema.fast import FastPath
+from docgraph.schema.relations import RELATION_ATTRIBUTE
 
 from .conftest import LiveServer, make_settings
 from .gql import GraphQL
@@ -118,6 +121,13 @@ def uncompiled_server(tmp_root, database_url) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
+def executions(server) -> dict[str, int]:
+    """How the compiled server's fast path executed operations (its counters)."""
+    route = next(r for r in server.app.routes if getattr(r, "path", None) == GRAPHQL_PATH)
+    return route.endpoint.fast.executions
+
+
+@pytest.fixture
 async def uncompiled_gql(uncompiled_server, tenant) -> AsyncIterator[GraphQL]:
     async with httpx.AsyncClient(base_url=uncompiled_server.url, timeout=30) as c:
         yield GraphQL(c, tenant)
@@ -139,7 +149,7 @@ async def graph(gql: GraphQL) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", list(QUERIES))
-async def test_compiled_and_graphql_core_answer_alike(gql, uncompiled_gql, name):
+async def test_compiled_and_graphql_core_answer_alike(gql, uncompiled_gql, executions, name):
     variables = await graph(gql)
     query = QUERIES[name]
     used = {k: v for k, v in variables.items() if f"${k}" in query}
@@ -234,3 +244,17 @@ def test_every_declared_relation_is_what_its_resolver_does():
             info = SimpleNamespace(context=context)
             assert resolver.wrapped_func(source, info) == (loader, getattr(source, key))
     assert declared >= 3
+
+
+async def test_the_plan_cache_keeps_the_most_recent_operations():
+    fast = FastPath(plan_cache_size=2)
+    schema = build_schema(execution_context_class=fast.execution_context_class)
+    documents = [parse(f"{{ a{i}: __typename }}") for i in range(3)]
+    for i in (0, 1, 0, 2, 0):  # 1 is the least recently used when 2 comes
+        result = await execute(schema._schema, documents[i],
+                               executor_class=fast.execution_context_class)
+        assert result == ({f"a{i}": "Query"}, None)
+    assert len(fast.plans) == 2
+    assert [key[1] for key in fast.plans._plans] == [id(documents[2].definitions[0]),
+                                                     id(documents[0].definitions[0])]
+    assert fast.executions == {"compiled": 5, "fell_back": 0, "graphql_core": 0}

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import (
     ASTValidationRule,
-    DocumentNode,
     GraphQLError,
     IntValueNode,
     NoSchemaIntrospectionCustomRule,
     ValueNode,
-    get_operation_ast,
     specified_rules,
 )
-from graphql import OperationType as OperationDefinitionType
-from graphql import execute as graphql_execute
-from strawberry.execution import optimized_is_awaitable
+from graphql.execution import Executor
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
-from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types import ExecutionContext
 
 from docgraph.config import Settings
 from docgraph.resolvers.validation import SAFE_INTEGER_MAX
-from docgraph.schema.documents import (
-    DOCUMENT_CACHE_SIZE,
-    OperationDocuments,
-    parse_document,
-    validation_errors,
-)
+from docgraph.schema.documents import DOCUMENT_CACHE_SIZE, OperationDocuments
 from docgraph.schema.errors import log_unexpected
-from docgraph.schema.executor import CompiledExecutor
 from docgraph.schema.mutation import Mutation
 from docgraph.schema.query import Query
 from docgraph.schema.types import ENTITY_TYPES, SafeInt
@@ -62,7 +51,11 @@ SAFE_INT = strawberry.scalar(
 
 
 class DocgraphSchema(strawberry.Schema):
-    """strawberry's schema, with a shorter path for queries it has already validated."""
+    """strawberry's schema, with the rules and token limit every document is checked with.
+
+    (Kept here for whoever checks documents outside strawberry's hooks, such as
+    the fast path's prepared queries, so that both agree and share one cache.)
+    """
 
     def __init__(self, *args: Any, validation_rules: Sequence[type[ASTValidationRule]] = (),
                  max_tokens: int | None = None, **kwargs: Any) -> None:
@@ -71,42 +64,6 @@ class DocgraphSchema(strawberry.Schema):
         self.validation_rules = (*specified_rules, *validation_rules)
         self.max_tokens = max_tokens
 
-    def prepared_query(self, query: str, operation_name: str | None) -> DocumentNode | None:
-        """The parsed document of a valid query operation (both steps cached per text).
-
-        None for anything else (a mutation, a syntax or validation error, an
-        unknown operation name): ``execute`` then runs and reports it as usual.
-        """
-        try:
-            document = parse_document(query, self.max_tokens)
-        except GraphQLError:
-            return None
-        if validation_errors(self._schema, document, self.validation_rules):
-            return None
-        operation = get_operation_ast(document, operation_name)
-        if operation is None or operation.operation is not OperationDefinitionType.QUERY:
-            return None
-        return document
-
-    async def execute_prepared(self, document: DocumentNode, variables: dict[str, Any] | None,
-                               operation_name: str | None, context: Any) -> ExecutionResult:
-        """Run a document from ``prepared_query``, as ``execute`` would run it.
-
-        What ``execute`` adds around graphql-core's execution — its extension
-        hooks, which only parse and validate (done), and the execution context
-        they share — is skipped; the result and its errors are the same.
-        """
-        outcome = graphql_execute(
-            self._schema, document, context_value=context, variable_values=variables,
-            operation_name=operation_name,
-            is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-            **execution_context_class_kwargs(self.execution_context_class),
-        )
-        result = await outcome if isinstance(outcome, Awaitable) else outcome
-        if result.errors:
-            log_unexpected(result.errors, getattr(context, "request_id", None))
-        return ExecutionResult(data=result.data, errors=result.errors)
-
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         """Log only the unexpected errors, with the request id (the rest are the caller's)."""
@@ -114,8 +71,14 @@ class DocgraphSchema(strawberry.Schema):
         log_unexpected(errors, getattr(context, "request_id", None))
 
 
-def build_schema(settings: Settings | None = None) -> DocgraphSchema:
-    """The schema, with the protections ``settings`` ask for (defaults: Settings())."""
+def build_schema(settings: Settings | None = None, *,
+                 execution_context_class: type[Executor] | None = None,
+                 ) -> DocgraphSchema:
+    """The schema, with the protections ``settings`` ask for (defaults: Settings()).
+
+    ``execution_context_class``: the executor of every operation (None:
+    strawberry's). The schema does not choose it: ``schema.view.graphql_app`` does.
+    """
     settings = settings or Settings()
     # Built once, so the validation cache (keyed by the rules) hits across requests.
     rules = [
@@ -138,7 +101,7 @@ def build_schema(settings: Settings | None = None) -> DocgraphSchema:
             scalar_map={SafeInt: SAFE_INT},
             disable_field_suggestions=not settings.graphql_introspection,
         ),
-        execution_context_class=CompiledExecutor if settings.graphql_compiled else None,
+        execution_context_class=execution_context_class,
     )
 
 

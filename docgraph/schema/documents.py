@@ -39,7 +39,8 @@ class OperationDocuments(SchemaExtension):
 
     _validated: OrderedDict[_Key, tuple[Any, DocumentNode | None, list[GraphQLError]]] = (
         OrderedDict())
-    # Validations of this process answered from the cache, and those that ran.
+    # Validations of this process answered from the cache, and those that ran:
+    # observability for tests; the service never reads them.
     hits = 0
     misses = 0
 

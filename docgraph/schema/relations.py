@@ -2,11 +2,12 @@
 
 ``@loads("links_by_document", "id")`` under ``@strawberry.field`` declares
 that the resolver returns ``info.context.links_by_document.load(self.id)``
-and does nothing else. The compiled executor (``schema.executor``) then calls
-the loader itself instead of going through the resolver wrapper, once per
-object of a list, or takes the value the loader holds already (``known``);
-``tests/test_graphql_compiled.py`` checks every declared relation against its
-resolver.
+and does nothing else. The declaration belongs to the schema; whoever
+executes it may use it (``relation_of``): the compiled executor
+(``schema.fast``) calls the loader itself instead of going through the
+resolver wrapper, once per object of a list, or takes the value the loader
+holds already (``known``). ``tests/test_graphql_compiled.py`` checks every
+declared relation against its resolver.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from docgraph.schema.executor import RELATION_ATTRIBUTE
-
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The attribute ``loads`` sets on a resolver function: ``(loader, key)``.
+RELATION_ATTRIBUTE = "_docgraph_relation"
 
 
 def loads(loader: str, key: str) -> Callable[[F], F]:
@@ -25,3 +27,8 @@ def loads(loader: str, key: str) -> Callable[[F], F]:
         return resolver
 
     return mark
+
+
+def relation_of(resolver: Callable[..., Any]) -> tuple[str, str] | None:
+    """``(loader, key)`` if ``resolver`` was declared with ``@loads``, else None."""
+    return getattr(resolver, RELATION_ATTRIBUTE, None)

@@ -29,18 +29,21 @@ from docgraph.config import Settings
 from docgraph.errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, ValidationError
 from docgraph.http.context import request_context
 from docgraph.resolvers.context import RequestContext
-from docgraph.schema import DocgraphSchema, graphiql
+from docgraph.schema import DocgraphSchema, build_schema, graphiql
 from docgraph.schema.errors import formatted, retry_after
+from docgraph.schema.fast import FastPath
 
 
 class GraphQLApp(GraphQL[RequestContext, None]):
-    def __init__(self, schema: DocgraphSchema, settings: Settings) -> None:
+    def __init__(self, schema: DocgraphSchema, settings: Settings,
+                 fast: FastPath | None = None) -> None:
         super().__init__(schema, graphql_ide="graphiql" if settings.graphql_graphiql else None,
                          allow_queries_via_get=False, multipart_uploads_enabled=False)
         self.docgraph_schema = schema
         self.settings = settings
         self.max_body_bytes = settings.graphql_max_body_bytes
-        self.prepared_queries = settings.graphql_compiled
+        # The fast path, if the schema runs its executor (see ``graphql_app``).
+        self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -60,45 +63,24 @@ class GraphQLApp(GraphQL[RequestContext, None]):
             raise self._too_large()
         request = Request(scope, receive=self._limited(receive))
         try:
-            response = await self._run_prepared_query(request) if self.prepared_queries \
-                else None
+            response = await self._run_prepared_query(self.fast, request) \
+                if self.fast is not None else None
             if response is None:
                 response = await self.run(request)
         except HTTPException as exc:
             raise _app_error(exc) from exc
         await response(scope, receive, send)
 
-    async def _run_prepared_query(self, request: Request) -> Response | None:
-        """A plain JSON query whose document is valid, without strawberry's request layers.
+    async def _run_prepared_query(self, fast: FastPath, request: Request) -> Response | None:
+        """A plain JSON query whose document is valid, through the fast path's shortcut.
 
-        strawberry's view and ``Schema.execute`` wrap each operation in request
-        adapters, a sub-response and extension hooks; for a query already parsed
-        and validated (``DocgraphSchema.prepared_query``) that is most of the
-        time outside execution. The answer is the one ``run`` would give.
-        None for any other request (mutations, errors, batches, streaming,
-        extensions): ``run`` answers it.
+        The answer is the one ``run`` would give; None for any other request
+        (mutations, errors, batches, streaming, extensions): ``run`` answers it.
         """
-        headers = request.headers
-        if not headers.get("content-type", "").startswith("application/json") or \
-                any(kind in headers.get("accept", "") for kind in _STREAMING_TYPES):
+        prepared = await fast.prepare(self.docgraph_schema, request)
+        if prepared is None:
             return None
-        try:
-            data = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if type(data) is not dict or not data.keys() <= _PLAIN_REQUEST_KEYS:
-            return None
-        query, variables = data.get("query"), data.get("variables")
-        operation_name = data.get("operationName")
-        if type(query) is not str or not (variables is None or type(variables) is dict) or \
-                not (operation_name is None or type(operation_name) is str):
-            return None
-        document = self.docgraph_schema.prepared_query(query, operation_name)
-        if document is None:
-            return None
-        context = await self.get_context(request, None)
-        result = await self.docgraph_schema.execute_prepared(document, variables, operation_name,
-                                                             context)
+        result = await prepared.execute(await self.get_context(request, None))
         return self._json_response(await self.process_result(request, result))
 
     def _too_large(self) -> PayloadTooLarge:
@@ -150,9 +132,18 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         return orjson.loads(data)
 
 
-# Requests the prepared path leaves to strawberry: other keys (extensions), streams.
-_PLAIN_REQUEST_KEYS = frozenset({"query", "variables", "operationName"})
-_STREAMING_TYPES = ("multipart/mixed", "text/event-stream")
+def graphql_app(settings: Settings) -> GraphQLApp:
+    """``/graphql``'s app: the one place that decides which execution path runs.
+
+    With ``DOCGRAPH_GRAPHQL_COMPILED`` (the default), the fast path's executor
+    runs every operation and its shortcut takes plain queries past strawberry's
+    request layers; without, strawberry and graphql-core do everything.
+    """
+    if not settings.graphql_compiled:
+        return GraphQLApp(build_schema(settings), settings)
+    fast = FastPath()
+    schema = build_schema(settings, execution_context_class=fast.execution_context_class)
+    return GraphQLApp(schema, settings, fast)
 
 
 def _add_retry_after(response: Response,
