@@ -90,12 +90,14 @@ class Mutation:
         return await documents_uc.delete_document(  # type: ignore[return-value]
             info.context, id)
 
-    @strawberry.mutation(description="PENDING -> VERIFIED (sets verifiedAt).")
+    @strawberry.mutation(description="PENDING -> VERIFIED (sets verifiedAt); a "
+                                     "document in another status: conflict.")
     async def verify_document(self, info: Info, id: DocumentId) -> Document:
         return await documents_uc.verify_document(  # type: ignore[return-value]
             info.context, id)
 
-    @strawberry.mutation(description="PENDING -> REJECTED (sets rejectionReason).")
+    @strawberry.mutation(description="PENDING -> REJECTED (sets rejectionReason); a "
+                                     "document in another status: conflict.")
     async def reject_document(
         self, info: Info, id: DocumentId,
         reason: Annotated[str, strawberry.argument(description="1-1000 characters.")],
@@ -103,7 +105,8 @@ class Mutation:
         return await documents_uc.reject_document(  # type: ignore[return-value]
             info.context, id, reason)
 
-    @strawberry.mutation(description="VERIFIED -> EXPIRED (clears verifiedAt).")
+    @strawberry.mutation(description="VERIFIED -> EXPIRED (clears verifiedAt); a "
+                                     "document in another status: conflict.")
     async def expire_document(self, info: Info, id: DocumentId) -> Document:
         return await documents_uc.expire_document(  # type: ignore[return-value]
             info.context, id)
