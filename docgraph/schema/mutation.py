@@ -36,14 +36,31 @@ from docgraph.schema.types import (
     UnlinkDocumentPayload,
 )
 
+DocumentId = Annotated[strawberry.ID, strawberry.argument(
+    description="The document's id; unknown or deleted: not_found.")]
+ContactId = Annotated[strawberry.ID, strawberry.argument(
+    description="The contact's id; no contact has it: not_found.")]
+BusinessId = Annotated[strawberry.ID, strawberry.argument(
+    description="The business's id; no business has it: not_found.")]
+EntityId = Annotated[strawberry.ID, strawberry.argument(
+    description="The entity's id; unknown: not_found.")]
+LinkedEntityType = Annotated[EntityType, strawberry.argument(
+    description="The entity's type (COMPANY for a business).")]
+Changes = "The fields to change; omitted ones stay as they are."
 
-@strawberry.type
+
+@strawberry.type(description="The writes. Each needs an API key with the write:documents "
+                             "scope (without it: insufficient_permissions).")
 class Mutation:
     @strawberry.mutation(description="Step 1 of an upload: a signed URL to PUT the bytes to. "
                                      "Over the workspace's quota: quota_exceeded; object "
                                      "storage unreachable: unavailable.")
-    async def request_upload_url(self, info: Info,
-                                 input: RequestUploadUrlInput) -> RequestUploadUrlPayload:
+    async def request_upload_url(
+        self, info: Info,
+        input: Annotated[RequestUploadUrlInput, strawberry.argument(
+            description="The file to upload: its name, MIME type, exact size and, "
+                        "optionally, SHA-256.")],
+    ) -> RequestUploadUrlPayload:
         return await uploads_uc.request_upload_url(  # type: ignore[return-value]
             info.context, provided(input))
 
@@ -51,36 +68,46 @@ class Mutation:
                                      "bytes are at storagePath. The upload is verified first "
                                      "(validation_error naming the problem); a live document "
                                      "at the same storagePath: storage_conflict.")
-    async def create_document(self, info: Info, input: CreateDocumentInput) -> Document:
+    async def create_document(
+        self, info: Info,
+        input: Annotated[CreateDocumentInput, strawberry.argument(
+            description="The document to record; invalid fields: one validation_error "
+                        "naming each.")],
+    ) -> Document:
         return await documents_uc.create_document(  # type: ignore[return-value]
             info.context, provided(input))
 
     @strawberry.mutation(description="Change a document's metadata.")
-    async def update_document(self, info: Info, id: strawberry.ID,
-                              input: UpdateDocumentInput) -> Document:
+    async def update_document(
+        self, info: Info, id: DocumentId,
+        input: Annotated[UpdateDocumentInput, strawberry.argument(description=Changes)],
+    ) -> Document:
         return await documents_uc.update_document(  # type: ignore[return-value]
             info.context, id, provided(input))
 
     @strawberry.mutation(description="Delete a document: it disappears from every query.")
-    async def delete_document(self, info: Info, id: strawberry.ID) -> DeleteDocumentPayload:
+    async def delete_document(self, info: Info, id: DocumentId) -> DeleteDocumentPayload:
         return await documents_uc.delete_document(  # type: ignore[return-value]
             info.context, id)
 
-    @strawberry.mutation(description="PENDING -> VERIFIED (sets verifiedAt).")
-    async def verify_document(self, info: Info, id: strawberry.ID) -> Document:
+    @strawberry.mutation(description="PENDING -> VERIFIED (sets verifiedAt); a "
+                                     "document in another status: conflict.")
+    async def verify_document(self, info: Info, id: DocumentId) -> Document:
         return await documents_uc.verify_document(  # type: ignore[return-value]
             info.context, id)
 
-    @strawberry.mutation(description="PENDING -> REJECTED (sets rejectionReason).")
+    @strawberry.mutation(description="PENDING -> REJECTED (sets rejectionReason); a "
+                                     "document in another status: conflict.")
     async def reject_document(
-        self, info: Info, id: strawberry.ID,
+        self, info: Info, id: DocumentId,
         reason: Annotated[str, strawberry.argument(description="1-1000 characters.")],
     ) -> Document:
         return await documents_uc.reject_document(  # type: ignore[return-value]
             info.context, id, reason)
 
-    @strawberry.mutation(description="VERIFIED -> EXPIRED (clears verifiedAt).")
-    async def expire_document(self, info: Info, id: strawberry.ID) -> Document:
+    @strawberry.mutation(description="VERIFIED -> EXPIRED (clears verifiedAt); a "
+                                     "document in another status: conflict.")
+    async def expire_document(self, info: Info, id: DocumentId) -> Document:
         return await documents_uc.expire_document(  # type: ignore[return-value]
             info.context, id)
 
@@ -88,8 +115,9 @@ class Mutation:
                                      "document and entity again returns the existing link "
                                      "(created: false), unchanged.")
     async def link_document(
-        self, info: Info, document_id: strawberry.ID, entity_type: EntityType,
-        entity_id: strawberry.ID,
+        self, info: Info, document_id: DocumentId, entity_type: LinkedEntityType,
+        entity_id: Annotated[strawberry.ID, strawberry.argument(
+            description="The entity's id; no entity of that type has it: not_found.")],
         role: Annotated[str | None, strawberry.argument(
             description="Free-form, at most 64 characters, e.g. signed.")] = None,
     ) -> LinkDocumentPayload:
@@ -98,40 +126,64 @@ class Mutation:
             {"entity_type": entity_type, "entity_id": entity_id, "role": role})
 
     @strawberry.mutation(description="Remove the link between a document and an entity.")
-    async def unlink_document(self, info: Info, document_id: strawberry.ID,
-                              entity_type: EntityType,
-                              entity_id: strawberry.ID) -> UnlinkDocumentPayload:
+    async def unlink_document(
+        self, info: Info, document_id: DocumentId, entity_type: LinkedEntityType,
+        entity_id: Annotated[strawberry.ID, strawberry.argument(
+            description="The entity's id; no link between it and the document: "
+                        "not_found.")],
+    ) -> UnlinkDocumentPayload:
         link = await links_uc.unlink_document(
             info.context, document_id, {"entity_type": entity_type, "entity_id": entity_id})
         return UnlinkDocumentPayload(link=link)  # type: ignore[arg-type]
 
-    @strawberry.mutation
-    async def create_contact(self, info: Info, input: CreateContactInput) -> Contact:
+    @strawberry.mutation(description="Create a contact (an entity of type CONTACT).")
+    async def create_contact(
+        self, info: Info,
+        input: Annotated[CreateContactInput, strawberry.argument(
+            description="The contact; an id the workspace already uses: conflict.")],
+    ) -> Contact:
         return await _create(info, EntityKind.CONTACT, provided(input))
 
-    @strawberry.mutation
-    async def update_contact(self, info: Info, id: strawberry.ID,
-                             input: UpdateContactInput) -> Contact:
+    @strawberry.mutation(description="Change a contact; clearing its name is a "
+                                     "validation_error.")
+    async def update_contact(
+        self, info: Info, id: ContactId,
+        input: Annotated[UpdateContactInput, strawberry.argument(description=Changes)],
+    ) -> Contact:
         return await _update(info, id, EntityKind.CONTACT, provided(input))
 
-    @strawberry.mutation
-    async def create_business(self, info: Info, input: CreateBusinessInput) -> Business:
+    @strawberry.mutation(description="Create a business (an entity of type COMPANY).")
+    async def create_business(
+        self, info: Info,
+        input: Annotated[CreateBusinessInput, strawberry.argument(
+            description="The business; an id the workspace already uses: conflict.")],
+    ) -> Business:
         return await _create(info, EntityKind.COMPANY, provided(input))
 
-    @strawberry.mutation
-    async def update_business(self, info: Info, id: strawberry.ID,
-                              input: UpdateBusinessInput) -> Business:
+    @strawberry.mutation(description="Change a business; clearing its name is a "
+                                     "validation_error.")
+    async def update_business(
+        self, info: Info, id: BusinessId,
+        input: Annotated[UpdateBusinessInput, strawberry.argument(description=Changes)],
+    ) -> Business:
         return await _update(info, id, EntityKind.COMPANY, provided(input))
 
     @strawberry.mutation(description="Create an entity of any type (deals, events, matters, "
                                      "tasks, and contacts or businesses too).")
-    async def create_entity(self, info: Info, input: CreateEntityInput) -> Entity:
+    async def create_entity(
+        self, info: Info,
+        input: Annotated[CreateEntityInput, strawberry.argument(
+            description="The entity; a contact or company without a name: "
+                        "validation_error; an id the workspace already uses: conflict.")],
+    ) -> Entity:
         fields = provided(input)
         return await _create(info, fields.pop("entity_type"), fields)
 
     @strawberry.mutation(description="Change an entity of any type.")
-    async def update_entity(self, info: Info, id: strawberry.ID,
-                            input: UpdateEntityInput) -> Entity:
+    async def update_entity(
+        self, info: Info, id: EntityId,
+        input: Annotated[UpdateEntityInput, strawberry.argument(description=Changes)],
+    ) -> Entity:
         return await _update(info, id, None, provided(input))
 
 

@@ -26,42 +26,57 @@ from docgraph.schema.types import (
     Offset,
 )
 
+DocumentId = Annotated[strawberry.ID, strawberry.argument(
+    description="The document's id, a UUID (anything else is a validation_error).")]
+ContactId = Annotated[strawberry.ID, strawberry.argument(
+    description="The contact's id, a UUID (anything else is a validation_error).")]
+BusinessId = Annotated[strawberry.ID, strawberry.argument(
+    description="The business's id, a UUID (anything else is a validation_error).")]
+EntityId = Annotated[strawberry.ID, strawberry.argument(
+    description="The entity's id, a UUID (anything else is a validation_error).")]
+
 
 async def _entity(info: Info, id: strawberry.ID, kind: EntityKind | None) -> Any:
     return await entities_uc.get_entity(info.context, id, kind,
                                         with_documents=lookahead.documents_query(info, id))
 
 
-@strawberry.type
+@strawberry.type(description="The reads. Each needs an API key with the read:documents "
+                             "scope (without it: insufficient_permissions).")
 class Query:
     @strawberry.field(description="A document by id; null if there is none (or it was "
                                   "deleted).")
-    async def document(self, info: Info, id: strawberry.ID) -> Document | None:
+    async def document(self, info: Info, id: DocumentId) -> Document | None:
         return await documents_uc.get_document(info.context, id)  # type: ignore[return-value]
 
     @strawberry.field(description="The workspace's documents, newest first.")
-    async def documents(self, info: Info, filter: DocumentFilter | None = None,
-                        first: First = DEFAULT_PAGE_SIZE, after: After = None,
-                        offset: Offset = None) -> DocumentConnection:
+    async def documents(
+        self, info: Info,
+        filter: Annotated[DocumentFilter | None, strawberry.argument(
+            description="Only the documents it matches (default: all).")] = None,
+        first: First = DEFAULT_PAGE_SIZE, after: After = None, offset: Offset = None,
+    ) -> DocumentConnection:
         page = PageRequest.parse(first, after, offset)
         return await documents_uc.list_documents(  # type: ignore[return-value]
             info.context, provided(filter) if filter else None, page)
 
     @strawberry.field(description="A contact by id; null if there is none.")
-    async def contact(self, info: Info, id: strawberry.ID) -> Contact | None:
+    async def contact(self, info: Info, id: ContactId) -> Contact | None:
         return await _entity(info, id, EntityKind.CONTACT)
 
     @strawberry.field(description="A business (company) by id; null if there is none.")
-    async def business(self, info: Info, id: strawberry.ID) -> Business | None:
+    async def business(self, info: Info, id: BusinessId) -> Business | None:
         return await _entity(info, id, EntityKind.COMPANY)
 
     @strawberry.field(description="An entity of any type by id; null if there is none.")
-    async def entity(self, info: Info, id: strawberry.ID) -> Entity | None:
+    async def entity(self, info: Info, id: EntityId) -> Entity | None:
         return await _entity(info, id, None)
 
     @strawberry.field(description="The workspace's entities, newest first.")
     async def entities(
-        self, info: Info, type: EntityType | None = None,
+        self, info: Info,
+        type: Annotated[EntityType | None, strawberry.argument(
+            description="Only entities of this type.")] = None,
         name_contains: Annotated[str | None, strawberry.argument(
             description="Case-insensitive part of the name.")] = None,
         first: First = DEFAULT_PAGE_SIZE, after: After = None, offset: Offset = None,

@@ -48,10 +48,13 @@ Offset = Annotated[int | None, strawberry.argument(
 
 @strawberry.type(description="Where a page sits in its list.")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(description="Whether items follow this page.")
+    has_previous_page: bool = strawberry.field(description="Whether items precede this page.")
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first item; null if the page is empty.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last item, to pass as after for the next "
+                    "page; null if the page is empty.")
 
 
 ExpiresIn = Annotated[int | None, strawberry.argument(
@@ -69,8 +72,8 @@ class DownloadUrl:
 @strawberry.type(description="An image's size in pixels, as displayed (EXIF orientation "
                              "applied).")
 class ImageSize:
-    width: int
-    height: int
+    width: int = strawberry.field(description="Width in pixels.")
+    height: int = strawberry.field(description="Height in pixels.")
 
 
 @strawberry.type(description=graphql_text(r.PREVIEW_IMAGE.description))
@@ -122,21 +125,30 @@ class Link:
         return info.context.entity_by_id.load(root.entity_id)  # type: ignore[return-value]
 
 
+CURSOR = "Opaque; pass it as after to get the items that follow this one."
+PAGE_INFO = "Whether other pages follow or precede this one, and its first and last cursors."
+
+
 @strawberry.type(description="A document in an entity's list, and the link that put it there.")
 class LinkedDocumentEdge:
-    cursor: str
-    node: Document
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Document = strawberry.field(description="The document.")
     role: str | None = strawberry.field(description="The link's role.")
     linked_at: datetime = strawberry.field(description="When the link was made.")
-    link: Link
+    link: Link = strawberry.field(description="The link between the entity and the "
+                                              "document.")
 
 
 @strawberry.type(description="A page of an entity's documents, newest first.")
 class LinkedDocumentConnection:
-    edges: list[LinkedDocumentEdge]
-    nodes: list[Document]
-    page_info: PageInfo
-    total_count: int
+    edges: list[LinkedDocumentEdge] = strawberry.field(
+        description="The page's documents, each with its cursor and link.")
+    nodes: list[Document] = strawberry.field(
+        description="The page's documents alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many documents the entity has that match the arguments, across "
+                    "all pages.")
 
 
 GRAPHQL_TYPE_NAMES = {
@@ -158,8 +170,10 @@ class Entity:
         root: EntityRecord, info: Info,
         role: Annotated[str | None, strawberry.argument(
             description="Only documents linked with this role.")] = None,
-        type: DocumentType | None = None,
-        status: DocumentStatus | None = None,
+        type: Annotated[DocumentType | None, strawberry.argument(
+            description="Only documents of this type.")] = None,
+        status: Annotated[DocumentStatus | None, strawberry.argument(
+            description="Only documents with this verification status.")] = None,
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
         offset: Offset = None,
@@ -219,50 +233,57 @@ class Task(Entity):
 ENTITY_TYPES = (Contact, Business, Deal, Event, Matter, Task)
 
 
-@strawberry.type
+@strawberry.type(description="A document in a page of documents, with its cursor.")
 class DocumentEdge:
-    cursor: str
-    node: Document
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Document = strawberry.field(description="The document.")
 
 
 @strawberry.type(description="A page of documents, newest first.")
 class DocumentConnection:
-    edges: list[DocumentEdge]
-    nodes: list[Document]
-    page_info: PageInfo
-    total_count: int
+    edges: list[DocumentEdge] = strawberry.field(
+        description="The page's documents, each with its cursor.")
+    nodes: list[Document] = strawberry.field(
+        description="The page's documents alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many documents match the arguments, across all pages.")
 
 
-@strawberry.type
+@strawberry.type(description="An entity in a page of entities, with its cursor.")
 class EntityEdge:
-    cursor: str
-    node: Entity
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Entity = strawberry.field(description="The entity.")
 
 
 @strawberry.type(description="A page of entities, newest first.")
 class EntityConnection:
-    edges: list[EntityEdge]
-    nodes: list[Entity]
-    page_info: PageInfo
-    total_count: int
+    edges: list[EntityEdge] = strawberry.field(
+        description="The page's entities, each with its cursor.")
+    nodes: list[Entity] = strawberry.field(
+        description="The page's entities alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many entities match the arguments, across all pages.")
 
 
-@strawberry.type
+@strawberry.type(description="What linkDocument answers: the link, and whether this call "
+                             "made it.")
 class LinkDocumentPayload:
-    link: Link
+    link: Link = strawberry.field(description="The link, new or already there.")
     created: bool = strawberry.field(
         description="False when the link already existed (it is returned unchanged).")
 
 
-@strawberry.type
+@strawberry.type(description="What unlinkDocument answers: the link it removed.")
 class UnlinkDocumentPayload:
     link: Link = strawberry.field(description="The link as it was before its removal.")
 
 
 @strawberry.type(description="An HTTP header to send with the upload.")
 class HttpHeader:
-    name: str
-    value: str
+    name: str = strawberry.field(description="The header's name, e.g. Content-Type.")
+    value: str = strawberry.field(description="Its value, to send exactly as given.")
 
 
 @strawberry.type(description="Where and how to upload: send method to uploadUrl with "
