@@ -3,7 +3,7 @@
 Each view shows exactly the keys its seed documents, under the seed's names
 and in its order; nothing else leaks out. Times are written as
 ``2026-04-17T09:00:00.000Z`` (``resources.timestamp``). Every view here is
-also a schema of the OpenAPI document.
+also a schema of the OpenAPI document (of the operations that answer it).
 """
 
 from __future__ import annotations
@@ -223,14 +223,6 @@ ENTITY_RESPONSE = data(ENTITY)
 UPLOAD_TICKET_RESPONSE = data(UPLOAD_TICKET)
 SIGNED_URL_RESPONSE = data(SIGNED_URL)
 WORKSPACE_RESPONSE = data(WORKSPACE)
-
-# Every view the OpenAPI document names.
-RESPONSES: tuple[View, ...] = (
-    DOCUMENT_RESPONSE, DELETED_DOCUMENT_RESPONSE, LINK_RESPONSE, LINK_LIST, ENTITY_RESPONSE,
-    CONTACT_DOCUMENT_LIST, BUSINESS_DOCUMENT_LIST, ATTACHMENT_LIST, UPLOAD_TICKET_RESPONSE,
-    SIGNED_URL_RESPONSE, WORKSPACE_RESPONSE,
-)
-
 
 def respond(view: View, **parts: Any) -> dict[str, Any]:
     """The envelope ``view`` around its ``parts``."""
