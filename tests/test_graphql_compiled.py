@@ -169,6 +169,39 @@ async def test_compiled_and_graphql_core_answer_alike(gql, uncompiled_gql, execu
         assert path == ("graphql_core" if "graphql-core's path" in name else "compiled")
 
 
+WRITE_ONLY_LINK = """
+    mutation($d: ID!, $e: ID!) {
+      linkDocument(documentId: $d, entityType: CONTACT, entityId: $e) {
+        created
+        link { id role document { id links { id } } entity { id ... on Contact {
+          documents(first: 5) { nodes { id name } } } } }
+      }
+    }"""
+
+
+@pytest.mark.parametrize("name", [*QUERIES, "a mutation's traversals"])
+async def test_a_write_only_key_gets_the_same_errors_from_both(gql, uncompiled_gql, name,
+                                                               tenant):
+    """A key without read:documents: refused alike, field by field, by both executors."""
+    variables = await graph(gql)
+    if name in QUERIES:
+        query = QUERIES[name]
+        used = {k: v for k, v in variables.items() if f"${k}" in query}
+    else:
+        query = WRITE_ONLY_LINK
+        document = await gql.create_document()
+        await gql.link(document["id"], "CONTACT", variables["id"])  # linking again: unchanged
+        used = {"d": document["id"], "e": variables["id"]}
+    compiled = await gql.post(query, used, key=tenant.write_key)
+    reference = await uncompiled_gql.post(query, used, key=tenant.write_key)
+    assert compiled.status_code == reference.status_code == 200
+    assert compiled.content == reference.content
+    errors = compiled.json().get("errors")
+    if "introspection" not in name:
+        assert errors and {e["extensions"]["code"] for e in errors} == {
+            "insufficient_permissions"}, errors
+
+
 NAMED = """
 query Named($id: ID!) { contact(id: $id) { name } }
 mutation Other { deleteDocument(id: "00000000-0000-0000-0000-000000000000") { id } }

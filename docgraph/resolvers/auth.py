@@ -42,8 +42,13 @@ class Principal:
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise InsufficientPermissions(f"Missing {scope} permission.",
-                                          details={"required_scope": scope})
+            raise missing_scope(scope)
+
+
+def missing_scope(scope: str) -> InsufficientPermissions:
+    """The error of a key without ``scope``."""
+    return InsufficientPermissions(f"Missing {scope} permission.",
+                                   details={"required_scope": scope})
 
 
 def generate_key() -> str:

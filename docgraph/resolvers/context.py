@@ -5,7 +5,9 @@ the object store, the background jobs, the key verifier, the settings).
 Both faces build one :class:`RequestContext` per request from it
 (``docgraph.http.context.request_context``). The dataloaders are created on
 first use and live as long as the request: their caches never outlive it,
-and never mix workspaces.
+and never mix workspaces. Reading through them needs ``read:documents``
+(:class:`RequestContext`); a mutation primes and clears them through
+:class:`Loaders`, unchecked.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any, Protocol
 
 from docgraph.config import Settings
 from docgraph.db.database import Database, statement_counter
-from docgraph.resolvers.auth import KeyVerifier, Principal
+from docgraph.resolvers.auth import READ_DOCUMENTS, KeyVerifier, Principal, missing_scope
 from docgraph.resolvers.loaders import (
     DocumentByIdLoader,
     DocumentPageByEntityLoader,
@@ -61,26 +63,25 @@ def without_statement_count() -> None:
     statement_counter.set(None)
 
 
-class RequestContext:
-    __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
-                 "_links_by_document", "db", "jobs", "principal", "request_id", "settings",
-                 "store")
+class Loaders:
+    """One request's dataloaders, created on first use, with no scope check.
 
-    def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
-        self.db = services.db
-        self.store = services.store
-        self.jobs = services.jobs
-        self.settings = services.settings
-        self.principal = principal
-        self.request_id = request_id
+    For use cases that checked their own scope: a mutation primes or clears
+    what it changed, or looks up the object it writes to. Reads go through
+    the :class:`RequestContext` properties of the same names, which need
+    ``read:documents``.
+    """
+
+    __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
+                 "_links_by_document", "db", "workspace_id")
+
+    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
+        self.db = db
+        self.workspace_id = workspace_id
         self._document_by_id: DocumentByIdLoader | None = None
         self._links_by_document: LinksByDocumentLoader | None = None
         self._entity_by_id: EntityByIdLoader | None = None
         self._document_page_by_entity: DocumentPageByEntityLoader | None = None
-
-    @property
-    def workspace_id(self) -> uuid.UUID:
-        return self.principal.workspace_id
 
     @property
     def document_by_id(self) -> DocumentByIdLoader:
@@ -107,3 +108,59 @@ class RequestContext:
                 self.db, self.workspace_id, documents=self.document_by_id,
                 links=self.links_by_document, entities=self.entity_by_id)
         return self._document_page_by_entity
+
+
+class RequestContext:
+    """One request: the services, the caller, and its loaders.
+
+    The loader properties (``document_by_id``, ``links_by_document``,
+    ``entity_by_id``, ``document_page_by_entity``) are how anything reads
+    through the loaders: each needs ``read:documents``. GraphQL's relations
+    (a document's links, a link's document and entity, an entity's
+    documents) load through them, whichever executor runs them (the compiled
+    one calls a relation's loader straight off the context, past its
+    resolver), so a key that may only write gets back the object its
+    mutation changed and nothing it leads to. Use cases that prime or clear
+    what they changed use :attr:`loaders` itself.
+    """
+
+    __slots__ = ("can_read", "db", "jobs", "loaders", "principal", "request_id", "settings",
+                 "store")
+
+    def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
+        self.db = services.db
+        self.store = services.store
+        self.jobs = services.jobs
+        self.settings = services.settings
+        self.principal = principal
+        self.request_id = request_id
+        self.can_read = READ_DOCUMENTS in principal.scopes
+        self.loaders = Loaders(services.db, principal.workspace_id)
+
+    @property
+    def workspace_id(self) -> uuid.UUID:
+        return self.principal.workspace_id
+
+    @property
+    def document_by_id(self) -> DocumentByIdLoader:
+        if not self.can_read:
+            raise missing_scope(READ_DOCUMENTS)
+        return self.loaders.document_by_id
+
+    @property
+    def links_by_document(self) -> LinksByDocumentLoader:
+        if not self.can_read:
+            raise missing_scope(READ_DOCUMENTS)
+        return self.loaders.links_by_document
+
+    @property
+    def entity_by_id(self) -> EntityByIdLoader:
+        if not self.can_read:
+            raise missing_scope(READ_DOCUMENTS)
+        return self.loaders.entity_by_id
+
+    @property
+    def document_page_by_entity(self) -> DocumentPageByEntityLoader:
+        if not self.can_read:
+            raise missing_scope(READ_DOCUMENTS)
+        return self.loaders.document_page_by_entity

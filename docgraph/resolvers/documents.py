@@ -47,7 +47,7 @@ def _not_found() -> NotFound:
 
 
 def _remember(ctx: RequestContext, document: DocumentRecord) -> DocumentRecord:
-    ctx.document_by_id.clear(document.id).prime(document.id, document)
+    ctx.loaders.document_by_id.clear(document.id).prime(document.id, document)
     return document
 
 
@@ -65,7 +65,7 @@ async def require_document(ctx: RequestContext, document_id: Any) -> DocumentRec
 
 async def load_document(ctx: RequestContext, document_id: uuid.UUID) -> DocumentRecord:
     """A live document or ``NotFound``, for use cases that checked their own scope."""
-    document = await ctx.document_by_id.load(document_id)
+    document = await ctx.loaders.document_by_id.load(document_id)
     if document is None:
         raise _not_found()
     return document
@@ -147,7 +147,7 @@ async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocum
     deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id)
     if deleted is None:
         raise _not_found()
-    ctx.document_by_id.clear(doc_id).prime(doc_id, None)
+    ctx.loaders.document_by_id.clear(doc_id).prime(doc_id, None)
     return DeletedDocument(id=deleted[0], deleted_at=deleted[1])
 
 

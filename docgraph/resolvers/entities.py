@@ -38,7 +38,7 @@ def _name_required() -> v.ValidationError:
 
 
 def _remember(ctx: RequestContext, entity: EntityRecord) -> EntityRecord:
-    ctx.entity_by_id.clear(entity.id).prime(entity.id, entity)
+    ctx.loaders.entity_by_id.clear(entity.id).prime(entity.id, entity)
     return entity
 
 
@@ -70,7 +70,8 @@ async def require_entity(ctx: RequestContext, entity_id: Any,
 
 async def _load_entity(ctx: RequestContext, entity_id: uuid.UUID,
                        kind: EntityType | None) -> EntityRecord:
-    entity = await ctx.entity_by_id.load(entity_id)
+    """The entity or ``NotFound``, for use cases that checked their own scope."""
+    entity = await ctx.loaders.entity_by_id.load(entity_id)
     if entity is None or (kind is not None and entity.entity_type is not kind):
         raise _not_found(kind)
     return entity

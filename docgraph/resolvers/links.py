@@ -57,7 +57,7 @@ async def link_document(ctx: RequestContext, document_id: Any,
         if not row["entity_found"]:
             raise NotFound(f"No such {cleaned['entity_type']}.")
         if row["id"] is not None:
-            ctx.links_by_document.clear(cleaned["document_id"])
+            ctx.loaders.links_by_document.clear(cleaned["document_id"])
             return LinkResult(link=LinkRecord.from_row(row), created=row["created"])
     raise Unavailable("The link is being changed concurrently; retry.")
 
@@ -74,7 +74,7 @@ async def unlink_document(ctx: RequestContext, document_id: Any,
     if row is None:
         await load_document(ctx, cleaned["document_id"])  # NotFound if it is the document
         raise NotFound("No such link.")
-    ctx.links_by_document.clear(cleaned["document_id"])
+    ctx.loaders.links_by_document.clear(cleaned["document_id"])
     return LinkRecord.from_row(row)
 
 

@@ -8,6 +8,11 @@ executes it may use it (``relation_of``): the compiled executor
 resolver wrapper, once per object of a list, or takes the value the loader
 holds already (``known``). ``tests/test_graphql_compiled.py`` checks every
 declared relation against its resolver.
+
+So nothing a relation must check may live in its resolver: the scope a
+relation needs (``read:documents``) is checked by the context's loader
+properties themselves (``resolvers.context.RequestContext``), which both
+executors go through.
 """
 
 from __future__ import annotations

@@ -42,6 +42,11 @@ First = Annotated[int | None, strawberry.argument(
 After = Annotated[str | None, strawberry.argument(
     description="Cursor pagination: the items after this cursor (an edge's cursor or "
                 "pageInfo.endCursor).")]
+# Fields that lead from an object to others (or to its bytes): what a mutation answers
+# beyond the object it changed.
+NEEDS_READ = ("Needs read:documents: without it, null with an insufficient_permissions "
+              "error.")
+
 Offset = Annotated[int | None, strawberry.argument(
     description="Offset pagination: skip this many items. Not together with after.")]
 
@@ -88,7 +93,8 @@ class Document:
     # Signing is computation only (no SQL, no call to the store): plain, synchronous
     # resolvers, so a list's URLs add no statement and no await per document.
     @strawberry.field(description="A signed URL that downloads the bytes under the "
-                                  "document's name (seed 003's url and urlExpirationDate).")
+                                  "document's name (seed 003's url and urlExpirationDate). "
+                                  + NEEDS_READ)
     def download(root: DocumentRecord, info: Info,
                  expires_in: ExpiresIn = None) -> DownloadUrl | None:
         return documents_uc.download_url(  # type: ignore[return-value]
@@ -96,7 +102,7 @@ class Document:
 
     @strawberry.field(description="The image's preview, made in the background after "
                                   "recording; null until it exists, and for documents that "
-                                  "are not images.")
+                                  "are not images. " + NEEDS_READ)
     def preview_image(root: DocumentRecord, info: Info,
                       expires_in: ExpiresIn = None) -> PreviewImage | None:
         return documents_uc.preview_image(  # type: ignore[return-value]
@@ -104,24 +110,27 @@ class Document:
 
     # Relations return the loader's future itself (graphql awaits it): no coroutine per
     # item, and every item of a list joins the same batch. (The type: ignores are for
-    # that future.)
-    @strawberry.field(description="Every link of the document, oldest first.")
+    # that future.) Each is nullable: a key without read:documents gets null and an
+    # insufficient_permissions error there (the context's loaders refuse it), and the
+    # rest of the answer, a mutation's own object above all, stays intact.
+    @strawberry.field(description="Every link of the document, oldest first. " + NEEDS_READ)
     @loads("links_by_document", "id")
-    def links(root: DocumentRecord, info: Info) -> list[Link]:
+    def links(root: DocumentRecord, info: Info) -> list[Link] | None:
         return info.context.links_by_document.load(root.id)  # type: ignore[return-value]
 
 
 @strawberry.type(description=r.LINK.description)
 @object_fields(r.LINK)
 class Link:
-    @strawberry.field(description="The document (null if it was deleted meanwhile).")
+    @strawberry.field(description="The document (null if it was deleted meanwhile). "
+                                  + NEEDS_READ)
     @loads("document_by_id", "document_id")
     def document(root: LinkRecord, info: Info) -> Document | None:
         return info.context.document_by_id.load(root.document_id)  # type: ignore[return-value]
 
-    @strawberry.field(description="The entity the link points at.")
+    @strawberry.field(description="The entity the link points at. " + NEEDS_READ)
     @loads("entity_by_id", "entity_id")
-    def entity(root: LinkRecord, info: Info) -> Entity:
+    def entity(root: LinkRecord, info: Info) -> Entity | None:
         return info.context.entity_by_id.load(root.entity_id)  # type: ignore[return-value]
 
 
@@ -165,7 +174,7 @@ GRAPHQL_TYPE_NAMES = {
 @object_fields(r.ENTITY)
 class Entity:
     @strawberry.field(description="The entity's live documents, newest first, each with its "
-                                  "link's role and time.")
+                                  "link's role and time. " + NEEDS_READ)
     async def documents(
         root: EntityRecord, info: Info,
         role: Annotated[str | None, strawberry.argument(
@@ -177,7 +186,7 @@ class Entity:
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
         offset: Offset = None,
-    ) -> LinkedDocumentConnection:
+    ) -> LinkedDocumentConnection | None:
         query = documents_uc.entity_documents_query(
             root.id, role=role, type=type, status=status,
             page=PageRequest.parse(first, after, offset),
