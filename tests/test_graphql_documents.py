@@ -331,7 +331,11 @@ async def test_a_key_needs_the_scope_of_the_operation(gql, tenant):
 async def test_a_write_only_key_reads_what_its_mutations_return(gql, tenant):
     doc = await gql.create_document(name="a", mimeType="text/plain", key=tenant.write_key)
     assert doc["name"] == "a"
-    data = await gql(UPDATE, {"id": doc["id"], "input": {}}, key=tenant.write_key)
-    assert data["updateDocument"] == doc
-    await gql.error(UPDATE, {"id": str(uuid.uuid4()), "input": {}}, code="not_found",
+    data = await gql(UPDATE, {"id": doc["id"], "input": {"name": "b"}}, key=tenant.write_key)
+    assert data["updateDocument"] == {**doc, "name": "b",
+                                      "updatedAt": data["updateDocument"]["updatedAt"]}
+    await gql.error(UPDATE, {"id": str(uuid.uuid4()), "input": {"name": "b"}},
+                    code="not_found", key=tenant.write_key)
+    # An empty update would only read: it needs read:documents (tests/test_write_only_keys.py).
+    await gql.error(UPDATE, {"id": doc["id"], "input": {}}, code="insufficient_permissions",
                     key=tenant.write_key)

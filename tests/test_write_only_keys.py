@@ -5,6 +5,8 @@ back with its own fields; every step from it to another object (a
 document's links, a link's document or entity, an entity's documents) and
 every signed URL needs read:documents. GraphQL answers such a field null
 with an ``insufficient_permissions`` error, the rest of the payload intact.
+An empty update changes nothing and would only read: it needs
+read:documents too, and is refused before any lookup.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from docgraph.resolvers.context import RequestContext
 from docgraph.schema import build_schema
 from docgraph.schema.relations import RELATION_ATTRIBUTE
 from tests.gql import GraphQL
-from tests.rest import DOCUMENT_RECORD_FIELDS, ENTITY_FIELDS, LINK_FIELDS
+from tests.rest import DOCUMENT_RECORD_FIELDS, ENTITY_FIELDS, LINK_FIELDS, assert_error
 
 READ_NEEDED = {"requiredScope": "read:documents"}
 
@@ -181,7 +183,35 @@ async def test_update_and_create_entity_do_not_read_documents(gql, tenant):
     assert body["data"]["createEntity"]["name"] == "M"
 
 
+# -- empty updates -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("mutation", "target"), [
+    (UPDATE_DOCUMENT, "doc"), (UPDATE_CONTACT, "contact"), (UPDATE_ENTITY, "deal")])
+async def test_an_empty_update_is_a_read(gql, tenant, mutation, target):
+    graph = await linked_graph(gql)
+    ident = graph[target] if target != "doc" else graph["doc"]["id"]
+    for id in (ident, str(uuid.uuid4())):  # known or not: the same answer, no lookup
+        error = await gql.error(mutation, {"id": id, "input": {}},
+                                code="insufficient_permissions", key=tenant.write_key)
+        assert error["extensions"]["details"] == READ_NEEDED
+    # A key that may read gets the record, unchanged.
+    body = await gql.result(mutation, {"id": ident, "input": {}})
+    assert "errors" not in body
+
+
 # -- REST ----------------------------------------------------------------------------
+
+
+async def test_rest_empty_patch_is_a_read(api, tenant):
+    doc = await api.create_document(name="salary.pdf")
+    contact = await api.create_contact()
+    for path in (f"/v1/documents/{doc['id']}", f"/v1/documents/{uuid.uuid4()}",
+                 f"/v1/contacts/{contact['id']}", f"/v1/entities/{contact['id']}"):
+        r = await api.patch(path, json={}, key=tenant.write_key)
+        error = assert_error(r, 403, "insufficient_permissions")
+        assert error["details"] == {"required_scope": "read:documents"}
+    assert (await api.ok("PATCH", f"/v1/documents/{doc['id']}", json={}))["data"] == doc
 
 
 async def test_rest_mutations_answer_only_the_changed_object(api, tenant):

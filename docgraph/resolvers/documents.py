@@ -120,11 +120,17 @@ async def update_document(ctx: RequestContext, document_id: Any,
     ``None`` clears ``description`` or ``folder``; ``tags`` and ``user_data``
     are replaced, not merged. The bytes' facts (storage path, MIME type,
     size) and the status (see :func:`verify_document`) are not changed here.
+
+    No change at all changes nothing and answers the document as it is: a
+    read, which needs ``read:documents`` too (refused before any lookup, so a
+    key that may only write learns nothing from it, not even whether the
+    document exists).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     doc_id = v.check("id", v.identifier, document_id)
     cleaned = resources.DOCUMENT_UPDATE.parse(changes)
     if not cleaned:
+        ctx.principal.require(READ_DOCUMENTS)
         return await load_document(ctx, doc_id)
     folder = cleaned.get("folder")
     async with ctx.db.transaction() as conn:

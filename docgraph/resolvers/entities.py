@@ -96,18 +96,21 @@ async def update_entity(ctx: RequestContext, entity_id: Any, changes: Mapping[st
                         entity_type: Any = None) -> EntityRecord:
     """Change an entity's ``name`` and/or ``attributes`` (replaced, not merged).
 
-    With ``entity_type``, an entity of another type is ``NotFound``.
+    With ``entity_type``, an entity of another type is ``NotFound``. No
+    change at all answers the entity as it is: a read, which needs
+    ``read:documents`` too (refused before any lookup).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     kind = v.check("entity_type", v.nullable(v.entity_type), entity_type)
     ident = v.check("id", v.identifier, entity_id)
     cleaned = resources.ENTITY_UPDATE.parse(changes)
+    if not cleaned:
+        ctx.principal.require(READ_DOCUMENTS)
+        return await _load_entity(ctx, ident, kind)
     if "name" in cleaned and cleaned["name"] is None:
         current = await _load_entity(ctx, ident, kind)
         if current.entity_type in NAMED_TYPES:
             raise _name_required()
-    if not cleaned:
-        return await _load_entity(ctx, ident, kind)
     row = await entities_db.update_entity(ctx.db, ctx.workspace_id, ident, cleaned, kind)
     if row is None:
         raise _not_found(kind)
