@@ -294,8 +294,8 @@ class Settings:
              "than `DOCGRAPH_UPLOAD_URL_SECONDS`.")
     delete_grace_seconds: int = setting(
         604800, parse=_int(0),
-        help="How long a deleted document's bytes and preview are kept before they are removed for "
-             "good.")
+        help="How long a deleted document's bytes and preview are kept (out of reach of every "
+             "URL: deleting revokes them at once) before they are removed for good.")
     sweep_interval_seconds: int = setting(
         300, parse=_int(0),
         help="How often each instance tries to sweep orphaned uploads and deleted documents' bytes "

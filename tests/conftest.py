@@ -190,6 +190,17 @@ async def s3_store(tmp_root: Path, moto_server: str) -> AsyncIterator[ObjectStor
         await store.close()
 
 
+@pytest.fixture(scope="session")
+def s3_server(tmp_root: Path, database_url: str, moto_server: str) -> Iterator[LiveServer]:
+    """The app with the s3 backend (moto), on the session's database."""
+    settings = s3_settings(tmp_root, moto_server)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
 @pytest.fixture(params=["local", "s3"])
 def store(request: pytest.FixtureRequest) -> ObjectStore:
     """Each backend in turn."""

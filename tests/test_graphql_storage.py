@@ -8,7 +8,7 @@ import hashlib
 import io
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -49,17 +49,6 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
     """An ordinary HTTP client: no base URL, no API key."""
     async with httpx.AsyncClient(timeout=30) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_root, database_url, moto_server) -> Iterator[LiveServer]:
-    """The app with the s3 backend (moto), on the session's database."""
-    settings = s3_settings(tmp_root, moto_server)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
-        yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(params=["local", "s3"])

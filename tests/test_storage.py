@@ -21,7 +21,7 @@ from docgraph.http.paths import STORAGE_PREFIX
 from docgraph.ops.embedded import free_port
 from docgraph.storage import sigv4
 from docgraph.storage.factory import build_store
-from docgraph.storage.keys import validate_key
+from docgraph.storage.keys import deleted_document_of, deleted_key, validate_key
 
 from .conftest import s3_settings
 
@@ -90,6 +90,53 @@ async def test_write_replaces_and_delete_removes(store):
     await store.delete(key)
     assert await store.stat(key) is None
     await store.delete(key)  # deleting nothing is not an error
+
+
+async def test_move_takes_the_object_and_its_type_away_from_its_key(store):
+    key, target = new_key("png"), new_key()
+    await store.write(key, b"the bytes", content_type="image/png")
+    url = store.presign_download(key).url
+    assert (await send("GET", url)).status_code == 200
+
+    await store.move(key, target)
+
+    assert await store.stat(key) is None
+    assert (await send("GET", url)).status_code == 404
+    info = await store.stat(target)
+    assert info is not None and (info.size, info.content_type) == (9, "image/png")
+    assert b"".join([c async for c in store.read(target)]) == b"the bytes"
+    # Repeating it, or moving nothing, changes nothing and is no error.
+    await store.move(key, target)
+    await store.move(new_key(), new_key())
+    assert b"".join([c async for c in store.read(target)]) == b"the bytes"
+
+
+async def test_a_local_move_cut_short_after_the_rename_is_finished(local_store):
+    key, target = new_key("pdf"), new_key()
+    await local_store.write(key, b"%PDF", content_type="application/pdf")
+    source, meta = local_store.path_of(key), local_store.meta_path(local_store.path_of(key))
+    stale_meta = meta.read_bytes()
+    await local_store.move(key, target)
+    meta.write_bytes(stale_meta)  # as if the process died before removing it
+    await local_store.move(key, target)
+    assert not meta.exists() and not source.exists()
+    info = await local_store.stat(target)
+    assert info is not None and info.content_type == "application/pdf"
+
+
+def test_deleted_keys_name_their_workspace_and_document():
+    workspace_id, document_id = uuid.uuid4(), uuid.uuid4()
+    for preview in (False, True):
+        key = deleted_key(workspace_id, document_id, preview=preview)
+        assert validate_key(key) == key
+        assert key.startswith(f"workspaces/{workspace_id}/deleted/")
+        assert deleted_document_of(key) == (workspace_id, document_id)
+    for other in (f"workspaces/{workspace_id}/uploads/{document_id.hex}",
+                  f"workspaces/{workspace_id}/deleted/{document_id.hex.upper()}",
+                  f"workspaces/{workspace_id}/deleted/{document_id}",
+                  f"workspaces/{workspace_id}/deleted/x/{document_id.hex}",
+                  f"workspaces/nope/deleted/{document_id.hex}"):
+        assert deleted_document_of(other) is None
 
 
 async def test_missing_objects(store):

@@ -23,6 +23,7 @@ from docgraph.resolvers.auth import SCOPES, Principal
 from docgraph.resolvers.sweeper import sweep, sweep_unreferenced_objects
 from docgraph.resolvers.uploads import request_upload
 from docgraph.storage.factory import build_store
+from docgraph.storage.keys import deleted_key
 from tests.test_uploads import record
 
 from .conftest import LiveServer, make_settings, s3_settings
@@ -135,10 +136,16 @@ async def test_deleted_documents_lose_their_bytes_after_the_grace_period(db, sto
 
     assert report.purged_documents >= 1
     assert await store.stat(old_key) is None and await store.stat(old_preview) is None
+    assert await store.stat(deleted_key(tenant.id, old_id)) is None
+    assert await store.stat(deleted_key(tenant.id, old_id, preview=True)) is None
     assert await db.fetchval("select count(*) from documents where id = $1", old_id) == 0
     assert await db.fetchval("select count(*) from links where document_id = $1", old_id) == 0
-    for key in (recent_key, recent_preview, live_key):
-        assert await store.stat(key) is not None
+    # A deletion within its grace period keeps its bytes, out of its old URLs' reach
+    # (recorded here without the move a deletion makes: the sweep finishes it).
+    assert await store.stat(recent_key) is None and await store.stat(recent_preview) is None
+    assert await store.stat(deleted_key(tenant.id, recent_id)) is not None
+    assert await store.stat(deleted_key(tenant.id, recent_id, preview=True)) is not None
+    assert await store.stat(live_key) is not None
     assert await db.fetchval("select count(*) from documents where id = any($1)",
                              [recent_id, live_id]) == 2
 

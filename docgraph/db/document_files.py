@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from docgraph.db.database import Connection, Database
+from docgraph.db.database import Connection, Database, Executor
 
 SELECT_LIVE_DOCUMENT_FILE = """
 select storage_path, mime_type, preview_path from documents
@@ -44,17 +45,35 @@ COUNT_IMAGE_CHECK_ATTEMPT = """
 update documents set image_check_attempts = image_check_attempts + $3
 where workspace_id = $1 and id = $2
 """
-# path_in_use: a live document still points at the same bytes (then they stay).
-LOCK_DELETED_BEFORE = """
-select d.workspace_id, d.id, d.storage_path, d.preview_path,
+# path_in_use: a live document still points at the same bytes (then they stay,
+# neither moved nor removed).
+_PATH_IN_USE = """
        exists (select 1 from documents live
                where live.workspace_id = d.workspace_id and live.storage_path = d.storage_path
-                 and live.deleted_at is null) as path_in_use
+                 and live.deleted_at is null) as path_in_use"""
+LOCK_DELETED_BEFORE = f"""
+select d.workspace_id, d.id, d.storage_path, d.preview_path, d.bytes_moved_at,{_PATH_IN_USE}
 from documents d
 where d.deleted_at < $1
 order by d.deleted_at
 limit $2
 for update of d skip locked
+"""  # noqa: S608 - composed of constants; values are $n parameters
+# Deletions recorded before $1 whose bytes were not moved away: a move a crash
+# or an outage interrupted (or a deletion older than the move).
+LOCK_UNMOVED_DELETED_BEFORE = f"""
+select d.workspace_id, d.id, d.storage_path, d.preview_path,{_PATH_IN_USE}
+from documents d
+where d.deleted_at < $1 and d.bytes_moved_at is null
+order by d.deleted_at
+limit $2
+for update of d skip locked
+"""  # noqa: S608 - composed of constants; values are $n parameters
+MARK_BYTES_MOVED = """
+update documents d set bytes_moved_at = now()
+from unnest($1::uuid[], $2::uuid[]) as moved (workspace_id, id)
+where d.workspace_id = moved.workspace_id and d.id = moved.id
+  and d.deleted_at is not null and d.bytes_moved_at is null
 """
 DELETE_DOCUMENTS = """
 delete from documents d
@@ -62,16 +81,21 @@ using unnest($1::uuid[], $2::uuid[]) as gone (workspace_id, id)
 where d.workspace_id = gone.workspace_id and d.id = gone.id and d.deleted_at is not null
 """
 # Which of these keys something still refers to: a document (live or awaiting
-# removal) or a pending upload. $1 and $2 are parallel arrays of the keys'
-# workspace ids and the keys.
+# removal) or a pending upload, or, for a key under a workspace's deleted/
+# prefix, the deleted document whose bytes it keeps until they are purged.
+# $1, $2 and $3 are parallel arrays of the keys' workspace ids, the keys, and
+# the document a deleted/ key names (null for other keys).
 SELECT_REFERENCED_KEYS = """
-with candidate (workspace_id, key) as (select * from unnest($1::uuid[], $2::text[]))
+with candidate (workspace_id, key, document_id) as (
+    select * from unnest($1::uuid[], $2::text[], $3::uuid[]))
 select c.key from candidate c
 where exists (select 1 from documents d
               where d.workspace_id = c.workspace_id
                 and (d.storage_path = c.key or d.preview_path = c.key))
    or exists (select 1 from uploads u
               where u.workspace_id = c.workspace_id and u.storage_path = c.key)
+   or exists (select 1 from documents d
+              where d.workspace_id = c.workspace_id and d.id = c.document_id)
 """
 
 
@@ -115,15 +139,31 @@ async def lock_deleted_before(conn: Connection, before: dt.datetime,
     return [dict(r) for r in await conn.fetch(LOCK_DELETED_BEFORE, before, limit)]
 
 
+async def lock_unmoved_deleted_before(conn: Connection, before: dt.datetime,
+                                      limit: int) -> list[dict]:
+    """Deleted documents whose bytes were not moved away, deleted before ``before``,
+    locked (others' locked rows skipped)."""
+    return [dict(r) for r in await conn.fetch(LOCK_UNMOVED_DELETED_BEFORE, before, limit)]
+
+
+async def mark_bytes_moved(db: Executor, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Record that these deleted documents' bytes (``workspace_id``, ``id``) were moved."""
+    await db.execute(MARK_BYTES_MOVED, [r["workspace_id"] for r in rows],
+                     [r["id"] for r in rows])
+
+
 async def delete_documents(conn: Connection, rows: Sequence[dict]) -> None:
     await conn.execute(DELETE_DOCUMENTS, [r["workspace_id"] for r in rows],
                        [r["id"] for r in rows])
 
 
-async def referenced_keys(db: Database, candidates: Sequence[tuple[uuid.UUID, str]]
+async def referenced_keys(db: Database,
+                          candidates: Sequence[tuple[uuid.UUID, str, uuid.UUID | None]]
                           ) -> set[str]:
+    """Which keys of ``candidates`` (workspace id, key, and the document a key under
+    the deleted/ prefix names, else None) something still refers to."""
     if not candidates:
         return set()
-    rows = await db.fetch(SELECT_REFERENCED_KEYS, [w for w, _ in candidates],
-                          [k for _, k in candidates])
+    rows = await db.fetch(SELECT_REFERENCED_KEYS, [w for w, _, _ in candidates],
+                          [k for _, k, _ in candidates], [d for _, _, d in candidates])
     return {r["key"] for r in rows}

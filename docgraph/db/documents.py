@@ -72,17 +72,24 @@ UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data"
 
 # A deleted document's bytes stop counting toward the quota at once (the sweep
 # removes them after the grace period). greatest(): documents recorded before
-# sizes were counted must not drive used_bytes below zero.
+# sizes were counted must not drive used_bytes below zero. The paths returned
+# are those of the row as deleted (a preview recorded just before is among them;
+# none can be recorded after), for the move that follows.
 SOFT_DELETE_DOCUMENT = """
 with deleted as (
     update documents set deleted_at = now(), updated_at = now()
     where workspace_id = $1 and id = $2 and deleted_at is null
-    returning id, deleted_at, size_bytes
+    returning id, deleted_at, size_bytes, storage_path, preview_path
 )
 update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
 from deleted
 where w.id = $1
-returning deleted.id, deleted.deleted_at
+returning deleted.id, deleted.deleted_at, deleted.storage_path, deleted.preview_path
+"""
+# A deletion recorded whose bytes were not moved yet (the move failed or was cut short).
+SELECT_UNMOVED_DELETION = """
+select id, deleted_at, storage_path, preview_path from documents
+where workspace_id = $1 and id = $2 and deleted_at is not null and bytes_moved_at is null
 """
 
 # verified_at and rejection_reason follow the status (the table checks it too).
@@ -253,10 +260,17 @@ async def update_document(conn: Executor, workspace_id: uuid.UUID, document_id: 
 
 
 async def soft_delete_document(db: Executor, workspace_id: uuid.UUID,
-                               document_id: uuid.UUID) -> tuple[uuid.UUID, datetime] | None:
-    """Mark a live document deleted and take its size off the workspace's used bytes."""
-    row = await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
-    return (row["id"], row["deleted_at"]) if row else None
+                               document_id: uuid.UUID) -> Mapping[str, Any] | None:
+    """Mark a live document deleted and take its size off the workspace's used bytes:
+    its ``id``, ``deleted_at``, ``storage_path`` and ``preview_path``, or None."""
+    return await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
+
+
+async def select_unmoved_deletion(db: Executor, workspace_id: uuid.UUID,
+                                  document_id: uuid.UUID) -> Mapping[str, Any] | None:
+    """A deleted document whose bytes were not moved away yet (same columns as
+    :func:`soft_delete_document`), or None."""
+    return await db.fetchrow(SELECT_UNMOVED_DELETION, workspace_id, document_id)
 
 
 async def live_document_at(db: Executor, workspace_id: uuid.UUID, storage_path: str) -> bool:

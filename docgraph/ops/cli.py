@@ -181,6 +181,7 @@ def cmd_sweep(settings: Settings, args: argparse.Namespace) -> None:
         return
     print(f"orphan uploads removed:         {report.orphan_uploads}")
     print(f"unarrived uploads forgotten:    {report.forgotten_uploads}")
+    print(f"deleted documents' bytes moved: {report.finished_moves}")
     print(f"deleted documents purged:       {report.purged_documents}")
     print(f"interrupted upload files:       {report.incomplete_uploads}")
     print(f"image previews retried:         {report.retried_images}")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound, StorageConflict
-from docgraph.resolvers import resources
+from docgraph.resolvers import deletion, resources
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
@@ -143,18 +143,28 @@ async def update_document(ctx: RequestContext, document_id: Any,
 
 
 async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocument:
-    """Soft-delete: from now on the document is absent from every read and list.
+    """Soft-delete: from now on the document is absent from every read and list, and
+    every URL signed before for its bytes or preview answers 404.
 
-    Its size stops counting toward the workspace's quota at once; its bytes
-    and preview are removed by the sweep after DOCGRAPH_DELETE_GRACE_SECONDS.
+    Its size stops counting toward the workspace's quota at once. Its bytes and
+    preview are moved to keys no URL names (see ``resolvers.deletion``) and
+    removed by the sweep after DOCGRAPH_DELETE_GRACE_SECONDS. While the object
+    store is down nothing changes (``Unavailable``). If the store fails after
+    the deletion was recorded, the answer is ``Unavailable`` too: the document
+    is gone from every read, and the same delete, retried, finishes the move
+    (so does the sweep); only a finished delete answers 404 when repeated.
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     doc_id = v.check("id", v.identifier, document_id)
+    await ctx.store.ensure_available()
     deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id)
     if deleted is None:
-        raise _not_found()
+        deleted = await documents_db.select_unmoved_deletion(ctx.db, ctx.workspace_id, doc_id)
+        if deleted is None:
+            raise _not_found()
     ctx.loaders.document_by_id.clear(doc_id).prime(doc_id, None)
-    return DeletedDocument(id=deleted[0], deleted_at=deleted[1])
+    await deletion.finish_deletion(ctx.db, ctx.store, ctx.workspace_id, deleted)
+    return DeletedDocument(id=deleted["id"], deleted_at=deleted["deleted_at"])
 
 
 def download_url(ctx: RequestContext, document: DocumentRecord,

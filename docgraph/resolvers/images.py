@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 
 from docgraph.db import document_files
 from docgraph.db.database import Database
+from docgraph.errors import NotFound
 from docgraph.storage.base import ObjectStore
 from docgraph.storage.keys import preview_key
 
@@ -122,8 +123,11 @@ async def process_document_image(db: Database, store: ObjectStore, workspace_id:
     analysis = None
     if info is not None and info.size <= MAX_IMAGE_BYTES:
         with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-            async for chunk in store.read(path):
-                await asyncio.to_thread(spool.write, chunk)
+            try:
+                async for chunk in store.read(path):
+                    await asyncio.to_thread(spool.write, chunk)
+            except NotFound:  # the document was deleted meanwhile: its bytes moved away
+                return None
             await asyncio.to_thread(spool.seek, 0)
             analysis = await asyncio.to_thread(analyse_image, spool)
     if analysis is None:

@@ -4,15 +4,23 @@
 * Uploads whose URL expired an hour ago and whose bytes never arrived: the row
   goes, so the quota they held is free again (bytes that did arrive are noted
   and wait for the rule above, or for a document).
+* Deletions whose bytes were not moved away (``resolvers.deletion``: a crash
+  or an outage cut the move short, or the document was deleted before deletions
+  moved bytes) ``MOVE_RETRY_AFTER`` after they were recorded: the move is
+  finished, so URLs signed before the deletion stop serving the bytes.
 * Documents soft-deleted more than ``delete_grace`` ago: their bytes and
-  preview go, then the row (and its links).
+  preview go (from their deleted keys, and their original ones if the move
+  never finished), then the row (and its links).
 * Leftovers of interrupted uploads (local backend).
 * Image documents no preview job has looked at ``IMAGE_RETRY_AFTER`` after
   they were recorded (the job was lost to a crash or an outage): the job runs
   again, at most ``IMAGE_MAX_ATTEMPTS`` times per document, a batch per sweep.
 * ``deep``: every object under ``workspaces/`` older than ``orphan_after`` that
   no document and no pending upload refers to (a crash between writing a
-  preview and recording it, an upload finished after it was forgotten).
+  preview and recording it, an upload finished after it was forgotten). A key
+  under a workspace's ``deleted/`` prefix is referred to by its document's row,
+  which stays until the grace period ends: moved bytes are never removed early,
+  and never left once their row is gone.
 
 Rows are locked ``for update skip locked`` while their bytes are deleted and
 removed only once that succeeded, so a storage failure just leaves them for
@@ -32,8 +40,10 @@ from docgraph.db import document_files, uploads
 from docgraph.db.database import Database
 from docgraph.db.locks import SWEEP_LOCK_KEY, try_advisory_lock
 from docgraph.errors import Unavailable
+from docgraph.resolvers.deletion import keys_to_purge, move_objects
 from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.storage.base import ObjectStore
+from docgraph.storage.keys import deleted_document_of
 
 log = logging.getLogger("docgraph.sweeper")
 
@@ -46,12 +56,16 @@ ARRIVAL_GRACE = dt.timedelta(hours=1)
 IMAGE_RETRY_AFTER = dt.timedelta(minutes=10)
 IMAGE_MAX_ATTEMPTS = 3
 IMAGE_BATCH = 20
+# A deletion's own request moves its bytes within moments; the sweep finishes
+# only the moves left unfinished for longer than this, so it does not race it.
+MOVE_RETRY_AFTER = dt.timedelta(minutes=1)
 
 
 @dataclasses.dataclass
 class SweepReport:
     orphan_uploads: int = 0
     forgotten_uploads: int = 0
+    finished_moves: int = 0
     purged_documents: int = 0
     incomplete_uploads: int = 0
     unreferenced_objects: int = 0
@@ -59,7 +73,8 @@ class SweepReport:
     skipped: bool = False
 
     def total(self) -> int:
-        return (self.orphan_uploads + self.forgotten_uploads + self.purged_documents
+        return (self.orphan_uploads + self.forgotten_uploads + self.finished_moves
+                + self.purged_documents
                 + self.incomplete_uploads + self.unreferenced_objects + self.retried_images)
 
 
@@ -95,6 +110,28 @@ async def forget_unarrived_uploads(db: Database, store: ObjectStore,
             return forgotten
 
 
+async def finish_interrupted_moves(db: Database, store: ObjectStore,
+                                   deleted_before: dt.datetime) -> int:
+    """Move away the bytes and preview of documents deleted before ``deleted_before``
+    that still sit at their original keys; return how many deletions were finished.
+
+    Bytes a live document still uses stay where they are (nothing to revoke).
+    """
+    finished = 0
+    while True:
+        async with db.transaction() as conn:
+            rows = await document_files.lock_unmoved_deleted_before(conn, deleted_before,
+                                                                    BATCH)
+            for row in rows:
+                if not row["path_in_use"]:
+                    await move_objects(store, row["workspace_id"], row["id"],
+                                       row["storage_path"], row["preview_path"])
+            await document_files.mark_bytes_moved(conn, rows)
+        finished += len(rows)
+        if len(rows) < BATCH:
+            return finished
+
+
 async def purge_deleted_documents(db: Database, store: ObjectStore,
                                   deleted_before: dt.datetime) -> int:
     """Remove the bytes, preview and row of documents deleted before ``deleted_before``."""
@@ -103,11 +140,11 @@ async def purge_deleted_documents(db: Database, store: ObjectStore,
         async with db.transaction() as conn:
             rows = await document_files.lock_deleted_before(conn, deleted_before, BATCH)
             for row in rows:
-                if row["path_in_use"]:
-                    continue
-                await store.delete(row["storage_path"])
-                if row["preview_path"]:
-                    await store.delete(row["preview_path"])
+                for key in keys_to_purge(row["workspace_id"], row["id"], row["storage_path"],
+                                         row["preview_path"],
+                                         moved=row["bytes_moved_at"] is not None,
+                                         path_in_use=row["path_in_use"]):
+                    await store.delete(key)
             await document_files.delete_documents(conn, rows)
         purged += len(rows)
         if len(rows) < BATCH:
@@ -155,11 +192,11 @@ async def sweep_unreferenced_objects(db: Database, store: ObjectStore,
                                      prefix: str = "workspaces/") -> int:
     """Delete objects under ``prefix`` older than ``modified_before`` that nothing refers to."""
     removed = 0
-    batch: list[tuple[uuid.UUID, str]] = []
+    batch: list[tuple[uuid.UUID, str, uuid.UUID | None]] = []
 
     async def flush() -> int:
         referenced = await document_files.referenced_keys(db, batch)
-        unreferenced = [key for _, key in batch if key not in referenced]
+        unreferenced = [key for _, key, _ in batch if key not in referenced]
         for key in unreferenced:
             await store.delete(key)
         batch.clear()
@@ -169,7 +206,8 @@ async def sweep_unreferenced_objects(db: Database, store: ObjectStore,
         workspace_id = _workspace_of(info.key)
         if workspace_id is None:
             continue  # not laid out by docgraph: not ours to judge
-        batch.append((workspace_id, info.key))
+        deleted = deleted_document_of(info.key)
+        batch.append((workspace_id, info.key, deleted[1] if deleted else None))
         if len(batch) >= LIST_BATCH:
             removed += await flush()
     if batch:
@@ -190,6 +228,8 @@ async def sweep(db: Database, store: ObjectStore, *, orphan_after: dt.timedelta,
         report.orphan_uploads = await sweep_orphan_uploads(db, store, now - orphan_after)
         report.forgotten_uploads = await forget_unarrived_uploads(db, store,
                                                                   now - ARRIVAL_GRACE)
+        report.finished_moves = await finish_interrupted_moves(db, store,
+                                                               now - MOVE_RETRY_AFTER)
         report.purged_documents = await purge_deleted_documents(db, store, now - delete_grace)
         report.incomplete_uploads = await store.purge_incomplete(now - orphan_after)
         report.retried_images = await retry_unchecked_images(db, store,

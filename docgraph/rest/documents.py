@@ -64,7 +64,8 @@ async def update_document(request: Request, params: dict[str, str]) -> Response:
      operation_id="delete_document", tag="documents", params=(DOCUMENT_ID,),
      responses={200: ("The deleted document.", shapes.DELETED_DOCUMENT_RESPONSE)},
      errors=(403,),
-     description="From now on the document is absent from every read and list.")
+     description="From now on the document is absent from every read and list, and every "
+                 "URL issued before for its bytes or preview answers 404.")
 async def delete_document(request: Request, params: dict[str, str]) -> Response:
     deleted = await documents_uc.delete_document(request_context(request),
                                                  request.path_params["id"])

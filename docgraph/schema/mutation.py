@@ -85,7 +85,8 @@ class Mutation:
         return await documents_uc.update_document(  # type: ignore[return-value]
             info.context, id, provided(input))
 
-    @strawberry.mutation(description="Delete a document: it disappears from every query.")
+    @strawberry.mutation(description="Delete a document: it disappears from every query, "
+                         "and every URL issued before for its bytes or preview answers 404.")
     async def delete_document(self, info: Info, id: DocumentId) -> DeleteDocumentPayload:
         return await documents_uc.delete_document(  # type: ignore[return-value]
             info.context, id)

@@ -113,6 +113,16 @@ class ObjectStore(abc.ABC):
         """Remove the object at ``key``; no error when there is none."""
 
     @abc.abstractmethod
+    async def move(self, source: str, target: str) -> None:
+        """Move the object at ``source`` (with its content type) to ``target``.
+
+        Afterwards nothing answers at ``source``: URLs signed for it find no
+        object. Safe to repeat, and to resume after a failure or a crash: with
+        no object at ``source`` (an earlier move finished) there is nothing to
+        do. Any object already at ``target`` is replaced.
+        """
+
+    @abc.abstractmethod
     def list_older_than(self, prefix: str, before: dt.datetime) -> AsyncIterator[ObjectInfo]:
         """Objects whose key starts with ``prefix``, last modified before ``before``."""
 

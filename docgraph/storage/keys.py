@@ -49,3 +49,36 @@ def in_workspace(key: str, workspace_id: uuid.UUID) -> bool:
 def preview_key(storage_path: str, extension: str) -> str:
     """Where the preview image of the object at ``storage_path`` is kept: beside it."""
     return f"{storage_path}.preview.{extension}"
+
+
+def deleted_prefix(workspace_id: uuid.UUID) -> str:
+    """Where a workspace's deleted documents' bytes wait for the grace period to end.
+
+    No signed URL ever names a key under it: moving an object here revokes every
+    URL issued for it before.
+    """
+    return f"{workspace_prefix(workspace_id)}deleted/"
+
+
+def deleted_key(workspace_id: uuid.UUID, document_id: uuid.UUID, *, preview: bool = False
+                ) -> str:
+    """Where a deleted document's bytes (or its preview) are kept until they are purged:
+    ``workspaces/{workspace_id}/deleted/{document_id hex}[.preview]``. Derived from the
+    document alone, whatever its storage path; the row keeps the original paths."""
+    return f"{deleted_prefix(workspace_id)}{document_id.hex}{'.preview' if preview else ''}"
+
+
+def deleted_document_of(key: str) -> tuple[uuid.UUID, uuid.UUID] | None:
+    """The (workspace id, document id) whose deleted bytes or preview ``key`` holds, or
+    None when ``key`` is not a key of :func:`deleted_key`'s form."""
+    parts = key.split("/")
+    if len(parts) != 4 or parts[0] != "workspaces" or parts[2] != "deleted":
+        return None
+    name = parts[3].removesuffix(".preview")
+    try:
+        workspace_id, document_id = uuid.UUID(parts[1]), uuid.UUID(hex=name)
+    except ValueError:
+        return None
+    if document_id.hex != name:  # only the spelling deleted_key writes
+        return None
+    return workspace_id, document_id

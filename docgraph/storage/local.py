@@ -218,13 +218,7 @@ class LocalObjectStore(ObjectStore):
                 f.close()
             if exclusive and path.exists():
                 raise ObjectExists()
-            meta = self.meta_path(path)
-            meta_temp = meta.with_name(f"{meta.name}-{os.urandom(6).hex()}.tmp")
-            with meta_temp.open("wb") as m:
-                m.write(orjson.dumps({"content_type": content_type}))
-                m.flush()
-                os.fsync(m.fileno())
-            os.replace(meta_temp, meta)
+            self._write_meta(path, orjson.dumps({"content_type": content_type}))
             if exclusive:
                 try:
                     os.link(temp, path)  # fails when another upload got there first
@@ -235,6 +229,15 @@ class LocalObjectStore(ObjectStore):
             else:
                 os.replace(temp, path)
             _fsync_directory(path.parent)
+
+    def _write_meta(self, path: Path, data: bytes) -> None:
+        meta = self.meta_path(path)
+        meta_temp = meta.with_name(f"{meta.name}-{os.urandom(6).hex()}.tmp")
+        with meta_temp.open("wb") as m:
+            m.write(data)
+            m.flush()
+            os.fsync(m.fileno())
+        os.replace(meta_temp, meta)
 
     @staticmethod
     def _discard(f: IO[bytes], temp: Path) -> None:
@@ -301,6 +304,32 @@ class LocalObjectStore(ObjectStore):
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._delete, key)
+
+    def _move(self, source: str, target: str) -> None:
+        src, dst = self.path_of(source), self.path_of(target)
+        src_meta = self.meta_path(src)
+        with _disk_errors():
+            try:
+                meta: bytes | None = src_meta.read_bytes()
+            except (FileNotFoundError, NotADirectoryError):
+                meta = None
+            if src.is_file():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                if meta is not None:
+                    self._write_meta(dst, meta)
+                # Atomic: from here on nothing answers at the source. A concurrent move
+                # of the same object may have got there first.
+                with contextlib.suppress(FileNotFoundError):
+                    os.replace(src, dst)
+                for directory in {src.parent, dst.parent}:
+                    _fsync_directory(directory)
+            # Also what a move a crash interrupted after the rename left behind.
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                src_meta.unlink()
+
+    async def move(self, source: str, target: str) -> None:
+        """A rename within the root: atomic, and the bytes are never copied."""
+        await asyncio.to_thread(self._move, source, target)
 
     def _purge_incomplete(self, before: dt.datetime) -> int:
         cutoff = before.timestamp()

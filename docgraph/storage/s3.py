@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import certifi
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.error import MinioException, S3Error
 
 from docgraph.errors import NotFound, Unavailable
@@ -190,6 +191,17 @@ class S3ObjectStore(ObjectStore):
     async def delete(self, key: str) -> None:
         with contextlib.suppress(_Missing):  # already gone
             await self._call(self.client.remove_object, self.bucket, validate_key(key, "key"))
+
+    async def move(self, source: str, target: str) -> None:
+        """A server-side copy, then the source removed. A failure between the two
+        leaves both (nothing is lost); repeating the move finishes it."""
+        source, target = validate_key(source, "key"), validate_key(target, "key")
+        try:
+            await self._call(self.client.copy_object, self.bucket, target,
+                             CopySource(self.bucket, source))
+        except _Missing:  # moved already (or never there): nothing to copy
+            return
+        await self.delete(source)
 
     async def list_older_than(self, prefix: str, before: dt.datetime
                               ) -> AsyncIterator[ObjectInfo]:
