@@ -217,6 +217,13 @@ async def make_tenant(db: Database, name: str = "Test workspace", **ws: Any) -> 
     return Tenant(workspace["id"], key, read_key, write_key)
 
 
+async def key_id(db: Database, key: str) -> uuid.UUID:
+    """The id of an API key, from the key itself."""
+    found = await db.fetchval("select id from api_keys where key_hash = $1", auth.hash_key(key))
+    assert isinstance(found, uuid.UUID)
+    return found
+
+
 @pytest.fixture
 async def tenant(db: Database) -> Tenant:
     return await make_tenant(db, "Tenant A")
