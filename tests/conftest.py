@@ -31,6 +31,7 @@ from docgraph.db import workspaces
 from docgraph.db.database import Database
 from docgraph.db.migrate import migrate
 from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.http.protocol import HttpProtocol
 from docgraph.ops.embedded import EmbeddedPostgres, free_port
 from docgraph.resolvers import auth
 from docgraph.storage.base import ObjectStore
@@ -108,7 +109,7 @@ class LiveServer:
         self.app = app
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                lifespan="on", server_header=False)
+                                lifespan="on", server_header=False, http=HttpProtocol)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

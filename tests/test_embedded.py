@@ -17,6 +17,7 @@ from docgraph.config import Settings
 from docgraph.ops.embedded import EmbeddedPostgres, free_port
 
 from .conftest import LiveServer, make_settings
+from .test_storage_http import assert_malformed_request_answer, raw_exchange
 
 
 async def test_cluster_restarts_on_the_same_data_directory(tmp_root):
@@ -100,6 +101,10 @@ def test_dev_serves_prints_a_working_key_and_reuses_it(tmp_root):
         assert oct((data_dir / "dev-api-key").stat().st_mode & 0o777) == "0o600"
         r = httpx.get(f"{url}/v1/workspace", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200, r.text
+        # A request uvicorn cannot parse gets the documented error body.
+        answer = raw_exchange("127.0.0.1", int(url.rsplit(":", 1)[1]),
+                              b"PUT /storage/x HTTP/1.1\r\nContent-Length: x\r\n\r\n")
+        assert_malformed_request_answer(*answer, "Invalid character in Content-Length")
     finally:
         err = stop_dev(proc)
     assert f"Development key: {key}  (new)" in err

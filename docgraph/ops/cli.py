@@ -28,6 +28,7 @@ from docgraph.config import ConfigError, Settings, environment, markdown_table
 from docgraph.db.database import Database
 from docgraph.db.migrate import MigrationError, migrate
 from docgraph.errors import AppError, InvalidKey
+from docgraph.http.protocol import HttpProtocol
 from docgraph.logs import configure_logging
 from docgraph.ops import workers
 from docgraph.ops.embedded import EmbeddedPostgres, EmbeddedPostgresError
@@ -219,9 +220,10 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+    # HttpProtocol: a request uvicorn cannot parse gets the documented error body.
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                          access_log=False, server_header=False, **_proxy_options(settings),
-                          **kwargs)
+                          access_log=False, server_header=False, http=HttpProtocol,
+                          **_proxy_options(settings), **kwargs)
 
 
 def app_from_env() -> Any:
