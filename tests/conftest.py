@@ -31,6 +31,7 @@ from docgraph.db import workspaces
 from docgraph.db.database import Database
 from docgraph.db.migrate import migrate
 from docgraph.http.paths import STORAGE_PREFIX
+from docgraph.http.protocol import HttpProtocol
 from docgraph.ops.embedded import EmbeddedPostgres, free_port
 from docgraph.resolvers import auth
 from docgraph.storage.base import ObjectStore
@@ -108,7 +109,7 @@ class LiveServer:
         self.app = app
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False,
-                                lifespan="on", server_header=False)
+                                lifespan="on", server_header=False, http=HttpProtocol)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -226,6 +227,13 @@ async def make_tenant(db: Database, name: str = "Test workspace", **ws: Any) -> 
     read_key, _ = await auth.create_key(db, workspace["id"], [auth.READ_DOCUMENTS])
     write_key, _ = await auth.create_key(db, workspace["id"], [auth.WRITE_DOCUMENTS])
     return Tenant(workspace["id"], key, read_key, write_key)
+
+
+async def key_id(db: Database, key: str) -> uuid.UUID:
+    """The id of an API key, from the key itself."""
+    found = await db.fetchval("select id from api_keys where key_hash = $1", auth.hash_key(key))
+    assert isinstance(found, uuid.UUID)
+    return found
 
 
 @pytest.fixture

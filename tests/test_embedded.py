@@ -3,6 +3,7 @@
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -10,11 +11,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from docgraph.config import Settings
 from docgraph.ops.embedded import EmbeddedPostgres, free_port
 
 from .conftest import LiveServer, make_settings
+from .test_storage_http import assert_malformed_request_answer, raw_exchange
 
 
 async def test_cluster_restarts_on_the_same_data_directory(tmp_root):
@@ -98,6 +101,10 @@ def test_dev_serves_prints_a_working_key_and_reuses_it(tmp_root):
         assert oct((data_dir / "dev-api-key").stat().st_mode & 0o777) == "0o600"
         r = httpx.get(f"{url}/v1/workspace", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 200, r.text
+        # A request uvicorn cannot parse gets the documented error body.
+        answer = raw_exchange("127.0.0.1", int(url.rsplit(":", 1)[1]),
+                              b"PUT /storage/x HTTP/1.1\r\nContent-Length: x\r\n\r\n")
+        assert_malformed_request_answer(*answer, "Invalid character in Content-Length")
     finally:
         err = stop_dev(proc)
     assert f"Development key: {key}  (new)" in err
@@ -146,3 +153,56 @@ def test_dev_keeps_one_signing_secret_for_local_storage(tmp_root):
     assert again.storage_signing_secret == settings.storage_signing_secret
     configured = Settings.from_env({}, data_dir=data_dir, storage_signing_secret="c" * 32)
     assert with_dev_signing_secret(configured).storage_signing_secret == "c" * 32
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("via_make", [False, True], ids=["docgraph-dev", "make-run"])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
+                         ids=lambda s: s.name)
+def test_a_signal_to_the_process_group_stops_postgresql_too(tmp_root, tmp_path, sig, via_make):
+    # What a process manager, an IDE's stop button or `timeout` does to `make run`.
+    data_dir = tmp_root / f"signal-{sig.name}-{via_make}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DOCGRAPH_DATABASE_URL"}
+    env.update({"DOCGRAPH_DATA_DIR": str(data_dir), "DOCGRAPH_PORT": str(port)})
+    command = [sys.executable, "-m", "docgraph", "dev"]
+    if via_make:  # `make run`'s recipe, without its install step
+        makefile = tmp_path / "Makefile"
+        makefile.write_text(f"run:\n\t{' '.join(command)}\n")
+        command = ["make", "-s", "-f", str(makefile), "run"]
+    log = (tmp_path / "dev.log").open("w+")
+    proc = subprocess.Popen(command, env=env, stdout=log, stderr=log, start_new_session=True)
+    cluster = EmbeddedPostgres(data_dir / "pgdata")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", proc)
+        postmaster = int((cluster.data_dir / "postmaster.pid").read_text().splitlines()[0])
+        pg_port = cluster.running_port()
+        assert pg_port is not None and pid_alive(postmaster)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=60)
+        deadline = time.monotonic() + 10
+        while pid_alive(postmaster) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log.seek(0)
+        assert not pid_alive(postmaster), f"{sig.name} left PostgreSQL running:\n{log.read()}"
+        assert not port_open(pg_port) and not port_open(port)
+        assert "Traceback" not in log.read()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        cluster.stop("immediate")
+        log.close()

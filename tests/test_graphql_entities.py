@@ -164,13 +164,14 @@ async def test_entity_input_is_validated(gql, mutation, values, field):
         assert field in error["message"]
 
 
-async def test_json_numbers_jsonb_cannot_hold_are_refused(gql):
-    # A literal keeps its precision (a JSON variable would arrive as a float).
+async def test_json_numbers_that_would_not_be_kept_are_refused(gql):
+    # (Every case, on both faces: tests/test_json_numbers.py.)
     error = await gql.error("""mutation { createEntity(input: {entityType: DEAL,
                                attributes: {n: 1180591620717411303424}}) { id } }""",
                             code="validation_error")
-    assert error["extensions"]["details"] == {
-        "fields": {"attributes": "must not contain integers beyond 64 bits"}}
+    assert error["extensions"]["details"] == {"fields": {"attributes": (
+        "must not contain numbers beyond ±9007199254740991 (2^53 - 1): "
+        "they would not be kept exactly")}}
 
 
 async def test_entities_list_filters_and_pages(gql):

@@ -246,3 +246,36 @@ async def test_entities_page_through_cursors(gql):
     assert seen == made[::-1] and pages == 3
     data = await gql(ENTITIES, {"first": 1, "offset": 4})
     assert [e["node"]["id"] for e in data["entities"]["edges"]] == [made[0]]
+
+
+# Cursors that decode to instants outside what asyncpg and PostgreSQL take: the
+# offset pushes them out of Python's years 1-9999 once converted to UTC, or they
+# land on the ends that asyncpg silently turns into -infinity/+infinity.
+@pytest.mark.parametrize("stamp", [
+    "0001-01-01T00:00:00+14:00",          # year 0 in UTC
+    "0001-01-01T13:59:59.999999+14:00",   # a microsecond before year 1 in UTC
+    "9999-12-31T23:00:00-14:00",          # year 10000 in UTC
+    "9999-12-31T10:00:00-23:59:59",       # year 10000 in UTC, the widest offset
+    "0001-01-01T00:00:00+00:00",          # asyncpg sends -infinity
+    "9999-12-31T23:59:59.999999+00:00",   # asyncpg sends +infinity
+    "9999-12-31T20:59:59.999999-03:00",   # +infinity, from another offset
+])
+async def test_a_cursor_out_of_the_databases_range_is_a_validation_error(gql, stamp):
+    contact = await gql.create_entity("CONTACT")
+    await gql.create_entity("MATTER")
+    await gql.link((await gql.create_document())["id"], "CONTACT", contact)
+    after = cursor(f"v1|{stamp}|{uuid.uuid4()}")
+    for query, variables in [(DOCUMENTS, {}), (CONTACT_DOCUMENTS, {"id": contact}),
+                             (ENTITIES, {})]:
+        error = await gql.error(query, {**variables, "after": after}, code="validation_error")
+        assert error["extensions"]["details"] == {
+            "fields": {"after": "must be a cursor returned by this API"}}
+
+
+async def test_cursors_at_the_ends_of_the_range_still_work(gql):
+    await gql.create_document()
+    for stamp in ["0001-01-01T00:00:00.000001+00:00", "9999-12-31T23:59:59.999998+00:00",
+                  "0001-01-01T14:00:00.000001+14:00", "9999-12-31T09:59:59-14:00"]:
+        after = cursor(f"v1|{stamp}|{uuid.uuid4()}")
+        page = (await gql(DOCUMENTS, {"after": after}))["documents"]
+        assert page["totalCount"] == 1

@@ -12,8 +12,9 @@ import pytest
 from docgraph.db import idempotency
 from docgraph.db.database import Database
 from docgraph.http.idempotency import fingerprint, reports_server_failure
+from docgraph.resolvers import auth
 from docgraph.resolvers.maintenance import purge_expired
-from tests.conftest import make_tenant
+from tests.conftest import key_id, make_tenant
 from tests.gql import uploaded_path
 from tests.instances import fresh_database, serving
 from tests.test_http import assert_error
@@ -88,7 +89,8 @@ async def test_a_key_held_by_a_running_request_is_409_until_its_lease_ends(
     key, body = new_key(), b'{"name": "slow"}'
     # Another instance is running this very request: it holds the key.
     scope = {"method": "POST", "path": PATH, "raw_path": PATH.encode(), "query_string": b""}
-    assert await idempotency.claim(db, tenant.id, key, fingerprint(scope, body), uuid.uuid4(),
+    assert await idempotency.claim(db, tenant.id, await key_id(db, tenant.key), key,
+                                   fingerprint(scope, body), uuid.uuid4(),
                                    lease_seconds=60, retention_seconds=3600)
     r = await post(client, tenant, key, body=body)
     error = assert_error(r, 409, "idempotency_in_progress")
@@ -184,11 +186,11 @@ async def test_each_instance_purges_on_its_own(tmp_root, cluster):
     try:
         tenant = await make_tenant(database)
         await database.execute(
-            "insert into idempotency_records (workspace_id, key, fingerprint, attempt, "
-            "status, headers, body, expires_at) values "
-            "($1, 'old', $2, $3, 200, '[]', '', now() - interval '1 second'), "
-            "($1, 'new', $2, $3, 200, '[]', '', now() + interval '1 hour')",
-            tenant.id, b"\0" * 32, uuid.uuid4())
+            "insert into idempotency_records (workspace_id, api_key_id, key, fingerprint, "
+            "attempt, status, headers, body, expires_at) values "
+            "($1, $4, 'old', $2, $3, 200, '[]', '', now() - interval '1 second'), "
+            "($1, $4, 'new', $2, $3, 200, '[]', '', now() + interval '1 hour')",
+            tenant.id, b"\0" * 32, uuid.uuid4(), await key_id(database, tenant.key))
         await database.execute(
             "insert into rate_limit_windows (bucket, window_end, hits, allowed) values "
             "('a:ended', now() - interval '2 minutes', 1, true), "
@@ -280,3 +282,66 @@ async def test_a_server_failure_is_not_kept_so_the_retry_runs(tmp_root, database
     assert "idempotent-replayed" not in retried.headers
     assert retried.json()["data"]["createDocument"]["storagePath"] == path
     assert await documents_at(db, tenant, path) == 1
+
+
+async def graphql(client, key, idempotency_key, body):
+    return await client.post("/graphql", json=body, headers={
+        "Authorization": f"Bearer {key}", "Idempotency-Key": idempotency_key})
+
+
+async def test_a_response_is_replayed_only_to_the_key_that_made_it(client, db, gql, tenant):
+    document = await gql.create_document(userData={"secret": "s3cr3t"})
+    read = {"query": "query($id: ID!) { document(id: $id) { id userData } }",
+            "variables": {"id": document["id"]}}
+    key = new_key()
+    first = await graphql(client, tenant.read_key, key, read)
+    assert first.json()["data"]["document"]["userData"] == {"secret": "s3cr3t"}
+    assert_replay_of(await graphql(client, tenant.read_key, key, read), first)
+    # A key of the same workspace without read:documents resends it: no data.
+    r = await graphql(client, tenant.write_key, key, read)
+    assert "idempotent-replayed" not in r.headers
+    assert "s3cr3t" not in r.text
+    assert r.json()["errors"][0]["extensions"]["code"] == "insufficient_permissions"
+    assert_replay_of(await graphql(client, tenant.write_key, key, read), r)
+    # Nor does a key without write:documents get a mutation's stored answer.
+    contact = await gql.create_entity("CONTACT")
+    link = {"query": "mutation($d: ID!, $e: ID!) { linkDocument(documentId: $d, "
+                     "entityType: CONTACT, entityId: $e) { created link { id } } }",
+            "variables": {"d": document["id"], "e": contact}}
+    key = new_key()
+    first = await graphql(client, tenant.write_key, key, link)
+    assert first.json()["data"]["linkDocument"]["created"] is True
+    r = await graphql(client, tenant.read_key, key, link)
+    assert "idempotent-replayed" not in r.headers
+    assert r.json()["errors"][0]["extensions"]["code"] == "insufficient_permissions"
+    # Over REST too.
+    rest_key = new_key()
+    path = f"/v1/documents/{document['id']}/link"
+    body = orjson.dumps({"entity_type": "contact", "entity_id": contact, "role": "signed"})
+    first = await post(client, tenant, rest_key, body=body, path=path)
+    assert first.status_code in (200, 201), first.text
+    r = await client.post(path, content=body, headers={
+        **tenant.headers(tenant.read_key), "Idempotency-Key": rest_key,
+        "Content-Type": "application/json"})
+    assert "idempotent-replayed" not in r.headers
+    assert_error(r, 403, "insufficient_permissions")
+
+
+async def test_another_key_with_the_same_idempotency_key_makes_its_own_request(
+        client, db, gql, tenant):
+    other_key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, name="other")
+    create = {"query": "mutation { createEntity(input: {entityType: MATTER, name: \"m\"}) "
+                       "{ id } }"}
+    key = new_key()
+    first = await graphql(client, tenant.key, key, create)
+    other = await graphql(client, other_key, key, create)
+    assert "idempotent-replayed" not in other.headers
+    made = {first.json()["data"]["createEntity"]["id"],
+            other.json()["data"]["createEntity"]["id"]}
+    assert len(made) == 2
+    # Each key's retry replays its own first response.
+    assert_replay_of(await graphql(client, tenant.key, key, create), first)
+    assert_replay_of(await graphql(client, other_key, key, create), other)
+    # A different request under the key is still 422, for each key on its own.
+    changed = {"query": create["query"].replace('"m"', '"n"')}
+    assert_error(await graphql(client, other_key, key, changed), 422, "idempotency_key_reused")

@@ -221,7 +221,7 @@ async def test_a_key_held_by_an_instance_that_died_is_freed_by_its_lease(
 async def test_every_status_code_from_real_instances(clients, shared_db, shared_url):
     a, b = clients
     tenant = await make_tenant(shared_db)
-    key, _ = await auth.create_key(shared_db, tenant.id, auth.SCOPES, rate_limit=12)
+    key, made = await auth.create_key(shared_db, tenant.id, auth.SCOPES, rate_limit=12)
     headers = tenant.headers(key)
 
     r = await a.post("/v1/workspace", headers={**headers, "Idempotency-Key": "x" * 256})
@@ -235,8 +235,9 @@ async def test_every_status_code_from_real_instances(clients, shared_db, shared_
     assert_error(r, 422, "idempotency_key_reused")
     # A request holding a key on an instance (as a slow one would): 409 on the other.
     scope = {"method": "POST", "path": "/v1/workspace", "query_string": b""}
-    await idempotency.claim(shared_db, tenant.id, "held", fingerprint(scope, b"3"),
-                            uuid.uuid4(), lease_seconds=60, retention_seconds=60)
+    await idempotency.claim(shared_db, tenant.id, made["id"], "held",
+                            fingerprint(scope, b"3"), uuid.uuid4(), lease_seconds=60,
+                            retention_seconds=60)
     r = await b.post("/v1/workspace", content=b"3",
                      headers={**headers, "Idempotency-Key": "held"})
     assert_error(r, 409, "idempotency_in_progress")

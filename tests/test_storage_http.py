@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
+import orjson
 import pytest
 
 from .test_http import assert_error
@@ -246,3 +247,76 @@ async def test_a_symlink_out_of_the_root_is_not_followed(local_store, http, tmp_
     r = await http.get(local_store.presign_download(key).url)
     assert_error(r, 400, "validation_error")
     assert b"top secret" not in r.content
+
+
+def raw_exchange(host: str, port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send bytes as they are, read the answer until the server closes the connection."""
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        assert name.lower() not in headers, f"{name} twice in {head!r}"
+        headers[name.lower()] = value.strip()
+    if "content-length" in headers:
+        assert len(body) == int(headers["content-length"]), answer
+    return int(status_line.split()[1]), headers, body
+
+
+def assert_malformed_request_answer(status, headers, body, reason=None):
+    """uvicorn refused to parse it: the documented error body, not plain text."""
+    assert status == 400, body
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    error = orjson.loads(body)["error"]
+    assert set(error) == {"code", "message", "details", "request_id"}
+    assert error["code"] == "validation_error"
+    assert error["request_id"] == headers["x-request-id"]
+    assert error["request_id"].startswith("req_")
+    if reason is not None:
+        assert error["details"] == {"reason": reason}
+        assert reason in error["message"]
+
+
+MALFORMED = [
+    ("Content-Length: abc\r\n", "Invalid character in Content-Length"),
+    ("Content-Length: -1\r\n", "Invalid character in Content-Length"),
+    ("Content-Length: 1, 1\r\n", "Invalid character in Content-Length"),
+    ("Content-Length: 99999999999999999999999\r\n", "Content-Length overflow"),
+    ("Content-Length: 5\r\nContent-Length: 6\r\n", "Duplicate Content-Length"),
+    ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+     "Transfer-Encoding can't be present with Content-Length"),
+    ("Bad Header: 1\r\n", "Invalid header token"),
+    ("X-Value: a\x01b\r\n", "Invalid header value char"),
+]
+
+
+@pytest.mark.parametrize(("header", "reason"), MALFORMED,
+                         ids=[m[1] for m in MALFORMED])
+def test_a_put_with_a_malformed_header_gets_the_documented_error_body(local_store, header,
+                                                                      reason):
+    key = new_key()
+    up = local_store.presign_upload(key, content_type="text/plain", size=5)
+    parts = urlsplit(up.url)
+    request = (f"PUT {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+               f"Content-Type: text/plain\r\n{header}\r\nhello").encode("latin-1")
+    status, headers, body = raw_exchange(parts.hostname, parts.port, request)
+    assert_malformed_request_answer(status, headers, body, reason)
+    assert leftovers(local_store, key) == []
+
+
+def test_a_malformed_chunked_body_or_request_line_gets_the_documented_error_body(server):
+    parts = urlsplit(server.url)
+    for request, reason in [
+        (b"PUT /storage/x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+         "Invalid character in chunk size"),
+        (b"PUT /storage/x HTTP/9.9\r\nHost: a\r\n\r\n", "Invalid HTTP version"),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", None),  # TLS to a plain-HTTP port
+    ]:
+        assert_malformed_request_answer(*raw_exchange(parts.hostname, parts.port, request),
+                                        reason)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.instances import Instance, fresh_database
+from tests.test_storage_http import assert_malformed_request_answer, raw_exchange
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +138,10 @@ def test_workers_stop_when_the_supervisor_is_killed(served):
     served.kill()  # SIGKILL: the supervisor cannot stop them itself
     for pid in pids:
         until(lambda pid=pid: gone(pid), f"worker {pid} gone")
+
+
+def test_workers_answer_a_malformed_request_with_the_documented_error_body(served):
+    request = (b"PUT /storage/x HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n")
+    for _ in range(4):  # whichever worker takes the connection
+        assert_malformed_request_answer(*raw_exchange("127.0.0.1", served.port, request),
+                                        "Invalid character in Content-Length")

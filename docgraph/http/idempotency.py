@@ -2,8 +2,13 @@
 
 Applies to every authenticated POST that carries the header (REST routes and
 GraphQL mutations alike), except uploads to signed storage URLs. Records live
-in PostgreSQL per (workspace, key) for ``DOCGRAPH_IDEMPOTENCY_RETENTION_SECONDS``
-(24 hours), so a retry may reach any instance.
+in PostgreSQL per (workspace, API key, Idempotency-Key) for
+``DOCGRAPH_IDEMPOTENCY_RETENTION_SECONDS`` (24 hours), so a retry may reach any
+instance.
+
+* A stored response is replayed only to the API key that made it. Another key
+  of the workspace sending the same Idempotency-Key makes a request of its
+  own, checked against its own scopes (see the README's *Idempotency*).
 
 * A retry of the same request (method, path and query, and body — compared
   by SHA-256) gets the first response again, byte for byte: status, headers
@@ -135,7 +140,7 @@ class IdempotencyMiddleware:
         receive = replaying(body, receive)
         db = services(scope["app"]).db
         outcome = await idempotency.claim_or_replay(
-            db, principal.workspace_id, key, fingerprint(scope, body),
+            db, principal.workspace_id, principal.key_id, key, fingerprint(scope, body),
             lease_seconds=self.lease_seconds, retention_seconds=self.retention_seconds)
         if isinstance(outcome, idempotency.Claim):
             await self._run(scope, receive, send, db, outcome)

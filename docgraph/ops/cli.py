@@ -13,10 +13,12 @@ import contextlib
 import dataclasses
 import os
 import secrets
+import signal
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, TypeVar
 
 import uvicorn
@@ -26,6 +28,7 @@ from docgraph.config import ConfigError, Settings, environment, markdown_table
 from docgraph.db.database import Database
 from docgraph.db.migrate import MigrationError, migrate
 from docgraph.errors import AppError, InvalidKey
+from docgraph.http.protocol import HttpProtocol
 from docgraph.logs import configure_logging
 from docgraph.ops import workers
 from docgraph.ops.embedded import EmbeddedPostgres, EmbeddedPostgresError
@@ -218,9 +221,10 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
+    # HttpProtocol: a request uvicorn cannot parse gets the documented error body.
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
-                          access_log=False, server_header=False, **_proxy_options(settings),
-                          **kwargs)
+                          access_log=False, server_header=False, http=HttpProtocol,
+                          **_proxy_options(settings), **kwargs)
 
 
 def app_from_env() -> Any:
@@ -272,8 +276,57 @@ def _store_dev_key(key_file: Path, key: str) -> None:
         f.write(key + "\n")
 
 
+class _StopSignals:
+    """SIGTERM and SIGHUP end ``docgraph dev`` the way Ctrl-C does.
+
+    A process manager, an IDE's stop button or ``timeout`` send SIGTERM to
+    ``make run``'s process group; closing its terminal sends SIGHUP. Python's
+    default for both is to die on the spot, and uvicorn, which handles SIGTERM
+    (not SIGHUP) while it serves, raises it again once it has shut down: no
+    ``finally`` would run, and the embedded PostgreSQL — in a session of its
+    own (pg_ctl starts it so), out of the signal's reach — would be left
+    running. Inside this block they raise ``SystemExit`` (status 128 + the
+    signal) instead, after a graceful shutdown of ``server`` while it serves.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self) -> None:
+        self.server: uvicorn.Server | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        self._previous = {sig: signal.signal(sig, self._stop) for sig in self.SIGNALS}
+        return self
+
+    def _stop(self, signum: int, frame: FrameType | None) -> None:
+        if self.server is not None and not self.server.should_exit:
+            # Shut down as on SIGTERM; uvicorn raises the signal again afterwards.
+            self.server.handle_exit(signum, frame)
+            return
+        raise SystemExit(128 + signum)
+
+    @staticmethod
+    def ignore() -> None:
+        """Let no further signal (make sends its own SIGTERM) cut the clean-up short."""
+        for sig in (signal.SIGINT, *_StopSignals.SIGNALS):
+            signal.signal(sig, signal.SIG_IGN)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
 def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
-    """What ``make run`` does: embedded services, migrations, a dev key, serve."""
+    """What ``make run`` does: embedded services, migrations, a dev key, serve.
+
+    Ctrl-C, SIGTERM and SIGHUP stop the server and the embedded PostgreSQL.
+    """
+    with _StopSignals() as stop_signals:
+        _dev(settings, stop_signals)
+
+
+def _dev(settings: Settings, stop_signals: _StopSignals) -> None:
     from docgraph.app import create_app
     from docgraph.storage.factory import with_dev_signing_secret
 
@@ -281,10 +334,11 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
     settings = with_dev_signing_secret(settings)
     cluster = None
     url = settings.database_url
-    if url is None:
-        cluster = _embedded(settings)
-        url = cluster.start()
+    interrupt = signal.getsignal(signal.SIGINT)
     try:
+        if url is None:
+            cluster = _embedded(settings)
+            url = cluster.start()
         asyncio.run(migrate(url))
         key_file = settings.data_dir / DEV_KEY_FILE
         stored = key_file.read_text().strip() if key_file.exists() else None
@@ -302,10 +356,14 @@ def cmd_dev(settings: Settings, args: argparse.Namespace) -> None:
             f"  Try: curl -H 'Authorization: Bearer {key}' {base}/v1/workspace\n",
             file=sys.stderr, flush=True,
         )
-        uvicorn.Server(_uvicorn_config(create_app(settings, url), settings)).run()
+        stop_signals.server = uvicorn.Server(
+            _uvicorn_config(create_app(settings, url), settings))
+        stop_signals.server.run()
     finally:
         if cluster is not None:
+            _StopSignals.ignore()
             cluster.stop()
+            signal.signal(signal.SIGINT, interrupt)
 
 
 # -- parser ----------------------------------------------------------------

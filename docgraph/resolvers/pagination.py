@@ -14,7 +14,7 @@ import binascii
 import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from docgraph.errors import ValidationError
@@ -26,6 +26,11 @@ MAX_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
 _CURSOR_VERSION = "v1"
 _CURSOR_MAX = 200
+# The instants a cursor may name, in UTC: asyncpg converts a time to UTC with
+# Python's datetime (years 1-9999; beyond, it raises), and sends the two ends
+# themselves as -infinity and +infinity. PostgreSQL's own range is wider.
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
 N = TypeVar("N")
 
 
@@ -50,8 +55,10 @@ class Cursor:
             created_at = datetime.fromisoformat(stamp)
             if version != _CURSOR_VERSION or created_at.tzinfo is None:
                 raise ValueError(version)
+            if not _EARLIEST < created_at.astimezone(UTC) < _LATEST:
+                raise ValueError(stamp)
             return cls(created_at, uuid.UUID(ident))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise validation.Invalid("must be a cursor returned by this API") from None
 
 

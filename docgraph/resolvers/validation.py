@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from docgraph.errors import ValidationError
+from docgraph.resolvers.json_text import UnkeptNumber
 from docgraph.resolvers.records import DocumentStatus, DocumentType, EntityType
 
 NAME_MAX = 255
@@ -29,7 +30,10 @@ SEARCH_MAX = 255
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 32
 SAFE_INTEGER_MAX = 2**53 - 1
-_INT64 = 2**63
+_BEYOND_RANGE = (f"must not contain numbers beyond ±{SAFE_INTEGER_MAX} (2^53 - 1): "
+                 "they would not be kept exactly")
+_TOO_PRECISE = ("must not contain numbers with more digits than a 64-bit float keeps: "
+                "they would not be kept exactly")
 
 # RFC 6838 restricted names; top-level types from the IANA media type registry.
 _MIME_NAME = r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}"
@@ -257,7 +261,13 @@ document_status = _choice(DocumentStatus)
 
 
 def json_object(value: Any) -> dict[str, Any]:
-    """A JSON object PostgreSQL can store as jsonb, at most 64 KiB encoded."""
+    """A JSON object PostgreSQL can store as jsonb, at most 64 KiB encoded.
+
+    Its numbers are the ones docgraph keeps exactly (and JavaScript reads
+    exactly): integers within ±(2^53 - 1), I-JSON's range (RFC 7493), and
+    floats of no greater magnitude that are what the caller wrote (the readers
+    of ``json_text`` mark the others). Anything else would come back changed.
+    """
     if not isinstance(value, dict):
         raise Invalid("must be a JSON object")
     size = _json_size(value, 0)
@@ -267,7 +277,8 @@ def json_object(value: Any) -> dict[str, Any]:
 
 
 def _json_size(value: Any, depth: int) -> int:
-    """Roughly the encoded size; refuses what jsonb cannot hold (NUL, huge numbers)."""
+    """Roughly the encoded size; refuses what jsonb cannot hold (NUL) and numbers
+    that would not be kept exactly."""
     if depth > JSON_MAX_DEPTH:
         raise Invalid(f"must not nest deeper than {JSON_MAX_DEPTH} levels")
     if value is None or isinstance(value, bool):
@@ -277,12 +288,16 @@ def _json_size(value: Any, depth: int) -> int:
             raise Invalid("must not contain NUL characters")
         return len(value) + 2
     if isinstance(value, int):
-        if not -_INT64 <= value < _INT64:
-            raise Invalid("must not contain integers beyond 64 bits")
+        if not -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:
+            raise Invalid(_BEYOND_RANGE)
         return 20
     if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise Invalid("must not contain NaN or infinite numbers")
+        if value != value:
+            raise Invalid("must not contain NaN")
+        if not -SAFE_INTEGER_MAX <= value <= SAFE_INTEGER_MAX:  # infinities included
+            raise Invalid(_BEYOND_RANGE)
+        if isinstance(value, UnkeptNumber):
+            raise Invalid(_TOO_PRECISE)
         return 24
     if isinstance(value, list):
         return 2 + sum(_json_size(v, depth + 1) + 1 for v in value)

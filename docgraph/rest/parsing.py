@@ -8,15 +8,15 @@ bad field at once; this module only turns HTTP text into JSON-like values.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 
 from docgraph.errors import ValidationError
-from docgraph.resolvers import validation
+from docgraph.resolvers import json_text, validation
 
 _INTEGER = re.compile(r"^-?[0-9]{1,19}$")
 
@@ -51,13 +51,16 @@ def integer(value: str | None) -> int | str | None:
 
 
 async def json_object(request: Request) -> dict[str, Any]:
-    """The request body: one JSON object (whatever the Content-Type says)."""
+    """The request body: one JSON object (whatever the Content-Type says).
+
+    Read by ``json_text``, so no number in it has changed on the way.
+    """
     raw = await request.body()
     if not raw.strip():
         raise ValidationError("The request body must be a JSON object; it is empty.")
     try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        data = json_text.loads(raw)
+    except json.JSONDecodeError as exc:
         raise ValidationError("The request body is not valid JSON.",
                               details={"reason": str(exc)}) from None
     if not isinstance(data, dict):

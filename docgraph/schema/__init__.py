@@ -9,18 +9,24 @@ from typing import Any
 import strawberry
 from graphql import (
     ASTValidationRule,
+    FloatValueNode,
     GraphQLError,
     IntValueNode,
+    ListValueNode,
     NoSchemaIntrospectionCustomRule,
+    ObjectValueNode,
     ValueNode,
     specified_rules,
+    value_from_ast_untyped,
 )
 from graphql.execution import Executor
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from docgraph.config import Settings
+from docgraph.resolvers import json_text
 from docgraph.resolvers.validation import SAFE_INTEGER_MAX
 from docgraph.schema.documents import DOCUMENT_CACHE_SIZE, OperationDocuments
 from docgraph.schema.errors import log_unexpected
@@ -47,6 +53,35 @@ SAFE_INT = strawberry.scalar(
     description=f"An integer between -{SAFE_INTEGER_MAX} and {SAFE_INTEGER_MAX} (2^53 - 1), "
                 "exact in JavaScript; used for byte sizes, which outgrow Int.",
     serialize=int, parse_value=_safe_int, parse_literal=_safe_int_literal,
+)
+
+
+
+def _json_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> Any:
+    """A JSON literal, its numbers read by ``json_text``: graphql-core would read
+    ``1.0000000000000001`` as ``1.0``, and validation could no longer tell."""
+    if isinstance(node, IntValueNode):
+        return json_text.integer(node.value)
+    if isinstance(node, FloatValueNode):
+        return json_text.fraction(node.value)
+    if isinstance(node, ObjectValueNode):
+        return {field.name.value: _json_literal(field.value, variables) for field in node.fields}
+    if isinstance(node, ListValueNode):
+        return [_json_literal(value, variables) for value in node.values]
+    return value_from_ast_untyped(node, variables)
+
+
+_ECMA_404 = "https://ecma-international.org/wp-content/uploads/ECMA-404_2nd_edition_december_2017.pdf"
+# strawberry's JSON scalar (same name, description and specification), reading
+# literals with _json_literal. Variables arrive read by json_text already (the view's
+# decode_json).
+JSON_SCALAR = strawberry.scalar(
+    name="JSON",
+    description=f"The `JSON` scalar type represents JSON values as specified by [ECMA-404]"
+                f"({_ECMA_404}).",
+    specified_by_url=_ECMA_404,
+    serialize=lambda value: value, parse_value=lambda value: value,
+    parse_literal=_json_literal,
 )
 
 
@@ -98,7 +133,7 @@ def build_schema(settings: Settings | None = None, *,
                     maxsize=DOCUMENT_CACHE_SIZE),
         ],
         config=StrawberryConfig(
-            scalar_map={SafeInt: SAFE_INT},
+            scalar_map={SafeInt: SAFE_INT, JSON: JSON_SCALAR},
             disable_field_suggestions=not settings.graphql_introspection,
         ),
         execution_context_class=execution_context_class,

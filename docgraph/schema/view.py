@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from docgraph.config import Settings
 from docgraph.errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, ValidationError
 from docgraph.http.context import request_context
+from docgraph.resolvers import json_text
 from docgraph.resolvers.context import RequestContext
 from docgraph.schema import DocgraphSchema, build_schema, graphiql
 from docgraph.schema.errors import formatted, retry_after
@@ -129,7 +130,7 @@ class GraphQLApp(GraphQL[RequestContext, None]):
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:
-        return orjson.loads(data)
+        return json_text.loads(data)  # orjson, but no number in a JSON field changes
 
 
 def graphql_app(settings: Settings) -> GraphQLApp:
