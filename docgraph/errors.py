@@ -33,6 +33,11 @@ class ValidationError(AppError):
     default_message = "The request is invalid."
 
 
+class OperationRefused(ValidationError):
+    """A GraphQL operation refused for what it asks before it runs (more root fields
+    than allowed): like a failed validation, a GraphQL request error, not an HTTP one."""
+
+
 class InvalidKey(AppError):
     code = "invalid_key"
     status = 401
@@ -67,6 +72,14 @@ class MethodNotAllowed(AppError):
     code = "method_not_allowed"
     status = 405
     default_message = "Method not allowed."
+
+
+class NotAcceptable(AppError):
+    """None of the media types the request's ``Accept`` header names can be served."""
+
+    code = "not_acceptable"
+    status = 406
+    default_message = "None of the media types the Accept header names can be served."
 
 
 class StorageConflict(AppError):

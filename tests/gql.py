@@ -60,6 +60,24 @@ async def uploaded_path(client: httpx.AsyncClient, headers: dict[str, str],
     return str(ticket["storagePath"])
 
 
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+
+def assert_graphql_error(r: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """A refusal at /graphql: a GraphQL response whose one error carries ``code``, no data."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].split(";")[0] in ("application/json",
+                                                        GRAPHQL_RESPONSE_JSON), r.headers
+    body = r.json()
+    assert set(body) == {"errors"}, body
+    [error] = body["errors"]
+    assert set(error) <= {"message", "locations", "extensions"}, error
+    assert error["message"]
+    assert error["extensions"]["code"] == code, error
+    assert r.headers["x-request-id"]
+    return dict(error)
+
+
 class GraphQL:
     """Posts operations to /graphql with one tenant's keys."""
 

@@ -6,19 +6,26 @@ import orjson
 import pytest
 
 from docgraph.config import Settings
+from docgraph.http.graphql import GraphQLRequest, read_request
 from docgraph.resolvers import auth
 from docgraph.schema.cost import request_cost, root_fields
 from tests.conftest import TEST_ADDRESS_RATE_LIMIT
-from tests.gql import uploaded_path
-from tests.test_http import assert_error
+from tests.gql import GRAPHQL_RESPONSE_JSON, assert_graphql_error, uploaded_path
 from tests.test_rate_limits import limits
+
+
+def cost(method="POST", body=b"", query_string=b"", content_type="application/json"):
+    """What the rate limiter charges a request (as the pipeline hands it to the pricing)."""
+    scope = {"method": method, "query_string": query_string, "state": {},
+             "headers": [(b"content-type", content_type.encode())]}
+    return request_cost(scope, body)
 
 
 def post(query, operation_name=None):
     payload = {"query": query}
     if operation_name is not None:
         payload["operationName"] = operation_name
-    return request_cost("POST", b"", orjson.dumps(payload))
+    return cost(body=orjson.dumps(payload))
 
 
 @pytest.mark.parametrize(("query", "cost"), [
@@ -51,16 +58,30 @@ def test_a_fragment_cycle_does_not_loop():
     assert post("{ ...A } fragment A on Query { a ...B } fragment B on Query { b ...A }") == 2
 
 
-def test_batches_cost_the_sum_of_their_operations():
-    body = orjson.dumps([{"query": "{ a b }"}, {"query": "{ c }"}, {"query": 7}])
-    assert request_cost("POST", b"", body) == 4
+def test_requests_that_are_refused_unread_cost_one():
+    # Batches are refused (batching is off), so are bodies that are no GraphQL request.
+    assert cost(body=orjson.dumps([{"query": "{ a b }"}, {"query": "{ c }"}])) == 1
+    for body in (b"not json", b'{"query": ["x"]}', b"null", b"1", b'"{ a b }"'):
+        assert cost(body=body) == 1
+    # Only JSON bodies run: another content type is refused whatever it holds.
+    assert cost(body=b'{"query": "{ a b }"}', content_type="text/plain") == 1
 
 
-def test_queries_over_get_and_bodies_that_are_not_json():
-    assert request_cost("GET", b"query=%7B%20a%20b%20c%20%7D", b"") == 3
-    assert request_cost("GET", b"", b"") == 1
-    assert request_cost("POST", b"", b"not json") == 1
-    assert request_cost("POST", b"", b'{"query": ["x"]}') == 1
+def test_queries_over_get():
+    assert cost("GET", query_string=b"query=%7B%20a%20b%20c%20%7D") == 3
+    assert cost("GET", query_string=b"query=%7B+a+b+%7D&operationName=") == 2
+    assert cost("GET", query_string=b"query=query+A+%7B+a+%7D+query+B+%7B+b+c+%7D"
+                                     b"&operationName=B") == 2
+    assert cost("GET") == 1
+    # The parameter twice: refused, so it costs 1 (never the cheaper of the two).
+    assert cost("GET", query_string=b"query=%7Ba%7D&query=%7Ba+b+c%7D") == 1
+
+
+def test_the_pricing_keeps_the_request_it_read_for_the_view():
+    scope = {"method": "POST", "query_string": b"", "state": {},
+             "headers": [(b"content-type", b"application/json")]}
+    assert request_cost(scope, b'{"query": "{ a b }", "operationName": null}') == 2
+    assert read_request(scope) == GraphQLRequest("{ a b }")
 
 
 async def test_an_aliased_request_is_charged_per_root_field(client, db, tenant):
@@ -84,8 +105,9 @@ async def test_an_aliased_request_is_charged_per_root_field(client, db, tenant):
     # More than what is left: refused whole, and nothing is spent or run.
     query5 = query.replace("d0:", 'extra: document(id: "x") { id } d0:')
     r = await client.post("/graphql", json={"query": query5}, headers=tenant.headers(key))
-    assert_error(r, 429, "rate_limited")
-    assert r.json()["error"]["details"]["cost"] == 5
+    error = assert_graphql_error(r, 429, "rate_limited")
+    assert error["extensions"]["details"]["cost"] == 5
+    assert error["extensions"]["retryAfter"] == int(r.headers["retry-after"])
     assert limits(r)[:2] == (10, 4)
 
 
@@ -104,20 +126,68 @@ async def test_the_graphiql_page_is_counted_against_the_address(client, tenant):
     assert limits(r)[0] == TEST_ADDRESS_RATE_LIMIT
 
 
-async def test_more_root_fields_than_allowed_is_refused_and_costs_one(client, db, tenant):
+def aliases(count):
+    return " ".join(f"a{i}: __typename" for i in range(count))
+
+
+@pytest.mark.parametrize(("accept", "status"), [("application/json", 200),
+                                                (GRAPHQL_RESPONSE_JSON, 400)])
+async def test_more_root_fields_than_allowed_is_refused_and_costs_one(client, db, tenant,
+                                                                     accept, status):
+    """A request error, like a failed validation: 200 in application/json, 400 in
+    application/graphql-response+json; no data, nothing run."""
     cap = Settings().graphql_max_root_fields
     key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, rate_limit=100)
-    query = "{ " + " ".join(f"a{i}: __typename" for i in range(cap + 1)) + " }"
-    r = await client.post("/graphql", json={"query": query}, headers=tenant.headers(key))
-    error = assert_error(r, 400, "validation_error")
-    assert error["details"] == {"root_fields": cap + 1, "max_root_fields": cap}
+    r = await client.post("/graphql", json={"query": "{ " + aliases(cap + 1) + " }"},
+                          headers={**tenant.headers(key), "Accept": accept})
+    error = assert_graphql_error(r, status, "validation_error")
+    assert error["extensions"]["details"] == {"rootFields": cap + 1, "maxRootFields": cap}
+    assert r.headers["content-type"].startswith(accept)
     assert limits(r)[:2] == (100, 99)
+    # Over GET alike.
+    r = await client.get("/graphql", params={"query": "{ " + aliases(cap + 1) + " }"},
+                         headers={**tenant.headers(key), "Accept": accept})
+    assert_graphql_error(r, status, "validation_error")
+    assert limits(r)[:2] == (100, 98)
 
 
 async def test_an_operation_costlier_than_the_whole_limit_is_refused(client, db, tenant):
     key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, rate_limit=3)
     r = await client.post("/graphql", json={"query": "{ a b c d }"},
                           headers=tenant.headers(key))
-    error = assert_error(r, 400, "validation_error")
-    assert error["details"] == {"root_fields": 4, "max_root_fields": 3}
+    error = assert_graphql_error(r, 200, "validation_error")
+    assert error["extensions"]["details"] == {"rootFields": 4, "maxRootFields": 3}
     assert limits(r)[:2] == (3, 2)
+
+
+async def test_the_operation_that_runs_is_the_one_counted_and_capped(client, db, tenant):
+    """Issue 15, hole 1: a document of several operations and no operationName ran its
+    first operation, charged 1 and never held to the root-field cap."""
+    cap = Settings().graphql_max_root_fields
+    key, _ = await auth.create_key(db, tenant.id, auth.SCOPES, rate_limit=100)
+    document = "query A { " + aliases(cap + 5) + " } query B { __typename }"
+    for accept, status in (("application/json", 200), (GRAPHQL_RESPONSE_JSON, 400)):
+        # No operationName: GraphQL's GetOperation cannot pick one, so nothing runs.
+        r = await client.post("/graphql", json={"query": document},
+                              headers={**tenant.headers(key), "Accept": accept})
+        error = assert_graphql_error(r, status, "validation_error")
+        assert error["message"] == ("Must provide operation name if query contains "
+                                    "multiple operations.")
+    assert limits(r)[:2] == (100, 98)
+    # Naming A: its root fields are counted and capped, as in a document of its own.
+    r = await client.post("/graphql", json={"query": document, "operationName": "A"},
+                          headers=tenant.headers(key))
+    error = assert_graphql_error(r, 200, "validation_error")
+    assert error["extensions"]["details"] == {"rootFields": cap + 5, "maxRootFields": cap}
+    assert limits(r)[:2] == (100, 97)
+    # Naming B: B runs, and costs its one root field.
+    r = await client.post("/graphql", json={"query": document, "operationName": "B"},
+                          headers=tenant.headers(key))
+    assert r.json() == {"data": {"__typename": "Query"}}
+    assert limits(r)[:2] == (100, 96)
+    # A name the document lacks: nothing runs, it costs 1.
+    r = await client.post("/graphql", json={"query": document, "operationName": "C"},
+                          headers=tenant.headers(key))
+    error = assert_graphql_error(r, 200, "validation_error")
+    assert error["message"] == "Unknown operation named 'C'."
+    assert limits(r)[:2] == (100, 95)

@@ -1,4 +1,7 @@
-"""/graphql over HTTP: keys, methods, bodies, limits, caches, errors and their logs."""
+"""/graphql over HTTP: keys, methods, bodies, limits, caches, errors and their logs.
+
+(The GraphQL-over-HTTP specification's media types and status codes, and its
+audit suite: tests/test_graphql_over_http.py.)"""
 
 import asyncio
 import logging
@@ -10,7 +13,7 @@ import pytest
 from docgraph.app import create_app
 from docgraph.schema.documents import OperationDocuments, parse_document
 from tests.conftest import LiveServer, make_settings
-from tests.test_http import assert_error
+from tests.gql import assert_graphql_error
 
 CYCLE = ["documents", "edges", "node", "links", "entity"]
 LEAF = {"entity(id: $id)": "id", "documents": "totalCount", "edges": "cursor", "node": "id",
@@ -28,8 +31,13 @@ def nested(depth: int) -> str:
 
 async def test_operations_need_a_key(client):
     r = await client.post("/graphql", json={"query": "{ __typename }"})
-    assert_error(r, 401, "invalid_key")
+    assert_graphql_error(r, 401, "invalid_key")
     assert r.headers["www-authenticate"].startswith("Bearer")
+    r = await client.get("/graphql", params={"query": "{ __typename }"})
+    assert_graphql_error(r, 401, "invalid_key")
+    # However its name is spelled in the URL, a query parameter asks to run something.
+    r = await client.get("/graphql?%71uery=%7B__typename%7D", headers={"Accept": "text/html"})
+    assert_graphql_error(r, 401, "invalid_key")
 
 
 async def test_responses_carry_the_request_id(gql):
@@ -42,45 +50,113 @@ async def test_responses_carry_the_request_id(gql):
 
 @pytest.mark.parametrize(("content", "content_type", "says"), [
     (b"{not json", "application/json", "Unable to parse request body as JSON"),
-    (b"query=x", "text/plain", "Unsupported content type"),
+    (b"", "application/json", "Unable to parse request body as JSON"),
     (b'[{"query": "{ __typename }"}, {"query": "{ __typename }"}]', "application/json",
      "Batching is not enabled"),
     (b"{}", "application/json", "No GraphQL query found in the request"),
+    (b'{"query": ""}', "application/json", "No GraphQL query found in the request"),
     (b'{"query": 5}', "application/json", "query"),
     (b'{"query": "{ __typename }", "variables": [1]}', "application/json", "variables"),
+    (b'{"query": "{ __typename }", "operationName": 1}', "application/json", "operationName"),
+    (b'{"query": "{ __typename }", "extensions": "x"}', "application/json", "extensions"),
+    (b'{"query": "{ __typename }"}', "application/json; charset=latin-1", "UTF-8"),
+    # No content type a cross-site page may send without a preflight runs anything.
+    (b'{"query": "{ __typename }"}', "text/plain", "Unsupported content type"),
+    (b"query=%7B__typename%7D", "application/x-www-form-urlencoded",
+     "Unsupported content type"),
+    (b'--b\r\nContent-Disposition: form-data; name="query"\r\n\r\n{ __typename }\r\n--b--',
+     "multipart/form-data; boundary=b", "Unsupported content type"),
 ])
-async def test_malformed_requests_are_400(client, tenant, content, content_type, says):
-    r = await client.post("/graphql", content=content,
-                          headers={**tenant.headers(), "Content-Type": content_type})
-    error = assert_error(r, 400, "validation_error")
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_malformed_requests_are_400(client, tenant, content, content_type, says, accept):
+    r = await client.post("/graphql", content=content, headers={
+        **tenant.headers(), "Content-Type": content_type, "Accept": accept})
+    error = assert_graphql_error(r, 400, "validation_error")
     assert says in error["message"]
+    assert r.headers["content-type"].startswith(accept)
 
 
-async def test_operations_are_not_run_over_get(client, tenant):
-    for headers in ({}, tenant.headers()):
-        r = await client.get("/graphql", params={"query": "{ documents { totalCount } }"},
-                             headers={**headers, "Accept": "application/json"})
-        assert_error(r, 405, "method_not_allowed")
+@pytest.mark.parametrize("body", [b"null", b'"x"', b"1", b"true", b"false", b"-2.5"])
+@pytest.mark.parametrize("accept", ["application/json", "application/graphql-response+json"])
+async def test_a_body_that_is_not_a_json_object_is_a_request_error(client, tenant, body,
+                                                                   accept):
+    """Issue 15, hole 4: these were 500s."""
+    r = await client.post("/graphql", content=body, headers={
+        **tenant.headers(), "Content-Type": "application/json", "Accept": accept})
+    error = assert_graphql_error(r, 400, "validation_error")
+    assert "must be a JSON object" in error["message"]
+
+
+async def test_queries_run_over_get(gql):
+    doc = await gql.create_document(name="over-get.pdf")
+    query = "query One($id: ID!) { document(id: $id) { name } } query Other { __typename }"
+    params = {"query": query, "operationName": "One", "variables": f'{{"id": "{doc["id"]}"}}'}
+    r = await gql.client.get("/graphql", params=params, headers=gql.tenant.headers())
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    assert r.json() == {"data": {"document": {"name": "over-get.pdf"}}}
+    # The same answer as a POST of the same parameters, byte for byte.
+    posted = await gql.client.post("/graphql", headers=gql.tenant.headers(), json={
+        "query": query, "operationName": "One", "variables": {"id": doc["id"]}})
+    assert posted.content == r.content
+    # The empty string is no value (GET's rule); a parameter given twice is refused.
+    r = await gql.client.get("/graphql", params={"query": "{ __typename }", "variables": "",
+                                                 "operationName": ""},
+                             headers=gql.tenant.headers())
+    assert r.json() == {"data": {"__typename": "Query"}}
+    r = await gql.client.get("/graphql?query=%7B__typename%7D&query=%7Bworkspace%7Bid%7D%7D",
+                             headers=gql.tenant.headers())
+    assert_graphql_error(r, 400, "validation_error")
+    r = await gql.client.get("/graphql", params={"query": "{ __typename }", "variables": "[1"},
+                             headers=gql.tenant.headers())
+    assert "variables" in assert_graphql_error(r, 400, "validation_error")["message"]
+
+
+async def test_mutations_are_never_run_over_get(gql):
+    name = f"get-{uuid.uuid4().hex[:8]}"
+    mutation = ("mutation { createEntity(input: {entityType: CONTACT, name: "
+                f'"{name}"}}) {{ id }} }}')
+    for accept in ("application/json", "application/graphql-response+json"):
+        r = await gql.client.get("/graphql", params={"query": mutation},
+                                 headers={**gql.tenant.headers(), "Accept": accept})
+        assert_graphql_error(r, 405, "method_not_allowed")
         assert r.headers["allow"] == "POST"
+    # Named among queries, too; and nothing was created.
+    r = await gql.client.get("/graphql", headers=gql.tenant.headers(), params={
+        "query": mutation.replace("mutation", "mutation M") + " query Q { __typename }",
+        "operationName": "M"})
+    assert_graphql_error(r, 405, "method_not_allowed")
+    data = await gql("{ entities(type: CONTACT) { nodes { name } } }")
+    assert name not in {node["name"] for node in data["entities"]["nodes"]}
+
+
+async def test_a_get_without_a_query_is_graphiql_or_a_request_error(client, tenant):
+    r = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert r.headers["content-type"].startswith("text/html")
+    # GraphiQL's own share links (?q=) are the page too, and need no key.
+    r = await client.get("/graphql", params={"q": "{ __typename }"},
+                         headers={"Accept": "text/html"})
+    assert r.headers["content-type"].startswith("text/html")
     r = await client.get("/graphql", headers={"Accept": "application/json"})
-    assert_error(r, 405, "method_not_allowed")
+    error = assert_graphql_error(r, 400, "validation_error")
+    assert "No GraphQL query found" in error["message"]
 
 
 async def test_other_methods_are_405(client, tenant):
     r = await client.put("/graphql", json={"query": "{ __typename }"}, headers=tenant.headers())
-    assert_error(r, 405, "method_not_allowed")
+    assert_graphql_error(r, 405, "method_not_allowed")
     assert r.headers["allow"] == "GET, POST"
     # And without a key they do not even get that far.
     r = await client.delete("/graphql")
-    assert_error(r, 401, "invalid_key")
+    assert_graphql_error(r, 401, "invalid_key")
 
 
 async def test_a_body_over_the_limit_is_413(client, tenant):
     padding = " " * (1 << 20)
     r = await client.post("/graphql", json={"query": "{ __typename }" + padding},
                           headers=tenant.headers())
-    error = assert_error(r, 413, "payload_too_large")
-    assert error["details"] == {"max_bytes": 1 << 20}
+    error = assert_graphql_error(r, 413, "payload_too_large")
+    assert error["extensions"]["details"] == {"maxBytes": 1 << 20}
 
     async def chunks():  # no Content-Length: the limit holds while reading
         yield b'{"query": "{ __typename }'
@@ -90,7 +166,7 @@ async def test_a_body_over_the_limit_is_413(client, tenant):
 
     r = await client.post("/graphql", content=chunks(),
                           headers={**tenant.headers(), "Content-Type": "application/json"})
-    assert_error(r, 413, "payload_too_large")
+    assert_graphql_error(r, 413, "payload_too_large")
     # Just under the limit is fine.
     r = await client.post("/graphql", json={"query": "{ __typename }" + " " * 1000},
                           headers=tenant.headers())
@@ -141,8 +217,9 @@ async def test_documents_are_parsed_and_validated_once(gql):
     before = parse_document.cache_info().hits, OperationDocuments.hits
     misses = parse_document.cache_info().misses, OperationDocuments.misses
     await gql(query)
+    # Parsed text found by the pricing and by the view; validation found by the view.
     assert (parse_document.cache_info().hits, OperationDocuments.hits) == \
-        (before[0] + 1, before[1] + 1)
+        (before[0] + 2, before[1] + 1)
     assert (parse_document.cache_info().misses, OperationDocuments.misses) == misses
 
 
@@ -219,7 +296,7 @@ async def test_introspection_and_graphiql_can_be_switched_off(strict_client, ten
     r = await strict_client.post("/graphql", json={"query": "{ __schema { types { name } } }"},
                                  headers=headers)
     body = r.json()
-    assert body["data"] is None
+    assert "data" not in body  # a request error: nothing ran
     assert {e["extensions"]["code"] for e in body["errors"]} == {"validation_error"}
     assert all("introspection" in e["message"].lower() for e in body["errors"])
     r = await strict_client.post("/graphql", json={"query": "{ documents { totalCont } }"},
@@ -227,12 +304,12 @@ async def test_introspection_and_graphiql_can_be_switched_off(strict_client, ten
     (error,) = r.json()["errors"]
     assert "Did you mean" not in error["message"]  # no hints about the schema either
     r = await strict_client.get("/graphql", headers={"Accept": "text/html"})
-    assert_error(r, 405, "method_not_allowed")
-    assert r.headers["allow"] == "POST"
+    assert_graphql_error(r, 406, "not_acceptable")  # no page: nothing HTML to answer
     for key_headers in ({}, headers):
         r = await strict_client.get("/graphql/assets/react@18.2.0/umd/react.production.min.js",
                                     headers=key_headers)
-        assert_error(r, 404, "not_found")
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "not_found"  # not /graphql: the REST body
     # Operations work as ever.
     r = await strict_client.post("/graphql", json={"query": "{ documents { totalCount } }"},
                                  headers=headers)
@@ -258,4 +335,4 @@ async def test_limits_come_from_the_configuration(strict_client, tenant):
         "{ " + " ".join(["__typename"] * 201) + " }")
     r = await strict_client.post("/graphql", json={"query": "{ __typename }" + " " * 5000},
                                  headers=headers)
-    assert_error(r, 413, "payload_too_large")
+    assert_graphql_error(r, 413, "payload_too_large")

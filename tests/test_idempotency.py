@@ -15,7 +15,7 @@ from docgraph.http.idempotency import fingerprint, reports_server_failure
 from docgraph.resolvers import auth
 from docgraph.resolvers.maintenance import purge_expired
 from tests.conftest import key_id, make_tenant
-from tests.gql import uploaded_path
+from tests.gql import assert_graphql_error, uploaded_path
 from tests.instances import fresh_database, serving
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
@@ -67,11 +67,14 @@ async def test_a_retry_replays_the_first_response_byte_for_byte(client, db, tena
 async def test_the_same_key_with_another_request_is_422(client, tenant):
     key = new_key()
     first = await post(client, tenant, key, body=b'{"name": "a"}')
-    for changed in ({"body": b'{"name": "b"}'}, {"path": PATH + "?x=1"},
-                    {"path": "/graphql"}):
+    for changed in ({"body": b'{"name": "b"}'}, {"path": PATH + "?x=1"}):
         r = await post(client, tenant, key, **changed)
         error = assert_error(r, 422, "idempotency_key_reused")
         assert error["details"] == {"idempotency_key": key}
+    # At /graphql the refusal is a GraphQL response.
+    r = await post(client, tenant, key, path="/graphql")
+    error = assert_graphql_error(r, 422, "idempotency_key_reused")
+    assert error["extensions"]["details"] == {"idempotencyKey": key}
     # The first request's record is untouched.
     assert_replay_of(await post(client, tenant, key, body=b'{"name": "a"}'), first)
 
@@ -238,7 +241,7 @@ async def test_a_retried_mutation_replays_its_response_and_creates_one_document(
     # The same key for another document is refused, and creates nothing.
     other = await uploaded_path(client, tenant.headers())
     r = await post(client, tenant, key, body=create_body(other), path="/graphql")
-    assert_error(r, 422, "idempotency_key_reused")
+    assert_graphql_error(r, 422, "idempotency_key_reused")
     assert await documents_at(db, tenant, other) == 0
     # Another key runs the mutation (here: a conflict with the first document).
     r = await post(client, tenant, new_key(), body=create_body(path), path="/graphql")
@@ -344,4 +347,5 @@ async def test_another_key_with_the_same_idempotency_key_makes_its_own_request(
     assert_replay_of(await graphql(client, other_key, key, create), other)
     # A different request under the key is still 422, for each key on its own.
     changed = {"query": create["query"].replace('"m"', '"n"')}
-    assert_error(await graphql(client, other_key, key, changed), 422, "idempotency_key_reused")
+    assert_graphql_error(await graphql(client, other_key, key, changed), 422,
+                         "idempotency_key_reused")

@@ -16,7 +16,7 @@ from docgraph.db.database import Database
 from docgraph.http.idempotency import fingerprint
 from docgraph.resolvers import auth
 from tests.conftest import make_tenant
-from tests.gql import uploaded_path
+from tests.gql import assert_graphql_error, uploaded_path
 from tests.instances import Instance, fresh_database, instances, waiting_on_a_lock
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
@@ -158,7 +158,7 @@ async def test_fifty_concurrent_retries_with_one_key_create_one_document_across_
     for r in replayed:
         assert r.content == ran[0].content
     for r in waiting:
-        assert_error(r, 409, "idempotency_in_progress")
+        assert_graphql_error(r, 409, "idempotency_in_progress")
     assert await documents_at(shared_db, tenant, path) == 1
     # Any instance replays it afterwards; another request under the key is refused.
     for client in clients:
@@ -167,7 +167,7 @@ async def test_fifty_concurrent_retries_with_one_key_create_one_document_across_
         assert r.content == ran[0].content
         r = await client.post("/graphql", content=create_body(path + ".other"),
                               headers=headers)
-        assert_error(r, 422, "idempotency_key_reused")
+        assert_graphql_error(r, 422, "idempotency_key_reused")
     assert await shared_db.fetchval(
         "select id from documents where workspace_id = $1 and storage_path = $2",
         tenant.id, path) == uuid.UUID(created["id"])
@@ -202,7 +202,7 @@ async def test_a_key_held_by_an_instance_that_died_is_freed_by_its_lease(
     assert (held["status"], held["body"]) == (None, None)  # claimed, never answered
     # While the lease runs, the key is busy on every instance...
     r = await clients[0].post("/graphql", content=create_body(path), headers=headers)
-    assert_error(r, 409, "idempotency_in_progress")
+    assert_graphql_error(r, 409, "idempotency_in_progress")
     # ...and once it ran out, a retry runs the mutation (the dead one never committed).
     deadline = time.monotonic() + 30
     while r.status_code == 409:
@@ -228,7 +228,7 @@ async def test_every_status_code_from_real_instances(clients, shared_db, shared_
     assert_error(r, 400, "validation_error")
     r = await b.post("/graphql", content=b"{" + b" " * Settings().max_body_bytes + b"}",
                      headers=headers)
-    assert_error(r, 413, "payload_too_large")
+    assert_graphql_error(r, 413, "payload_too_large")
     r = await a.post("/v1/workspace", content=b"1", headers={**headers, "Idempotency-Key": "k"})
     assert_error(r, 405, "method_not_allowed")
     r = await b.post("/v1/workspace", content=b"2", headers={**headers, "Idempotency-Key": "k"})

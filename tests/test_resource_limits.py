@@ -11,6 +11,7 @@ import pytest
 from docgraph.db.database import Database
 from docgraph.http.admission import AdmissionMiddleware
 from tests.conftest import make_tenant
+from tests.gql import assert_graphql_error
 from tests.instances import fresh_database, serving, waiting_on_a_lock
 from tests.test_http import assert_error
 from tests.test_rate_limits import limits
@@ -63,8 +64,12 @@ async def test_a_declared_length_over_the_limit_is_refused_up_front(client, limi
                         ("/v1/workspace", MAX_BODY)):
         r = await client.post(path, content=b"{" + b" " * limit + b"}",
                               headers={**limits_tenant.headers(), **JSON})
-        error = assert_error(r, 413, "payload_too_large")
-        assert error["details"] == {"max_bytes": limit}
+        if path == "/graphql":  # a GraphQL response there
+            error = assert_graphql_error(r, 413, "payload_too_large")
+            assert error["extensions"]["details"] == {"maxBytes": limit}
+        else:
+            error = assert_error(r, 413, "payload_too_large")
+            assert error["details"] == {"max_bytes": limit}
         assert limits(r)[0] > 0  # counted, and says so
 
 
@@ -74,7 +79,7 @@ async def test_a_streamed_body_is_refused_once_it_passes_the_limit(client, limit
     r = await client.post("/graphql", content=chunks(MAX_GRAPHQL_BODY + 1),
                           headers={**limits_tenant.headers(), **JSON})
     assert "content-length" not in r.request.headers
-    assert_error(r, 413, "payload_too_large")
+    assert_graphql_error(r, 413, "payload_too_large")
     r = await client.post("/v1/documents", content=chunks(MAX_BODY * 3),
                           headers={**limits_tenant.headers(), "Idempotency-Key": "big"})
     assert_error(r, 413, "payload_too_large")
@@ -214,7 +219,8 @@ async def test_requests_over_the_active_limit_wait_their_turn_and_time_out_with_
                 # GraphQL waits in the same line.
                 r = await client.post("/graphql", json={"query": "{ workspace { id } }"},
                                       headers=limits_tenant.headers())
-                assert_error(r, 503, "unavailable")
+                error = assert_graphql_error(r, 503, "unavailable")
+                assert error["extensions"]["retryAfter"] == int(r.headers["retry-after"])
                 # Health checks and signed storage transfers never wait.
                 assert (await client.get("/healthz")).status_code == 200
                 assert (await client.get("/readyz")).status_code == 200

@@ -27,14 +27,11 @@ import ast
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import io
 import json
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import textwrap
 import threading
 import uuid
@@ -48,6 +45,7 @@ import httpx
 import pytest
 
 from tests.conftest import LiveServer, Tenant
+from tests.npm import npm_ci
 from tests.rest import (
     BUSINESS_DOCUMENT_FIELDS,
     CONTACT_DOCUMENT_FIELDS,
@@ -60,7 +58,6 @@ SEEDS = ROOT.parent / "shared" / "seeds"  # the workplace's copy of the pages, b
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "seed_requests.json"
 SPECS: dict[str, Any] = json.loads(FIXTURES.read_text())["seeds"]
 SEED_JS = Path(__file__).resolve().parent / "seed_js"
-JS_CACHE = ROOT / ".cache" / "seed-js"
 
 PAGES, OWN = "pages", "fixtures"  # where a test takes its examples from
 pages_only = pytest.mark.skipif(not SEEDS.is_dir(), reason=f"no seed pages at {SEEDS}")
@@ -335,21 +332,7 @@ def examples(source: str, client: httpx.AsyncClient, recorder: Recorder,
 @pytest.fixture(scope="session")
 def axios_dir() -> Path:
     """A folder whose node_modules holds axios, installed with ``npm ci`` once per lockfile."""
-    manifest = [(SEED_JS / name).read_bytes() for name in ("package.json", "package-lock.json")]
-    target = JS_CACHE / hashlib.sha256(b"\0".join(manifest)).hexdigest()[:16]
-    if not (target / "node_modules" / "axios" / "package.json").is_file():
-        JS_CACHE.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=JS_CACHE, prefix="install-"))
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(SEED_JS / name, staging / name)
-        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-                              cwd=staging, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
-        if target.exists():  # another run finished first
-            shutil.rmtree(staging)
-        else:
-            staging.rename(target)
-    return target
+    return npm_ci(SEED_JS, "seed-js", installed="axios")
 
 
 @pages_only

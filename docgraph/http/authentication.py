@@ -37,21 +37,21 @@ class AuthMiddleware:
 
     Keys are checked by the services' key verifier (see
     :func:`authenticate`; an outer layer may already have done it). Paths for
-    which ``is_public(method, path)`` is true pass without a key; every other
+    which ``is_public(scope)`` is true pass without a key; every other
     request needs a valid one (401 ``invalid_key`` otherwise). Scopes are
     checked where the operation is known (routes, resolvers).
     """
 
-    def __init__(self, app: ASGIApp, *, is_public: Callable[[str, str], bool]) -> None:
+    def __init__(self, app: ASGIApp, *, is_public: Callable[[Scope], bool]) -> None:
         self.app = app
         self.is_public = is_public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self.is_public(scope["method"], scope["path"]):
+        if scope["type"] != "http" or self.is_public(scope):
             await self.app(scope, receive, send)
             return
         if await authenticate(scope) is None:
             error: AppError = scope["state"]["auth_error"]
-            await error_response(error, scope["state"].get("request_id"))(scope, receive, send)
+            await error_response(error, scope)(scope, receive, send)
             return
         await self.app(scope, receive, send)

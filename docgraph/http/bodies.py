@@ -128,8 +128,7 @@ class BodyLimitMiddleware:
                 return
             if exceeded and message["type"] == "http.response.start":
                 replaced = True
-                response = error_response(too_large(max_bytes),
-                                          scope.get("state", {}).get("request_id"))
+                response = error_response(too_large(max_bytes), scope)
                 await response(scope, receive, send)
                 return
             await send(message)

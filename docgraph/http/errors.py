@@ -1,4 +1,4 @@
-"""The app's exception handlers: every error leaves as the one REST error body."""
+"""The app's exception handlers: every error leaves as its error body (``error_response``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from docgraph.http.responses import error_response
 
 async def app_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AppError)
-    return error_response(exc, request.state.request_id)
+    return error_response(exc, request.scope)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
@@ -26,7 +26,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
     else:
         error = AppError(exc.detail)
         error.status = exc.status_code
-    return error_response(error, request.state.request_id)
+    return error_response(error, request.scope)
 
 
 EXCEPTION_HANDLERS = {AppError: app_error, HTTPException: http_error}

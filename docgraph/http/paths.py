@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from starlette.types import Scope
+
+from docgraph.http.graphql import carries_query
+
 GRAPHQL_PATH = "/graphql"
 GRAPHIQL_ASSETS_PATH = "/graphql/assets"
 OPENAPI_PATH = "/v1/openapi.json"
@@ -11,14 +15,20 @@ STORAGE_PREFIX = "/storage/"
 HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
 
 
-def is_public(method: str, path: str) -> bool:
-    """Paths that need no API key: health checks, signed storage URLs (the signature is
-    the credential), GraphiQL's page and assets and the REST API's OpenAPI document
+def is_public(scope: Scope) -> bool:
+    """Requests that need no API key: health checks, signed storage URLs (the signature
+    is the credential), GraphiQL's page and assets and the REST API's OpenAPI document
     (they hold no data).
 
-    Operations are only run by POST /graphql, which always needs a key.
+    A GET of /graphql is GraphiQL's page only without a ``query`` parameter (read as
+    the GraphQL view reads it); with one it runs an operation, and needs a key like
+    every POST.
     """
+    path = scope["path"]
     if path in HEALTH_PATHS or path.startswith(STORAGE_PREFIX):
         return True
-    return method in ("GET", "HEAD") and (
-        path in (GRAPHQL_PATH, OPENAPI_PATH) or path.startswith(GRAPHIQL_ASSETS_PATH + "/"))
+    if scope["method"] not in ("GET", "HEAD"):
+        return False
+    if path == GRAPHQL_PATH:
+        return not carries_query(scope)
+    return path == OPENAPI_PATH or path.startswith(GRAPHIQL_ASSETS_PATH + "/")

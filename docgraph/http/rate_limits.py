@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from docgraph.errors import AppError, PayloadTooLarge, RateLimited, ValidationError
+from docgraph.errors import AppError, OperationRefused, PayloadTooLarge, RateLimited
 from docgraph.http.authentication import authenticate
 from docgraph.http.bodies import buffer_body
 from docgraph.http.context import services
@@ -38,13 +38,14 @@ RESET_HEADER = "X-RateLimit-Reset"
 class Pricing:
     """How many requests one request to a path counts for (GraphQL: its root fields).
 
-    ``price(method, query_string, body)`` reads the request, whose body is
-    buffered within ``max_body_bytes``; a request priced above ``max_cost``
-    (or the key's whole limit) is refused with 400 and counts 1. ``unit``
-    names what is counted in the refusal's details.
+    ``price(scope, body)`` reads the request (a POST's body is buffered within
+    ``max_body_bytes``; a GET's is empty) and may keep what it read in
+    ``scope["state"]`` for the layers below; a request priced above ``max_cost``
+    (or the key's whole limit) is refused (``OperationRefused``, 400) and counts 1.
+    ``unit`` names what is counted in the refusal's details.
     """
 
-    price: Callable[[str, bytes, bytes], int]
+    price: Callable[[Scope, bytes], int]
     max_body_bytes: int
     max_cost: int
     unit: str
@@ -68,7 +69,7 @@ class RateLimitMiddleware:
     (see :class:`Pricing`); every other request counts one.
     """
 
-    def __init__(self, app: ASGIApp, *, is_public: Callable[[str, str], bool],
+    def __init__(self, app: ASGIApp, *, is_public: Callable[[Scope], bool],
                  unlimited_paths: Collection[str], key_limit: int, address_limit: int,
                  window_seconds: int, pricing: Mapping[str, Pricing] | None = None) -> None:
         self.app = app
@@ -84,7 +85,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        principal = None if self.is_public(method, path) else await authenticate(scope)
+        principal = None if self.is_public(scope) else await authenticate(scope)
         db = services(scope["app"]).db
         if principal is None:
             limit = self.address_limit
@@ -104,11 +105,11 @@ class RateLimitMiddleware:
                 body = b""
                 if method == "POST":
                     body, receive = await buffer_body(scope, receive, pricing.max_body_bytes)
-                cost = pricing.price(method, scope.get("query_string", b""), body)
+                cost = pricing.price(scope, body)
             except PayloadTooLarge as error:
                 refusal = error
             if cost > cap:
-                refusal = ValidationError(
+                refusal = OperationRefused(
                     f"The operation selects {cost} {pricing.unit.replace('_', ' ')}; at most "
                     f"{cap} are allowed in one request.",
                     details={pricing.unit: cost, f"max_{pricing.unit}": cap})

@@ -38,8 +38,9 @@ class RequestIdMiddleware:
 
     A sane incoming ``X-Request-ID`` is kept, otherwise one is generated; it
     is echoed on every response, with ``state["response_headers"]``. An
-    ``AppError`` raised by the layers below becomes its error body; anything
-    else is logged with the request id and masked as a 500.
+    ``AppError`` raised by the layers below becomes its error body (``error_response``:
+    a GraphQL response at the GraphQL endpoint); anything else is logged with the
+    request id and masked as a 500.
     """
 
     def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
@@ -80,7 +81,7 @@ class RequestIdMiddleware:
             error = exc if isinstance(exc, AppError) else InternalError()
             if not isinstance(exc, AppError):
                 error_log.exception("unhandled error", extra={"path": scope["path"]})
-            await error_response(error, request_id)(scope, receive, send_with_id)
+            await error_response(error, scope)(scope, receive, send_with_id)
         finally:
             if self.log_requests:
                 principal = state.get("principal")

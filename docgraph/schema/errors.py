@@ -8,7 +8,8 @@ errors raised anywhere (parsing included) get the same treatment:
   ``extensions.code`` (and ``extensions.details``, its keys and field names
   in camelCase as GraphQL spells them). One that asks to retry later
   (``unavailable``, ``rate_limited``) adds ``extensions.retryAfter`` in
-  seconds, and the HTTP response carries it as ``Retry-After``.
+  seconds, and the HTTP response carries it as ``Retry-After``. (The HTTP
+  layers' refusals get the same extensions: ``http.graphql.error_extensions``.)
 * A problem with the request itself (syntax, validation, variables, limits)
   keeps graphql's own message, with code ``validation_error``.
 * Anything else is masked as ``Internal server error.`` (``internal_error``)
@@ -18,20 +19,14 @@ errors raised anywhere (parsing included) get the same treatment:
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from graphql import GraphQLError
 
 from docgraph.errors import AppError, InternalError, ValidationError
+from docgraph.http.graphql import error_extensions
 
 log = logging.getLogger("docgraph.graphql")
-
-_SNAKE = re.compile(r"_([a-z0-9])")
-
-
-def camel(name: str) -> str:
-    return _SNAKE.sub(lambda m: m.group(1).upper(), name)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -41,17 +36,6 @@ def is_unexpected(error: GraphQLError) -> bool:
     # Before execution (no path) graphql reports the request's own faults.
     return error.path is not None or not (original is None
                                           or isinstance(original, GraphQLError))
-
-
-def _details(error: AppError) -> Any:
-    """The details with GraphQL's spelling of names: its keys and ``fields``' keys."""
-    details = error.details
-    if not isinstance(details, dict):
-        return details
-    fields = details.get("fields")
-    if isinstance(fields, dict):
-        details = {**details, "fields": {camel(k): v for k, v in fields.items()}}
-    return {camel(k): v for k, v in details.items()}
 
 
 def formatted(error: GraphQLError) -> GraphQLError:
@@ -68,12 +52,7 @@ def formatted(error: GraphQLError) -> GraphQLError:
     extensions: dict[str, Any]
     if isinstance(original, AppError):
         message = original.message
-        extensions = {"code": original.code}
-        if original.details is not None:
-            extensions["details"] = _details(original)
-        retry_after = getattr(original, "retry_after", None)
-        if retry_after is not None:
-            extensions["retryAfter"] = max(1, int(retry_after))
+        extensions = error_extensions(original)
     elif is_unexpected(error):
         message = InternalError.default_message
         extensions = {"code": InternalError.code}

@@ -1,15 +1,22 @@
-"""``/graphql`` over HTTP: POST runs operations, GET serves GraphiQL.
+"""``/graphql`` over HTTP, as the GraphQL-over-HTTP specification has it.
 
-* POST needs an API key (AuthMiddleware); one operation per request
-  (batching is off), JSON in, JSON out (orjson), bodies above
-  ``DOCGRAPH_GRAPHQL_MAX_BODY_BYTES`` refused with 413.
-* GET serves the GraphiQL page (no key needed: it holds no data) when
-  ``DOCGRAPH_GRAPHQL_GRAPHIQL`` is on. Operations are never run over GET,
-  so a key is always needed to read anything.
-* Errors of the HTTP request itself (bad JSON, wrong method or content
-  type) use the REST error body; errors of an operation are GraphQL
-  errors in a 200 response, each with ``extensions.code``. When one asks
-  to retry later (``unavailable``), the response carries ``Retry-After``.
+* POST runs one operation sent as a JSON object (``application/json``); GET
+  runs a query whose parameters (``query``, ``variables``, ``operationName``,
+  ``extensions``) are URL-encoded, never a mutation (405 with ``Allow: POST``).
+  Both need a key, and both are priced and limited alike: the request is read
+  once (``http.graphql.read_request``), by the rate limiter or else here.
+* A document with several operations runs the one ``operationName`` names; with
+  none named, or a name it lacks, nothing runs: a GraphQL request error, as
+  GraphQL's GetOperation says (the rate limiter charges such a request 1).
+* The response's media type is negotiated (``application/graphql-response+json``
+  or ``application/json``; 406 for neither); a GraphQL request error (no
+  ``data``) is 400 with the first and 200 with the second; a response with
+  ``data`` is 200. Errors of an operation carry ``extensions.code``; when one
+  asks to retry later (``unavailable``) the response carries ``Retry-After``.
+  Refusals of the request itself (malformed, wrong method, and those of the
+  HTTP layers in front) are GraphQL responses too (``http.graphql.error_response``).
+* GET without a ``query`` parameter serves GraphiQL to browsers (no key: it
+  holds no data) when ``DOCGRAPH_GRAPHQL_GRAPHIQL`` is on.
 """
 
 from __future__ import annotations
@@ -17,120 +24,148 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from graphql import GraphQLError, OperationDefinitionNode, OperationType, get_operation_ast
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.types import Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLHTTPResponse
+from starlette.types import Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType as StrawberryOperationType
 
 from docgraph.config import Settings
-from docgraph.errors import AppError, MethodNotAllowed, NotFound, PayloadTooLarge, ValidationError
+from docgraph.errors import InvalidKey, MethodNotAllowed, NotAcceptable
+from docgraph.http.bodies import buffer_body
 from docgraph.http.context import request_context
-from docgraph.resolvers import json_text
-from docgraph.resolvers.context import RequestContext
+from docgraph.http.graphql import (
+    CONTENT_TYPES,
+    GRAPHQL_RESPONSE_JSON,
+    JSON,
+    GraphQLRequest,
+    carries_query,
+    header,
+    media_type_of,
+    needs_body,
+    read_request,
+    request_error_status,
+)
 from docgraph.schema import DocgraphSchema, build_schema, graphiql
+from docgraph.schema.documents import parse_document
 from docgraph.schema.errors import formatted, retry_after
 from docgraph.schema.fast import FastPath
 
+# What each method may run (subscriptions: neither; the schema has none).
+_ALLOWED = {
+    "GET": frozenset({StrawberryOperationType.QUERY}),
+    "POST": frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION}),
+}
 
-class GraphQLApp(GraphQL[RequestContext, None]):
+
+class GraphQLApp:
+    """The ASGI app of ``/graphql`` (see the module's docstring)."""
+
     def __init__(self, schema: DocgraphSchema, settings: Settings,
                  fast: FastPath | None = None) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if settings.graphql_graphiql else None,
-                         allow_queries_via_get=False, multipart_uploads_enabled=False)
-        self.docgraph_schema = schema
-        self.settings = settings
+        self.schema = schema
+        self.graphiql = settings.graphql_graphiql
         self.max_body_bytes = settings.graphql_max_body_bytes
         # The fast path, if the schema runs its executor (see ``graphql_app``).
         self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if method in ("GET", "HEAD"):
-            request = Request(scope)
-            if self.graphql_ide and self.should_render_graphql_ide(request):  # type: ignore[arg-type]
-                await (await self.render_graphql_ide(request))(scope, receive, send)
-                return
-            raise MethodNotAllowed("Send GraphQL operations with POST."
-                                   + (" GET /graphql serves GraphiQL to browsers."
-                                      if self.graphql_ide else ""),
-                                   headers={"Allow": "POST"})
-        if method != "POST":
-            raise MethodNotAllowed(headers={"Allow": "GET, POST" if self.graphql_ide else "POST"})
-        declared = Request(scope).headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            raise self._too_large()
-        request = Request(scope, receive=self._limited(receive))
-        try:
-            response = await self._run_prepared_query(self.fast, request) \
-                if self.fast is not None else None
-            if response is None:
-                response = await self.run(request)
-        except HTTPException as exc:
-            raise _app_error(exc) from exc
+        if method == "GET" and self.graphiql and self._wants_graphiql(scope):
+            response: Response = HTMLResponse(graphiql.page())
+        elif method not in _ALLOWED:
+            raise MethodNotAllowed("Send GraphQL operations with POST, or queries with GET.",
+                                   headers={"Allow": "GET, POST"})
+        else:
+            media_type = media_type_of(scope)
+            if media_type is None:
+                raise NotAcceptable(f"GraphQL responses are sent as {GRAPHQL_RESPONSE_JSON} "
+                                    f"or {JSON}: accept one of them.")
+            body = b""
+            if needs_body(scope):
+                body, receive = await buffer_body(scope, receive, self.max_body_bytes)
+            response = await self._run(scope, read_request(scope, body), media_type)
         await response(scope, receive, send)
 
-    async def _run_prepared_query(self, fast: FastPath, request: Request) -> Response | None:
-        """A plain JSON query whose document is valid, through the fast path's shortcut.
+    @staticmethod
+    def _wants_graphiql(scope: Scope) -> bool:
+        """A browser's GET without an operation: the GraphiQL page."""
+        accept = header(scope, b"accept")
+        return not carries_query(scope) and ("text/html" in accept or "*/*" in accept)
 
-        The answer is the one ``run`` would give; None for any other request
-        (mutations, errors, batches, streaming, extensions): ``run`` answers it.
+    async def _run(self, scope: Scope, request: GraphQLRequest, media_type: str) -> Response:
+        if "principal" not in scope["state"]:  # authentication lets no operation through
+            raise InvalidKey()
+        context = request_context(Request(scope))
+        if self.fast is not None:
+            prepared = self.fast.prepare(self.schema, request)
+            if prepared is not None:
+                return self._respond(await prepared.execute(context), media_type)
+        method = scope["method"]
+        refusal = self._no_single_operation(method, request)
+        if refusal is not None:
+            return self._respond(ExecutionResult(data=None, errors=[refusal]), media_type)
+        try:
+            result = await self.schema.execute(
+                request.query, variable_values=request.variables, context_value=context,
+                operation_name=request.operation_name, allowed_operation_types=_ALLOWED[method],
+                operation_extensions=request.extensions)
+        except CannotGetOperationTypeError as exc:
+            result = ExecutionResult(data=None, errors=[GraphQLError(exc.as_http_error_reason())])
+        except InvalidOperationTypeError as exc:
+            result = ExecutionResult(data=None, errors=[
+                GraphQLError(exc.as_http_error_reason(method))])
+        except MissingQueryError:
+            result = ExecutionResult(data=None, errors=[GraphQLError("No GraphQL query found.")])
+        return self._respond(result, media_type)
+
+    def _no_single_operation(self, method: str, request: GraphQLRequest) -> GraphQLError | None:
+        """GraphQL's GetOperation: the request error when the document names no single
+        operation to run (which strawberry would answer by running the first); 405 for
+        a GET that names a mutation. None otherwise (a syntax error: strawberry reports it).
         """
-        prepared = await fast.prepare(self.docgraph_schema, request)
-        if prepared is None:
+        try:
+            document = parse_document(request.query, self.schema.max_tokens)
+        except GraphQLError:
             return None
-        result = await prepared.execute(await self.get_context(request, None))
-        return self._json_response(await self.process_result(request, result))
+        operation = get_operation_ast(document, request.operation_name)
+        if operation is None:  # graphql-core's own messages
+            if request.operation_name is not None:
+                message = f"Unknown operation named '{request.operation_name}'."
+            elif any(isinstance(d, OperationDefinitionNode) for d in document.definitions):
+                message = "Must provide operation name if query contains multiple operations."
+            else:
+                message = "Must provide an operation."
+            return GraphQLError(message)
+        if method == "GET" and operation.operation is not OperationType.QUERY:
+            raise MethodNotAllowed("GET runs queries only: send mutations with POST.",
+                                   headers={"Allow": "POST"})
+        return None
 
-    def _too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(f"The request body is larger than {self.max_body_bytes} bytes.",
-                               details={"max_bytes": self.max_body_bytes})
-
-    def _limited(self, receive: Receive) -> Receive:
-        """``receive``, refusing a body (even one sent chunked) over the limit."""
-        received = 0
-
-        async def limited() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_body_bytes:
-                raise self._too_large()
-            return message
-
-        return limited
-
-    async def get_context(self, request: Request, response: Any) -> RequestContext:  # type: ignore[override]
-        return request_context(request)
-
-    async def process_result(self, request: Request,
-                             result: ExecutionResult) -> GraphQLHTTPResponse:
-        if result.errors:
-            result.errors = [formatted(error) for error in result.errors]
-        return await super().process_result(request, result)
-
-    def create_response(self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
-                        sub_response: Response) -> Response:
-        response = super().create_response(response_data, sub_response)
-        _add_retry_after(response, response_data)
+    def _respond(self, result: ExecutionResult, media_type: str) -> Response:
+        """The GraphQL response: ``data`` (absent after a request error), ``errors``."""
+        payload: dict[str, Any] = {}
+        status = 200
+        errors = [formatted(error).formatted for error in result.errors] \
+            if result.errors else None
+        if result.data is None and errors and all(e.get("path") is None for e in errors):
+            payload["errors"] = errors  # a request error: nothing ran
+            status = request_error_status(media_type, errors)
+        else:
+            payload["data"] = result.data
+            if errors:
+                payload["errors"] = errors
+        if result.extensions:
+            payload["extensions"] = result.extensions
+        response = Response(orjson.dumps(payload), status_code=status,
+                            media_type=CONTENT_TYPES[media_type])
+        wait = retry_after(errors)
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
         return response
-
-    def _json_response(self, response_data: GraphQLHTTPResponse) -> Response:
-        """``create_response`` for an operation that set nothing on a sub-response."""
-        response = Response(self.encode_json(response_data), media_type="application/json")
-        _add_retry_after(response, response_data)
-        return response
-
-    async def render_graphql_ide(self, request: Request) -> Response:
-        return HTMLResponse(graphiql.page())
-
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
-
-    def decode_json(self, data: str | bytes) -> object:
-        return json_text.loads(data)  # orjson, but no number in a JSON field changes
 
 
 def graphql_app(settings: Settings) -> GraphQLApp:
@@ -138,30 +173,10 @@ def graphql_app(settings: Settings) -> GraphQLApp:
 
     With ``DOCGRAPH_GRAPHQL_COMPILED`` (the default), the fast path's executor
     runs every operation and its shortcut takes plain queries past strawberry's
-    request layers; without, strawberry and graphql-core do everything.
+    ``Schema.execute``; without, strawberry and graphql-core do everything.
     """
     if not settings.graphql_compiled:
         return GraphQLApp(build_schema(settings), settings)
     fast = FastPath()
     schema = build_schema(settings, execution_context_class=fast.execution_context_class)
     return GraphQLApp(schema, settings, fast)
-
-
-def _add_retry_after(response: Response,
-                     response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse]) -> None:
-    if isinstance(response_data, dict):
-        wait = retry_after(response_data.get("errors"))
-        if wait is not None:
-            response.headers["Retry-After"] = str(wait)
-
-
-def _app_error(exc: HTTPException) -> AppError:
-    if exc.status_code == 405:
-        return MethodNotAllowed(exc.reason, headers={"Allow": "POST"})
-    if exc.status_code == 404:
-        return NotFound(exc.reason)
-    if exc.status_code == 400:
-        return ValidationError(exc.reason)
-    error = AppError(exc.reason)
-    error.status = exc.status_code
-    return error

@@ -6,8 +6,8 @@ Two parts, one object (``FastPath``):
   operation (``executor``). It compiles each plain query once into a plan
   and fills the response from it; anything else, and any error, goes to
   graphql-core's own executor, with the same response.
-* ``prepare``: a plain JSON query whose document is valid skips strawberry's
-  request layers (``prepared``); every other request takes strawberry's path.
+* ``prepare``: a plain query whose document is valid skips strawberry's
+  ``Schema.execute`` (``prepared``); every other request takes strawberry's path.
 
 Only this package knows of itself: the schema's types declare what the fast
 path may use (relation fields: ``schema.relations.loads``), and the one place
@@ -27,8 +27,7 @@ Caches, all bounded:
 
 from __future__ import annotations
 
-from starlette.requests import Request
-
+from docgraph.http.graphql import GraphQLRequest
 from docgraph.schema import DocgraphSchema
 from docgraph.schema.fast.executor import CompiledExecutor, compiled_executor
 from docgraph.schema.fast.planner import PLAN_CACHE_SIZE, PlanCache
@@ -50,6 +49,6 @@ class FastPath:
         self.execution_context_class: type[CompiledExecutor] = compiled_executor(
             self.plans, self.executions)
 
-    async def prepare(self, schema: DocgraphSchema, request: Request) -> PreparedQuery | None:
+    def prepare(self, schema: DocgraphSchema, request: GraphQLRequest) -> PreparedQuery | None:
         """``request``'s query, ready to execute, if this path can run it; else None."""
-        return await prepare(schema, request)
+        return prepare(schema, request)

@@ -1,12 +1,13 @@
-"""The prepared-query shortcut: a plain JSON query, past strawberry's request layers.
+"""The prepared-query shortcut: a plain query, past strawberry's ``Schema.execute``.
 
-strawberry's view and ``Schema.execute`` wrap each operation in request
-adapters, a sub-response and extension hooks; for a query whose text is
-parsed and validated already (both cached per text, in ``schema.documents``)
-that is most of the time outside execution. ``prepare`` recognises such a
-request; ``PreparedQuery.execute`` runs it with the schema's own execution
-context class and rules. The answer is the one strawberry's path would give
-(``tests/test_graphql_compiled.py`` sends both paths the same request bodies).
+``Schema.execute`` wraps each operation in an execution context and extension
+hooks; for a query whose text is parsed and validated already (both cached
+per text, in ``schema.documents``) that is most of the time outside
+execution. ``prepare`` recognises such a request (read by the view, once:
+``http.graphql.read_request``); ``PreparedQuery.execute`` runs it with the
+schema's own execution context class and rules. The answer is the one
+strawberry's path would give (``tests/test_graphql_compiled.py`` sends both
+paths the same requests).
 """
 
 from __future__ import annotations
@@ -14,22 +15,17 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any
 
-import orjson
 from graphql import DocumentNode, GraphQLError, get_operation_ast
 from graphql import OperationType as OperationDefinitionType
 from graphql import execute as graphql_execute
-from starlette.requests import Request
 from strawberry.execution import optimized_is_awaitable
 from strawberry.schema._graphql_core import execution_context_class_kwargs
 from strawberry.types import ExecutionResult
 
+from docgraph.http.graphql import GraphQLRequest
 from docgraph.schema import DocgraphSchema
 from docgraph.schema.documents import parse_document, validation_errors
 from docgraph.schema.errors import log_unexpected
-
-# Requests left to strawberry: other keys (extensions), streams.
-_PLAIN_REQUEST_KEYS = frozenset({"query", "variables", "operationName"})
-_STREAMING_TYPES = ("multipart/mixed", "text/event-stream")
 
 
 class PreparedQuery:
@@ -64,31 +60,18 @@ class PreparedQuery:
         return ExecutionResult(data=result.data, errors=result.errors)
 
 
-async def prepare(schema: DocgraphSchema, request: Request) -> PreparedQuery | None:
-    """The request's query, if it is a plain JSON query whose document is valid.
+def prepare(schema: DocgraphSchema, request: GraphQLRequest) -> PreparedQuery | None:
+    """The request's query, if it is a plain query whose document is valid.
 
-    None for any other request (mutations, errors, batches, streaming,
-    extensions): strawberry's path answers it.
+    None for any other request (mutations, documents with errors, no single
+    operation, extensions): strawberry's path answers it.
     """
-    headers = request.headers
-    if not headers.get("content-type", "").startswith("application/json") or \
-            any(kind in headers.get("accept", "") for kind in _STREAMING_TYPES):
+    if request.extensions is not None:
         return None
-    try:
-        data = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        return None
-    if type(data) is not dict or not data.keys() <= _PLAIN_REQUEST_KEYS:
-        return None
-    query, variables = data.get("query"), data.get("variables")
-    operation_name = data.get("operationName")
-    if type(query) is not str or not (variables is None or type(variables) is dict) or \
-            not (operation_name is None or type(operation_name) is str):
-        return None
-    document = prepared_document(schema, query, operation_name)
+    document = prepared_document(schema, request.query, request.operation_name)
     if document is None:
         return None
-    return PreparedQuery(schema, document, variables, operation_name)
+    return PreparedQuery(schema, document, request.variables, request.operation_name)
 
 
 def prepared_document(schema: DocgraphSchema, query: str,
