@@ -126,18 +126,27 @@ class Tally:
     def __str__(self) -> str:
         text = f"{self.requests} requests, statuses {dict(sorted(self.statuses.items()))}"
         if self.not_http:
-            text += f" ({self.not_http} refused by uvicorn as malformed HTTP)"
+            text += f" ({self.not_http} refused as malformed HTTP)"
         if self.error_codes:
             text += f", GraphQL error codes {dict(self.error_codes)}, {self.with_data} with data"
         return text
 
 
 def refused_as_malformed_http(response: requests.Response) -> bool:
-    """uvicorn's own answer to a request that is not valid HTTP (negative mode can send
-    a header such as ``Content-Length: :(<#t?a``): it never reaches the application, so
-    the API's documented shapes do not apply to it."""
-    return (response.status_code == 400 and "x-request-id" not in response.headers
-            and response.text == "Invalid HTTP request received.")
+    """The answer to a request that is not valid HTTP (negative mode can send a header
+    such as ``Content-Length: :(<#t?a``): the error body, from the HTTP protocol itself
+    (``docgraph.http.protocol``). The request never reached the application, so nothing
+    counted it: it has no rate-limit headers, and the operation's documented responses
+    do not apply to it."""
+    if response.status_code != 400 or "x-ratelimit-limit" in response.headers:
+        return False
+    try:
+        error = response.json()["error"]
+    except (ValueError, KeyError, TypeError):
+        return False
+    return (error["code"] == "validation_error"
+            and error["message"].startswith("The request is not valid HTTP/1.1")
+            and error["request_id"] == response.headers.get("x-request-id"))
 
 
 def operations(schema: Any) -> Iterator[Any]:
