@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import harness, lua
+from bench import deep, harness, lua
 from bench.scenarios import (
     LINK_BODY,
     REQUEST_UPLOAD_URL_MUTATION,
@@ -81,14 +81,14 @@ class Reading:
 _held_locks: dict[Path, int] = {}
 
 
-def bench_dir(scale: int) -> Path:
+def bench_dir(scale: int, variant: str = "") -> Path:
     """The dataset's directory, locked for this process.
 
     Another benchmark on the same dataset would take its cluster over (and stop
     it) and skew both measurements: it is refused instead.
     """
     base = Path(os.environ.get("DOCGRAPH_DATA_DIR", ".docgraph")).resolve()
-    directory = base / f"bench-x{scale}"
+    directory = base / f"bench-x{scale}{variant and '-' + variant}"
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o755)  # noqa: S103 - the postgres user must reach pgdata as root
     if directory in _held_locks:  # this process holds it already (a second pass)
@@ -103,8 +103,13 @@ def bench_dir(scale: int) -> Path:
     return directory
 
 
-async def prepare(cluster: EmbeddedPostgres, directory: Path, scale: int) -> dict[str, Any]:
-    """Migrate and seed once; later runs read the dataset's ids from disk."""
+async def prepare(cluster: EmbeddedPostgres, directory: Path, scale: int,
+                  variant: str = "") -> dict[str, Any]:
+    """Migrate and seed once; later runs read the dataset's ids from disk.
+
+    ``variant`` ``deep``: the same dataset and one more contact, linked to
+    100,000 of its documents (``bench.deep``).
+    """
     meta_file = directory / "dataset.json"
     url = cluster.url("postgres")
     await migrate(url)
@@ -128,6 +133,9 @@ async def prepare(cluster: EmbeddedPostgres, directory: Path, scale: int) -> dic
             "documents": dataset.documents, "links": dataset.links,
             "contacts": len(dataset.contact_ids), "businesses": len(dataset.business_ids),
             "seconds": round(time.monotonic() - started, 1)}
+    if variant == "deep":
+        meta |= await deep.add_deep_contact(url, directory, dataset.workspace_id)
+    meta |= await deep.shallow_contacts(url, directory, dataset.workspace_id)
     meta_file.write_text(json.dumps(meta, indent=2))
     print(f"seeded in {meta['seconds']} s", file=sys.stderr)
     return meta
@@ -323,14 +331,15 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(scale: int, args: argparse.Namespace) -> Iterator[Served]:
-    """Seed (once) and serve the dataset of ``scale``; stop both when done."""
-    directory = bench_dir(scale)
+def served(scale: int, args: argparse.Namespace, variant: str = "") -> Iterator[Served]:
+    """Seed (once) and serve the dataset of ``scale`` (and ``variant``); stop both when
+    done."""
+    directory = bench_dir(scale, variant)
     cluster = EmbeddedPostgres(directory / "pgdata", ephemeral=True)
     cluster.start(options=PG_OPTIONS)
     target = None
     try:
-        meta = asyncio.run(prepare(cluster, directory, scale))
+        meta = asyncio.run(prepare(cluster, directory, scale, variant))
         db_url = cluster.url("postgres")
         target = Served(scale, directory, meta, db_url, harness.Server(
             db_url, free_port(), workers=args.workers, data_dir=directory / "data",
@@ -429,7 +438,13 @@ def main(argv: list[str] | None = None) -> int:
                              "of this scale (10: 2,000,000 documents), served side by side "
                              "and measured in turns, and the latency change between them")
     parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--deep", action="store_true",
+                        help="instead: pages of a contact with 100,000 documents, and of "
+                             "30-document contacts with and without such a neighbour "
+                             "(bench.deep)")
     args = parser.parse_args(argv)
+    if args.deep:
+        return deep.main(args)
 
     chosen = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
     meta, readings, long_result = run_scale(args.scale, chosen, args, long_requests=args.long)

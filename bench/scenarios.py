@@ -16,10 +16,13 @@ from typing import Any
 
 import asyncpg
 
-from docgraph.db.documents import (
-    SELECT_ENTITY_DOCUMENT_PAGES,
-    SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS,
-)
+from docgraph.db.documents import EntityPageShape, entity_document_pages
+
+# The statements of the floors: the same docgraph sends for scenarios 1 to 3.
+CONTACT_PAGE_WITH_LINKS = entity_document_pages(EntityPageShape(
+    with_links=True, one_owner=True))
+CONTACT_PAGE = entity_document_pages(EntityPageShape(one_owner=True))
+BUSINESS_PAGE = entity_document_pages(EntityPageShape(type=True, status=True, one_owner=True))
 
 CONTACT_DOCUMENTS_QUERY = """\
 query ContactDocuments($id: ID!) {
@@ -96,20 +99,17 @@ class Scenario:
 async def contact_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                                   entity_id: str) -> None:
     # The page and its documents' links in one statement, as the query selects links.
-    await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS, workspace_id, [entity_id], None,
-                     None, None, None, None, 0, 25)
+    await conn.fetch(CONTACT_PAGE_WITH_LINKS, workspace_id, entity_id, 0, 26)
 
 
 async def contact_page_floor(conn: asyncpg.Connection, workspace_id: Any,
                              entity_id: str) -> None:
-    await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, None,
-                     None, None, None, 0, 25)
+    await conn.fetch(CONTACT_PAGE, workspace_id, entity_id, 0, 26)
 
 
 async def business_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                                    entity_id: str) -> None:
-    await conn.fetch(SELECT_ENTITY_DOCUMENT_PAGES, workspace_id, [entity_id], None, "contract",
-                     "verified", None, None, 0, 25)
+    await conn.fetch(BUSINESS_PAGE, workspace_id, entity_id, "contract", "verified", 0, 26)
 
 
 SCENARIOS: list[Scenario] = [

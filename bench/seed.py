@@ -90,7 +90,8 @@ async def seed(db: Database, *, scale: int = 1, seed: int = 42) -> Dataset:
         for doc_index in rng.sample(range(n_documents), rng.randint(*DOCS_PER_CONTACT)):
             link_rows.append((ws, _uuid(rng), doc_ids[doc_index], "contact", cid,
                               ROLES[rng.randrange(len(ROLES))],
-                              document_rows[doc_index][13] + dt.timedelta(minutes=5)))
+                              document_rows[doc_index][13] + dt.timedelta(minutes=5),
+                              document_rows[doc_index][13]))
     remaining = max(0, n_links - len(link_rows))
     per_business = remaining // n_businesses
     extra = remaining - per_business * n_businesses
@@ -99,7 +100,8 @@ async def seed(db: Database, *, scale: int = 1, seed: int = 42) -> Dataset:
         for doc_index in rng.sample(range(n_documents), count):
             link_rows.append((ws, _uuid(rng), doc_ids[doc_index], "company", bid,
                               ROLES[rng.randrange(len(ROLES))],
-                              document_rows[doc_index][13] + dt.timedelta(minutes=5)))
+                              document_rows[doc_index][13] + dt.timedelta(minutes=5),
+                              document_rows[doc_index][13]))
 
     # jsonb columns (attributes, user_data) keep their defaults: binary COPY cannot
     # encode them through the pool's text codec.
@@ -121,7 +123,7 @@ async def seed(db: Database, *, scale: int = 1, seed: int = 42) -> Dataset:
         await raw.copy_records_to_table(
             "links", records=link_rows,
             columns=["workspace_id", "id", "document_id", "entity_type", "entity_id", "role",
-                     "created_at"])
+                     "created_at", "document_created_at"])
     async with db.connection() as conn:
         # Vacuumed and analysed now, so autovacuum does not wake up on these tables in
         # the middle of a measurement (it did, after a 2,000,000-document seed).

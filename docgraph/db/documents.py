@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -71,8 +73,9 @@ returning {DOCUMENT_COLUMNS}
 UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data")
 
 # A deleted document's bytes stop counting toward the quota at once (the sweep
-# removes them after the grace period). greatest(): documents recorded before
-# sizes were counted must not drive used_bytes below zero. The paths returned
+# removes them after the grace period), and its links go: it leaves every list.
+# greatest(): documents recorded before sizes were counted must not drive
+# used_bytes below zero. The paths returned
 # are those of the row as deleted (a preview recorded just before is among them;
 # none can be recorded after), for the move that follows.
 SOFT_DELETE_DOCUMENT = """
@@ -80,6 +83,8 @@ with deleted as (
     update documents set deleted_at = now(), updated_at = now()
     where workspace_id = $1 and id = $2 and deleted_at is null
     returning id, deleted_at, size_bytes, storage_path, preview_path
+), unlinked as (
+    delete from links l using deleted where l.workspace_id = $1 and l.document_id = deleted.id
 )
 update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
 from deleted
@@ -149,65 +154,42 @@ left join lateral (
 order by p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters
 
-_LINKED_FILTER = """
-    l.workspace_id = $1 and l.entity_type = o.entity_type and l.entity_id = o.id
-    and d.workspace_id = $1 and d.id = l.document_id and d.deleted_at is null
-    and ($3::text is null or l.role = $3::text)
-    and ($4::text is null or d.type = $4::text)
-    and ($5::text is null or d.status = $5::text)"""
+@dataclasses.dataclass(frozen=True, slots=True)
+class EntityPageShape:
+    """What a page of entities' documents asks for, beyond the values themselves.
 
-# Several entities (owners) and one page of each one's live documents, newest
-# first, with each list's total: one statement for a whole level of a query.
-# An owner without documents on the page yields one row whose document columns
-# are null; an unknown owner yields none. The owner's columns other than its id
-# and type are on its first row only (null on the others): decoding them again
-# for every document, two timestamps among them, cost a seventh of the
-# statement's client CPU. The totals are window counts taken in the same pass
-# as the page; only when the page is empty (past the end) are they counted
-# apart (COALESCE evaluates its second argument only then).
-_ENTITY_DOCUMENT_PAGES = f"""
-select o.id as owner_id, o.entity_type as owner_entity_type,
-       case when row_number() over owner_rows = 1 then o.name end as owner_name,
-       case when row_number() over owner_rows = 1 then o.attributes end as owner_attributes,
-       case when row_number() over owner_rows = 1 then o.created_at end as owner_created_at,
-       case when row_number() over owner_rows = 1 then o.updated_at end as owner_updated_at,
-       coalesce(p.page_total, (select count(*) from links l, documents d
-                               where {_LINKED_FILTER})) as total_count,
-       coalesce(p.page_preceding, (
-           select count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
-           from links l, documents d
-           where {_LINKED_FILTER})) as preceding,
-       p.*{{links_columns}}
-from entities o
-left join lateral (
-    select * from (
-        select {DOCUMENT_COLUMNS},
-               l.id as link_id, l.role as link_role, l.created_at as link_created_at,
-               count(*) over () as page_total,
-               count(*) filter (where (d.created_at, d.id) >= ($6::timestamptz, $7::uuid))
-                   over () as page_preceding
-        from links l, documents d
-        where {_LINKED_FILTER}
-    ) listed
-    where $6::timestamptz is null
-       or (listed.created_at, listed.id) < ($6::timestamptz, $7::uuid)
-    order by listed.created_at desc, listed.id desc
-    offset $8 limit $9
-) p on true{{links_join}}
-where o.workspace_id = $1 and o.id = any($2::uuid[])
-window owner_rows as (partition by o.id order by p.created_at desc, p.id desc)
-order by o.id, p.created_at desc, p.id desc
-"""  # noqa: S608 - composed of constants; values are $n parameters
-SELECT_ENTITY_DOCUMENT_PAGES = _ENTITY_DOCUMENT_PAGES.format(links_columns="", links_join="")
+    Each shape has its own statement (``entity_document_pages``): only the
+    filters given are in it, so the planner never guesses around a
+    ``$n is null or ...``, and a cursor is an index condition, so a page deep
+    into a walk reads no more rows than the first.
+    """
 
-# The same, and every link of each document on the pages, oldest first as
-# SELECT_LINKS_BY_DOCUMENT orders them, as parallel arrays (``document_link_ids``,
-# ``_entity_types``, ``_entity_ids``, ``_roles`` and ``_created_at``: arrays of plain
-# types decode faster than an array of records), for queries that will ask for them.
-# The links are sorted once, in a subquery, and aggregated in that order: five
-# aggregates each with its own ORDER BY would sort each document's links five times.
-SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS = _ENTITY_DOCUMENT_PAGES.format(
-    links_columns=", document_links.*", links_join="""
+    by_link_time: bool = False  # newest link first (else: newest document first)
+    after: bool = False  # after a cursor (else: after an offset)
+    role: bool = False
+    type: bool = False
+    status: bool = False
+    with_links: bool = False  # every link of each document on the page, too
+    with_total: bool = True  # the list's total
+    # One owner ($2 a uuid, not an array): the usual case (``contact(id)``). A
+    # generic plan then estimates it right, so PostgreSQL keeps one plan for the
+    # statement instead of planning every execution again; for ``= any($2)`` it
+    # guesses ten owners and re-plans each time, which cost as much as running it.
+    one_owner: bool = False
+
+
+# Pages come from the links' indexes (migration 0009): by the document's time
+# (the link carries it) or by the link's own, newest first; each row of the
+# page fetches its document by primary key.
+_PAGE_ORDER = {False: ("document_created_at", "document_id", "created_at", "id"),
+               True: ("created_at", "id", "link_created_at", "link_id")}
+
+# The links of each document on the page, oldest first as SELECT_LINKS_BY_DOCUMENT
+# orders them, as parallel arrays (``document_link_ids``, ``_entity_types``,
+# ``_entity_ids``, ``_roles`` and ``_created_at``: arrays of plain types decode
+# faster than an array of records). They are sorted once, in a subquery, and
+# aggregated in that order.
+_PAGE_LINKS = """
 left join lateral (
     select
         array_agg(k.id) as document_link_ids,
@@ -219,7 +201,105 @@ left join lateral (
           from links k
           where k.workspace_id = $1 and k.document_id = p.id
           order by k.created_at, k.id) k
-) document_links on true""")
+) document_links on true"""
+
+
+@functools.cache
+def entity_document_pages(shape: EntityPageShape) -> str:
+    """Several entities (owners, $2: an array, or one id) and one page of each one's
+    documents, in one statement for a whole level of a query.
+
+    Parameters after $1 (the workspace) and $2: the role, type and status the
+    shape filters by, the cursor's time and id if it has one, then the offset
+    and the number of rows to read (the page's size plus one, which tells
+    whether a next page exists). An owner without documents on the page yields
+    one row whose document columns are null; an unknown owner yields none. The
+    owner's columns but its id and type, the total (``with_total``) and, after
+    a cursor, whether anything precedes it are on its first row only (null on
+    the others): each is computed once per owner.
+    """
+    n = 2
+    filters = []
+    document_filters = []
+    if shape.role:
+        n += 1
+        filters.append(f"l.role = ${n}::text")
+    for column, given in (("type", shape.type), ("status", shape.status)):
+        if given:
+            n += 1
+            document_filters.append(f"d.{column} = ${n}::text")
+    time, ident, out_time, out_ident = _PAGE_ORDER[shape.by_link_time]
+    cursor: tuple[str, ...] = ()
+    if shape.after:
+        cursor = (f"${n + 1}::timestamptz", f"${n + 2}::uuid")
+        n += 2
+    offset, rows = f"${n + 1}", f"${n + 2}"
+
+    entity = "l.workspace_id = $1 and l.entity_type = o.entity_type and l.entity_id = o.id"
+    joined = (" and d.workspace_id = $1 and d.id = l.document_id and "
+              + " and ".join(document_filters)) if document_filters else ""
+    listed = " and ".join([entity, *filters]) + joined
+    tables = "links l, documents d" if document_filters else "links l"
+    first = "row_number() over owner_rows = 1"
+    # Every piece is one of this function's constants; values are $n parameters.
+    count = f"(select count(*) from {tables} where {listed})"  # noqa: S608
+    precedes = ""
+    page_cursor = ""
+    if cursor:
+        precedes = (f"exists (select 1 from {tables} where {listed} "  # noqa: S608
+                    f"and (l.{time}, l.{ident}) >= ({cursor[0]}, {cursor[1]}))")
+        page_cursor = f"\n      and (l.{time}, l.{ident}) < ({cursor[0]}, {cursor[1]})"
+    page_filters = "".join(f"\n      and {f}" for f in filters + document_filters)
+    columns = (f"{DOCUMENT_COLUMNS},\n"
+               "           l.id as link_id, l.role as link_role, l.created_at as link_created_at")
+    matching = ("from links l\n    join documents d on d.workspace_id = $1 "
+                f"and d.id = l.document_id and d.deleted_at is null\n    where {entity}")
+    page = f"""
+    select {columns}
+    {matching}{page_filters}{page_cursor}
+    order by l.{time} desc, l.{ident} desc
+    offset {offset} limit {rows}"""
+    if shape.with_total and document_filters:
+        # Filtered by the documents' columns, the count visits every matching
+        # document anyway: take the page, and whether anything precedes the
+        # cursor, in that same pass (window counts over the matching rows). Only
+        # when the page is empty (past the end) are they counted apart:
+        # COALESCE evaluates its second argument only then.
+        before = (f",\n               count(*) filter (where (l.{time}, l.{ident}) >= "
+                  f"({cursor[0]}, {cursor[1]})) over () > 0 as page_preceding"
+                  if cursor else "")
+        after = (f"\n    where (m.page_time, m.page_ident) < ({cursor[0]}, {cursor[1]})"
+                 if cursor else "")
+        page = f"""
+    select * from (
+        select {columns},
+               l.{time} as page_time, l.{ident} as page_ident,
+               count(*) over () as page_total{before}
+        {matching}{page_filters}
+    ) m{after}
+    order by m.page_time desc, m.page_ident desc
+    offset {offset} limit {rows}"""  # noqa: S608 - constants; values are $n parameters
+        count = f"coalesce(p.page_total, {count})"
+        if cursor:
+            precedes = f"coalesce(p.page_preceding, {precedes})"
+    total = f"case when {first} then {count} end" if shape.with_total else "null::bigint"
+    preceding = f"case when {first} then {precedes} end" if cursor else "null::boolean"
+    return f"""
+select o.id as owner_id, o.entity_type as owner_entity_type,
+       case when {first} then o.name end as owner_name,
+       case when {first} then o.attributes end as owner_attributes,
+       case when {first} then o.created_at end as owner_created_at,
+       case when {first} then o.updated_at end as owner_updated_at,
+       {total} as total_count,
+       {preceding} as has_preceding,
+       p.*{", document_links.*" if shape.with_links else ""}
+from entities o
+left join lateral ({page}
+) p on true{_PAGE_LINKS if shape.with_links else ""}
+where o.workspace_id = $1 and {"o.id = $2::uuid" if shape.one_owner else "o.id = any($2::uuid[])"}
+window owner_rows as (partition by o.id order by p.{out_time} desc, p.{out_ident} desc)
+order by o.id, p.{out_time} desc, p.{out_ident} desc
+"""  # noqa: S608 - composed of constants; values are $n parameters
 
 
 async def insert_folder(conn: Executor, workspace_id: uuid.UUID, path: str) -> None:
@@ -312,12 +392,18 @@ async def select_document_page(
 
 async def select_entity_document_pages(
     db: Executor, workspace_id: uuid.UUID, owner_ids: Sequence[uuid.UUID], *,
-    role: str | None, type: str | None, status: str | None,
-    after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
-    with_links: bool = False,
+    role: str | None, type: str | None, status: str | None, by_link_time: bool = False,
+    after: tuple[datetime, uuid.UUID] | None, offset: int, limit: int,
+    with_links: bool = False, with_total: bool = True,
 ) -> list[Mapping[str, Any]]:
-    return await db.fetch(
-        SELECT_ENTITY_DOCUMENT_PAGES_WITH_LINKS if with_links else SELECT_ENTITY_DOCUMENT_PAGES,
-        workspace_id, list(owner_ids), role, type, status, after_created_at, after_id, offset,
-        limit,
-    )
+    """The rows of ``entity_document_pages``: up to ``limit + 1`` per owner."""
+    one_owner = len(owner_ids) == 1
+    shape = EntityPageShape(by_link_time=by_link_time, after=after is not None,
+                            role=role is not None, type=type is not None,
+                            status=status is not None, with_links=with_links,
+                            with_total=with_total, one_owner=one_owner)
+    args: list[Any] = [workspace_id, owner_ids[0] if one_owner else list(owner_ids)]
+    args += [value for value in (role, type, status) if value is not None]
+    if after is not None:
+        args += after
+    return await db.fetch(entity_document_pages(shape), *args, offset, limit + 1)

@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
+
 from docgraph.db.database import Executor
 
 LINK_COLUMNS = "l.id, l.document_id, l.entity_type, l.entity_id, l.role, l.created_at"
@@ -22,14 +24,16 @@ order by l.created_at, l.id
 # columns when either is missing) with ``created`` telling new from existing.
 INSERT_LINK = f"""
 with doc as (
-    select d.id from documents d
+    select d.id, d.created_at from documents d
     where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
 ), ent as (
     select e.id, e.entity_type from entities e
     where e.workspace_id = $1 and e.id = $4 and e.entity_type = $3::text
 ), inserted as (
-    insert into links as l (workspace_id, id, document_id, entity_type, entity_id, role)
-    select $1, $5, doc.id, ent.entity_type, ent.id, $6::text from doc cross join ent
+    insert into links as l (workspace_id, id, document_id, entity_type, entity_id, role,
+                            document_created_at)
+    select $1, $5, doc.id, ent.entity_type, ent.id, $6::text, doc.created_at
+    from doc cross join ent
     on conflict (workspace_id, document_id, entity_type, entity_id) do nothing
     returning {LINK_COLUMNS}
 )
@@ -45,6 +49,15 @@ left join (
       and l.entity_id = $4
 ) k on true
 """  # noqa: S608 - composed of constants; values are $n parameters
+
+# Links a bulk load wrote with triggers off lack their document's time (migration
+# 0008): complete them, a batch at a time.
+COMPLETE_DOCUMENT_TIMES = """
+update links l set document_created_at = d.created_at
+from documents d
+where l.ctid = any(array(select ctid from links where document_created_at is null limit $1))
+  and d.workspace_id = l.workspace_id and d.id = l.document_id
+"""
 
 DELETE_LINK = f"""
 delete from links l
@@ -72,3 +85,14 @@ async def insert_link(db: Executor, workspace_id: uuid.UUID, link_id: uuid.UUID,
 async def delete_link(db: Executor, workspace_id: uuid.UUID, *, document_id: uuid.UUID,
                       entity_type: str, entity_id: uuid.UUID) -> Mapping[str, Any] | None:
     return await db.fetchrow(DELETE_LINK, workspace_id, document_id, entity_type, entity_id)
+
+
+async def complete_document_times(db: Executor | asyncpg.Connection,
+                                  batch: int = 10_000) -> int:
+    """Give every link its document's time (see COMPLETE_DOCUMENT_TIMES); how many."""
+    total = 0
+    while True:
+        done = int((await db.execute(COMPLETE_DOCUMENT_TIMES, batch)).split()[-1])
+        total += done
+        if done < batch:  # the last batch (or rows whose document is gone)
+            return total

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import asyncpg
 
+from docgraph.db import links
+
 log = logging.getLogger("docgraph.migrate")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -97,8 +99,14 @@ async def apply_migrations(conn: asyncpg.Connection,
 
 
 async def migrate(database_url: str) -> list[Migration]:
+    """Apply pending migrations, then complete what bulk loads left out (see
+    ``links.COMPLETE_DOCUMENT_TIMES``): every command that serves runs this first."""
     conn = await asyncpg.connect(database_url)
     try:
-        return await apply_migrations(conn)
+        applied = await apply_migrations(conn)
+        completed = await links.complete_document_times(conn)
+        if completed:
+            log.info("links completed with their documents' times", extra={"links": completed})
+        return applied
     finally:
         await conn.close()

@@ -26,6 +26,7 @@ from docgraph.resolvers.records import (
     DocumentStatus,
     DocumentType,
     EntityDocuments,
+    LinkedDocumentOrder,
     Page,
     PreviewImage,
     SignedUrl,
@@ -273,21 +274,31 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
 
 
 def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None,
-                           status: Any = None, page: PageRequest | None = None,
-                           with_links: bool = False) -> EntityDocumentsQuery:
+                           status: Any = None, order: Any = None,
+                           page: PageRequest | None = None, with_links: bool = False,
+                           with_total: bool = True) -> EntityDocumentsQuery:
     """Validate the arguments of an entity's document list.
 
+    ``order``: newest document first (``created_at``, the default) or newest
+    link first (``linked_at``); a cursor names its order and serves only it.
     ``with_links``: the caller will ask for each document's links, and they
-    load with the page (an optimisation only; the answer is the same).
+    load with the page; ``with_total``: the caller will read the total, and it
+    is counted (optimisations only: what is asked for is the same).
     """
     cleaned = v.parse_fields(
-        {"id": entity_id, "role": role, "type": type, "status": status},
+        {"id": entity_id, "role": role, "type": type, "status": status, "order": order},
         {"id": v.identifier, "role": v.nullable(v.role), "type": v.nullable(v.document_type),
-         "status": v.nullable(v.document_status)},
+         "status": v.nullable(v.document_status),
+         "order": v.nullable(v.linked_document_order)},
     )
+    page = page or PageRequest()
+    by_link_time = cleaned["order"] is LinkedDocumentOrder.LINKED_AT
+    if page.after is not None and page.after.by_link_time is not by_link_time:
+        raise v.fail({"after": "is a cursor of the list in another order"})
     return EntityDocumentsQuery(entity_id=cleaned["id"], role=cleaned["role"],
-                                type=cleaned["type"], status=cleaned["status"],
-                                page=page or PageRequest(), with_links=with_links)
+                                type=cleaned["type"], status=cleaned["status"], page=page,
+                                by_link_time=by_link_time, with_links=with_links,
+                                with_total=with_total)
 
 
 async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id: Any, *,

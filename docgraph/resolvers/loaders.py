@@ -24,7 +24,7 @@ from aiodataloader import DataLoader
 from docgraph.db import documents as documents_db
 from docgraph.db import entities as entities_db
 from docgraph.db import links as links_db
-from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_page
+from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_linked_page
 from docgraph.resolvers.records import (
     DocumentRecord,
     DocumentStatus,
@@ -152,13 +152,18 @@ class EntityDocumentsQuery:
     type: DocumentType | None = None
     status: DocumentStatus | None = None
     page: PageRequest = dataclasses.field(default_factory=PageRequest)
+    # Newest link first, instead of newest document first.
+    by_link_time: bool = False
     # The query will ask for each document's links: they load with the page.
     with_links: bool = False
+    # The caller will read the list's total (else it is not counted).
+    with_total: bool = True
 
     @property
     def shape(self) -> tuple[Any, ...]:
         """Everything but the entity: queries of one shape share a statement."""
-        return (self.role, self.type, self.status, self.page, self.with_links)
+        return (self.role, self.type, self.status, self.page, self.by_link_time,
+                self.with_links, self.with_total)
 
 
 class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocuments | None]):
@@ -196,24 +201,27 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
     ) -> dict[EntityDocumentsQuery, EntityDocuments]:
         sample = keys[0]
         page = sample.page
+        after = page.after
         rows = await documents_db.select_entity_document_pages(
             self.db, self.workspace_id, sorted({k.entity_id for k in keys}),
             role=sample.role, type=sample.type, status=sample.status,
-            after_created_at=page.after_created_at, after_id=page.after_id,
+            by_link_time=sample.by_link_time,
+            after=(after.created_at, after.id) if after is not None else None,
             offset=page.offset, limit=page.limit, with_links=sample.with_links,
+            with_total=sample.with_total,
         )
         by_owner: dict[uuid.UUID, list[Mapping[str, Any]]] = defaultdict(list)
         for row in rows:
             by_owner[row["owner_id"]].append(row)
-        loaded = {owner_id: self._entity_documents(page, owner_rows, sample.with_links)
+        loaded = {owner_id: self._entity_documents(sample, owner_rows)
                   for owner_id, owner_rows in by_owner.items()}
         for key in keys:
             if key.entity_id not in loaded:  # unknown here: tell the entity loader too
                 self.entities.remember(key.entity_id, None)
         return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
 
-    def _entity_documents(self, page: PageRequest, rows: list[Mapping[str, Any]],
-                          with_links: bool) -> EntityDocuments:
+    def _entity_documents(self, query: EntityDocumentsQuery,
+                          rows: list[Mapping[str, Any]]) -> EntityDocuments:
         first = rows[0]  # the only row with all of the owner's columns
         owner = EntityRecord.from_row(first, prefix="owner_")
         self.entities.remember(owner.id, owner)
@@ -223,6 +231,7 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
             prime = self.documents.remember
             prime_links = self.links.remember
             entity_type, entity_id = owner.entity_type, owner.id
+            with_links, by_link_time = query.with_links, query.by_link_time
             for row in rows:
                 document = DocumentRecord.from_columns(row, start)
                 prime(document.id, document)
@@ -234,6 +243,7 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
                         row["document_link_created_at"]) if ids is not None else [])
                 edges.append(LinkedDocumentEdge(document, LinkRecord(
                     row["link_id"], document.id, entity_type, entity_id, row["link_role"],
-                    row["link_created_at"])))
-        return EntityDocuments(owner=owner, page=build_page(
-            page, edges, total_count=first["total_count"], preceding=first["preceding"]))
+                    row["link_created_at"]), by_link_time))
+        return EntityDocuments(owner=owner, page=build_linked_page(
+            query.page, edges, total_count=first["total_count"],
+            has_preceding=first["has_preceding"]))

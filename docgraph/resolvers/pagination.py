@@ -24,7 +24,10 @@ from docgraph.resolvers.records import DocumentRecord, LinkRecord, Page, PageInf
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
+# A cursor names its list's order: an item's own time, or (an entity's documents in
+# the order they were linked) the link's.
 _CURSOR_VERSION = "v1"
+_LINK_CURSOR_VERSION = "l1"
 _CURSOR_MAX = 200
 # The instants a cursor may name, in UTC: asyncpg converts a time to UTC with
 # Python's datetime (years 1-9999; beyond, it raises), and sends the two ends
@@ -40,9 +43,11 @@ class Cursor:
 
     created_at: datetime
     id: uuid.UUID
+    by_link_time: bool = False
 
     def encode(self) -> str:
-        raw = f"{_CURSOR_VERSION}|{self.created_at.isoformat()}|{self.id}"
+        version = _LINK_CURSOR_VERSION if self.by_link_time else _CURSOR_VERSION
+        raw = f"{version}|{self.created_at.isoformat()}|{self.id}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -53,11 +58,12 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             version, stamp, ident = raw.split("|")
             created_at = datetime.fromisoformat(stamp)
-            if version != _CURSOR_VERSION or created_at.tzinfo is None:
+            if version not in (_CURSOR_VERSION, _LINK_CURSOR_VERSION) \
+                    or created_at.tzinfo is None:
                 raise ValueError(version)
             if not _EARLIEST < created_at.astimezone(UTC) < _LATEST:
                 raise ValueError(stamp)
-            return cls(created_at, uuid.UUID(ident))
+            return cls(created_at, uuid.UUID(ident), version == _LINK_CURSOR_VERSION)
         except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise validation.Invalid("must be a cursor returned by this API") from None
 
@@ -83,9 +89,12 @@ class LinkedDocumentEdge:
 
     node: DocumentRecord
     link: LinkRecord
+    by_link_time: bool = False  # the list's order: its cursor names the link
 
     @property
     def cursor(self) -> str:
+        if self.by_link_time:
+            return Cursor(self.link.created_at, self.link.id, by_link_time=True).encode()
         return cursor_of(self.node)
 
     @property
@@ -178,6 +187,28 @@ class PageRequest:
         return self.after.id if self.after else None
 
 
+
+
+def build_linked_page(request: PageRequest, edges: Sequence[Any], *,
+                      total_count: int | None, has_preceding: bool | None) -> Page[Any]:
+    """A page from up to ``limit + 1`` edges (one more than the page: there is a next
+    page) and what the statement counted: the total, if asked for, and after a cursor,
+    whether any item precedes it."""
+    has_next = len(edges) > request.limit
+    edges = list(edges[:request.limit])
+    after = request.after is not None
+    return Page(
+        edges=edges,
+        total_count=total_count,
+        offset=None if after else request.offset,
+        limit=request.limit,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=bool(has_preceding) if after else request.offset > 0,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 def build_page(request: PageRequest, edges: Sequence[Any], *, total_count: int,

@@ -42,6 +42,13 @@ class DocumentStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class LinkedDocumentOrder(StrEnum):
+    """How an entity's documents are ordered, newest first."""
+
+    CREATED_AT = "created_at"  # by when the document was recorded
+    LINKED_AT = "linked_at"  # by when it was linked to the entity
+
+
 class AttachmentType(StrEnum):
     """Seed 003's attachment kinds, derived from the MIME type."""
 
@@ -255,14 +262,14 @@ class PageInfo:
 class Page(Generic[E]):
     """One page of a list, newest first.
 
-    ``offset`` is how many items precede this page in the whole list (the
-    same for offset and cursor pagination), ``total_count`` how many items
-    the list has.
+    ``offset`` is how many items precede this page in the whole list (None
+    for a page after a cursor where nobody counted them), ``total_count`` how
+    many items the list has (None where nobody asked).
     """
 
     edges: list[E]
-    total_count: int
-    offset: int
+    total_count: int | None
+    offset: int | None
     limit: int
     page_info: PageInfo
 

@@ -16,7 +16,12 @@ from typing import Any, TypeVar
 
 from docgraph.errors import ValidationError
 from docgraph.resolvers.json_text import UnkeptNumber
-from docgraph.resolvers.records import DocumentStatus, DocumentType, EntityType
+from docgraph.resolvers.records import (
+    DocumentStatus,
+    DocumentType,
+    EntityType,
+    LinkedDocumentOrder,
+)
 
 NAME_MAX = 255
 DESCRIPTION_MAX = 10_000
@@ -258,6 +263,7 @@ def _choice(enum: type[E]) -> Callable[[Any], E]:
 entity_type = _choice(EntityType)
 document_type = _choice(DocumentType)
 document_status = _choice(DocumentStatus)
+linked_document_order = _choice(LinkedDocumentOrder)
 
 
 def json_object(value: Any) -> dict[str, Any]:

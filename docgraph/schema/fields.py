@@ -22,7 +22,13 @@ from strawberry.types.field import StrawberryField
 from strawberry.utils.str_converters import to_camel_case
 
 from docgraph.resolvers.fields import NO_DEFAULT, Field, GraphQLType, Input, Kind, Output
-from docgraph.resolvers.records import AttachmentType, DocumentStatus, DocumentType, EntityType
+from docgraph.resolvers.records import (
+    AttachmentType,
+    DocumentStatus,
+    DocumentType,
+    EntityType,
+    LinkedDocumentOrder,
+)
 
 SafeInt = NewType("SafeInt", int)
 """An integer exact in JavaScript (|n| <= 2^53 - 1); byte sizes exceed GraphQL's Int."""
@@ -46,6 +52,8 @@ strawberry.enum(EntityType, description="What a link points at. GraphQL calls a 
 strawberry.enum(DocumentType, description="What kind of document it is.")
 strawberry.enum(DocumentStatus, description="Verification status: PENDING -> VERIFIED or "
                                             "REJECTED; VERIFIED -> EXPIRED.")
+strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are ordered, "
+                                                "newest first.")
 strawberry.enum(AttachmentType, description="IMAGE for image/* types, UNKNOWN for "
                                             "application/octet-stream, OTHER for the rest.")
 

@@ -36,10 +36,11 @@ from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from docgraph.schema.info import Info
 
-_DEFAULTS: dict[str, Any] = {"role": None, "type": None, "status": None,
+_DEFAULTS: dict[str, Any] = {"role": None, "type": None, "status": None, "orderBy": None,
                              "first": DEFAULT_PAGE_SIZE, "after": None, "offset": None}
 _ENUMS: dict[str, type[StrEnum]] = {"type": records.DocumentType,
-                                            "status": records.DocumentStatus}
+                                    "status": records.DocumentStatus,
+                                    "orderBy": records.LinkedDocumentOrder}
 _UNREADABLE = object()
 
 
@@ -80,10 +81,23 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
     try:
         return entity_documents_query(
             entity_id, role=args["role"], type=args["type"], status=args["status"],
+            order=args["orderBy"],
             page=PageRequest.parse(args["first"], args["after"], args["offset"]),
-            with_links=selects_document_links(fields))
+            with_links=selects_document_links(fields),
+            with_total=may_select(fields, "totalCount"))
     except (ValidationError, KeyError):
         return None
+
+
+def may_select(connections: Sequence[FieldNode], name: str) -> bool:
+    """Whether these selections may ask for the field ``name``: true unless certainly
+    not (a fragment there may select it)."""
+    for connection in connections:
+        for selection in (connection.selection_set.selections
+                          if connection.selection_set is not None else ()):
+            if not isinstance(selection, FieldNode) or selection.name.value == name:
+                return True
+    return False
 
 
 def selects_document_links(connections: Sequence[FieldNode]) -> bool:

@@ -22,6 +22,7 @@ from docgraph.resolvers.records import (
     DocumentType,
     EntityRecord,
     EntityType,
+    LinkedDocumentOrder,
     LinkRecord,
 )
 from docgraph.resolvers.uploads import UploadTicket
@@ -183,14 +184,21 @@ class Entity:
             description="Only documents of this type.")] = None,
         status: Annotated[DocumentStatus | None, strawberry.argument(
             description="Only documents with this verification status.")] = None,
+        order_by: Annotated[LinkedDocumentOrder, strawberry.argument(
+            description="CREATED_AT: newest document first (the default); LINKED_AT: "
+                        "the documents most recently linked to this entity first. A "
+                        "cursor serves the order it came from.")] = (
+            LinkedDocumentOrder.CREATED_AT),
         first: First = DEFAULT_PAGE_SIZE,
         after: After = None,
         offset: Offset = None,
     ) -> LinkedDocumentConnection | None:
+        fields = info._raw_info.field_nodes
         query = documents_uc.entity_documents_query(
-            root.id, role=role, type=type, status=status,
+            root.id, role=role, type=type, status=status, order=order_by,
             page=PageRequest.parse(first, after, offset),
-            with_links=lookahead.selects_document_links(info._raw_info.field_nodes))
+            with_links=lookahead.selects_document_links(fields),
+            with_total=lookahead.may_select(fields, "totalCount"))
         return await documents_uc.entity_document_page(  # type: ignore[return-value]
             info.context, query)
 
