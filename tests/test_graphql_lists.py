@@ -279,3 +279,30 @@ async def test_cursors_at_the_ends_of_the_range_still_work(gql):
         after = cursor(f"v1|{stamp}|{uuid.uuid4()}")
         page = (await gql(DOCUMENTS, {"after": after}))["documents"]
         assert page["totalCount"] == 1
+
+
+async def test_the_lists_are_the_same_with_or_without_their_total(gql):
+    """totalCount is counted only when selected: the pages and their pageInfo do not
+    depend on it (the last page knows it is last, a cursor page has a previous one)."""
+    for _ in range(5):
+        await gql.create_document()
+        await gql.create_entity("MATTER")
+    for query, key, filter_ in ((DOCUMENTS, "documents", {"filter": None}),
+                                (ENTITIES, "entities", {})):
+        uncounted = query.replace("    totalCount\n", "")
+        after = None
+        for page in ({"first": 2}, {"first": 2, "offset": 3}, {"first": 10},
+                     {"first": 2, "after": "next"}):
+            if page.get("after") == "next":
+                page = {"first": 2, "after": after}
+            counted = (await gql(query, {**filter_, **page}))[key]
+            plain = (await gql(uncounted, {**filter_, **page}))[key]
+            assert counted.pop("totalCount") >= 5
+            assert counted == plain, (key, page)
+            after = counted["pageInfo"]["endCursor"]
+        last = (await gql(uncounted, {**filter_, "first": 100}))[key]
+        assert last["pageInfo"]["hasNextPage"] is False
+        second = (await gql(uncounted, {**filter_, "first": 1,
+                                        "after": last["edges"][0]["cursor"]}))[key]
+        assert second["pageInfo"]["hasPreviousPage"] is True
+        assert second["pageInfo"]["hasNextPage"] is (len(last["edges"]) > 2)

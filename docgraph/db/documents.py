@@ -132,17 +132,18 @@ _DOCUMENT_FILTER = """
         where l.workspace_id = $1 and l.document_id = d.id
           and l.entity_type = $10::text and l.entity_id = $11::uuid))"""
 
-# One page, newest first, with the total and the number of documents before the
-# cursor ($12, $13), in one statement.
+# One page, newest first ($15: the page's size plus one, which tells whether a
+# next page exists). The total is counted only when $16 is true (a one-time
+# filter: otherwise nothing is scanned for it); after a cursor ($12, $13),
+# whether anything precedes it is one probe.
 SELECT_DOCUMENT_PAGE = f"""
-select t.total_count, t.preceding, p.*
-from (
-    select count(*) as total_count,
-           count(*) filter (where (d.created_at, d.id) >= ($12::timestamptz, $13::uuid))
-               as preceding
-    from documents d
-    where {_DOCUMENT_FILTER}
-) t
+select (select count(*) from documents d where $16 and {_DOCUMENT_FILTER}) as total_count,
+       $12::timestamptz is not null and exists (
+           select 1 from documents d
+           where {_DOCUMENT_FILTER}
+             and (d.created_at, d.id) >= ($12::timestamptz, $13::uuid)) as has_preceding,
+       p.*
+from (select 1) one
 left join lateral (
     select {DOCUMENT_COLUMNS}
     from documents d
@@ -377,16 +378,17 @@ async def select_document_page(
     mime_type: str | None, mime_prefix: str | None, name_contains: str | None,
     linked_entity_type: str | None, linked_entity_id: uuid.UUID | None,
     after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
+    with_total: bool = True,
 ) -> list[Mapping[str, Any]]:
-    """Rows of one page; each carries ``total_count`` and ``preceding``.
-
-    An empty page is one row whose document columns are null.
+    """Up to ``limit + 1`` rows; each carries ``total_count`` (null unless
+    ``with_total``) and ``has_preceding``. An empty page is one row whose document
+    columns are null.
     """
     return await db.fetch(
         SELECT_DOCUMENT_PAGE, workspace_id, folder, folder_prefix,
         list(tags) if tags is not None else None, type, status, mime_type, mime_prefix,
         name_contains, linked_entity_type, linked_entity_id, after_created_at, after_id,
-        offset, limit,
+        offset, limit + 1, with_total,
     )
 
 

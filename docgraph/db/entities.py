@@ -39,15 +39,15 @@ _ENTITY_FILTER = """
     and ($2::text is null or e.entity_type = $2::text)
     and ($3::text is null or strpos(lower(e.name), lower($3::text)) > 0)"""
 
+# As documents.SELECT_DOCUMENT_PAGE: $7 the page's size plus one, $8 whether to count.
 SELECT_ENTITY_PAGE = f"""
-select t.total_count, t.preceding, p.*
-from (
-    select count(*) as total_count,
-           count(*) filter (where (e.created_at, e.id) >= ($4::timestamptz, $5::uuid))
-               as preceding
-    from entities e
-    where {_ENTITY_FILTER}
-) t
+select (select count(*) from entities e where $8 and {_ENTITY_FILTER}) as total_count,
+       $4::timestamptz is not null and exists (
+           select 1 from entities e
+           where {_ENTITY_FILTER}
+             and (e.created_at, e.id) >= ($4::timestamptz, $5::uuid)) as has_preceding,
+       p.*
+from (select 1) one
 left join lateral (
     select {ENTITY_COLUMNS}
     from entities e
@@ -89,8 +89,9 @@ async def update_entity(db: Executor, workspace_id: uuid.UUID, entity_id: uuid.U
 
 async def select_entity_page(db: Executor, workspace_id: uuid.UUID, *, entity_type: str | None,
                              name_contains: str | None, after_created_at: datetime | None,
-                             after_id: uuid.UUID | None, offset: int,
-                             limit: int) -> list[Mapping[str, Any]]:
-    """Rows of one page, each with ``total_count`` and ``preceding`` (see documents)."""
+                             after_id: uuid.UUID | None, offset: int, limit: int,
+                             with_total: bool = True) -> list[Mapping[str, Any]]:
+    """Up to ``limit + 1`` rows, each with ``total_count`` and ``has_preceding`` (see
+    documents.select_document_page)."""
     return await db.fetch(SELECT_ENTITY_PAGE, workspace_id, entity_type, name_contains,
-                          after_created_at, after_id, offset, limit)
+                          after_created_at, after_id, offset, limit + 1, with_total)

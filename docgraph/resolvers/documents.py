@@ -240,8 +240,10 @@ async def expire_document(ctx: RequestContext, document_id: Any) -> DocumentReco
 
 
 async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
-                         page: PageRequest) -> Page[Edge[DocumentRecord]]:
-    """The workspace's live documents matching ``filters``, newest first.
+                         page: PageRequest, *,
+                         with_total: bool = True) -> Page[Edge[DocumentRecord]]:
+    """The workspace's live documents matching ``filters``, newest first (the list's
+    total counted only ``with_total``: it reads every match).
 
     Filters (all optional, all must match): ``folder`` (exact, or with
     ``include_subfolders`` the whole subtree), ``tags`` (carries all of
@@ -265,12 +267,14 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
         name_contains=f.get("name_contains"), linked_entity_type=linked_type,
         linked_entity_id=linked_id, after_created_at=page.after_created_at,
         after_id=page.after_id, offset=page.offset, limit=page.limit,
+        with_total=with_total,
     )
     documents = [DocumentRecord.from_row(row) for row in rows if row["id"] is not None]
     for document in documents:
         ctx.document_by_id.prime(document.id, document)
     return build_page(page, [Edge(document) for document in documents],
-                      total_count=rows[0]["total_count"], preceding=rows[0]["preceding"])
+                      total_count=rows[0]["total_count"],
+                      has_preceding=rows[0]["has_preceding"])
 
 
 def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None,

@@ -118,9 +118,10 @@ async def update_entity(ctx: RequestContext, entity_id: Any, changes: Mapping[st
 
 
 async def list_entities(ctx: RequestContext, *, entity_type: Any = None,
-                        name_contains: Any = None,
-                        page: PageRequest | None = None) -> Page[Edge[EntityRecord]]:
-    """The workspace's entities (of one type, or whose name contains a text), newest first."""
+                        name_contains: Any = None, page: PageRequest | None = None,
+                        with_total: bool = True) -> Page[Edge[EntityRecord]]:
+    """The workspace's entities (of one type, or whose name contains a text), newest
+    first (the total counted only ``with_total``)."""
     ctx.principal.require(READ_DOCUMENTS)
     page = page or PageRequest()
     f = v.parse_fields({"entity_type": entity_type, "name_contains": name_contains},
@@ -130,9 +131,11 @@ async def list_entities(ctx: RequestContext, *, entity_type: Any = None,
         ctx.db, ctx.workspace_id, entity_type=f["entity_type"],
         name_contains=f["name_contains"], after_created_at=page.after_created_at,
         after_id=page.after_id, offset=page.offset, limit=page.limit,
+        with_total=with_total,
     )
     entities = [EntityRecord.from_row(row) for row in rows if row["id"] is not None]
     for entity in entities:
         ctx.entity_by_id.prime(entity.id, entity)
     return build_page(page, [Edge(entity) for entity in entities],
-                      total_count=rows[0]["total_count"], preceding=rows[0]["preceding"])
+                      total_count=rows[0]["total_count"],
+                      has_preceding=rows[0]["has_preceding"])

@@ -24,7 +24,7 @@ from aiodataloader import DataLoader
 from docgraph.db import documents as documents_db
 from docgraph.db import entities as entities_db
 from docgraph.db import links as links_db
-from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_linked_page
+from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_page
 from docgraph.resolvers.records import (
     DocumentRecord,
     DocumentStatus,
@@ -244,6 +244,6 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
                 edges.append(LinkedDocumentEdge(document, LinkRecord(
                     row["link_id"], document.id, entity_type, entity_id, row["link_role"],
                     row["link_created_at"]), by_link_time))
-        return EntityDocuments(owner=owner, page=build_linked_page(
+        return EntityDocuments(owner=owner, page=build_page(
             query.page, edges, total_count=first["total_count"],
             has_preceding=first["has_preceding"]))

@@ -189,7 +189,7 @@ class PageRequest:
 
 
 
-def build_linked_page(request: PageRequest, edges: Sequence[Any], *,
+def build_page(request: PageRequest, edges: Sequence[Any], *,
                       total_count: int | None, has_preceding: bool | None) -> Page[Any]:
     """A page from up to ``limit + 1`` edges (one more than the page: there is a next
     page) and what the statement counted: the total, if asked for, and after a cursor,
@@ -205,28 +205,6 @@ def build_linked_page(request: PageRequest, edges: Sequence[Any], *,
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=bool(has_preceding) if after else request.offset > 0,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-    )
-
-
-def build_page(request: PageRequest, edges: Sequence[Any], *, total_count: int,
-               preceding: int) -> Page[Any]:
-    """A page from the edges of the rows a statement returned and the counts it took.
-
-    ``preceding`` is the number of items before the page: the offset, or for
-    a cursor the number of items sorting at or before it.
-    """
-    before = preceding if request.after is not None else request.offset
-    return Page(
-        edges=list(edges),
-        total_count=total_count,
-        offset=before,
-        limit=request.limit,
-        page_info=PageInfo(
-            has_next_page=before + len(edges) < total_count,
-            has_previous_page=before > 0,
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),

@@ -58,7 +58,8 @@ class Query:
     ) -> DocumentConnection:
         page = PageRequest.parse(first, after, offset)
         return await documents_uc.list_documents(  # type: ignore[return-value]
-            info.context, provided(filter) if filter else None, page)
+            info.context, provided(filter) if filter else None, page,
+            with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"))
 
     @strawberry.field(description="A contact by id; null if there is none.")
     async def contact(self, info: Info, id: ContactId) -> Contact | None:
@@ -83,4 +84,5 @@ class Query:
     ) -> EntityConnection:
         page = PageRequest.parse(first, after, offset)
         return await entities_uc.list_entities(  # type: ignore[return-value]
-            info.context, entity_type=type, name_contains=name_contains, page=page)
+            info.context, entity_type=type, name_contains=name_contains, page=page,
+            with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"))
