@@ -33,28 +33,19 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.scenarios import Scenario, graphql_body
+from bench.scenarios import CONTACT_DOCUMENTS_QUERY, Scenario, graphql_body
 
 DEEP_LINKS = 100_000
 SHALLOW_DOCUMENTS = 30
 DEEP_CURSOR_POSITION = 50_000
 SERIAL_REQUESTS = 200
 
-PAGE_QUERY = """\
-query Page($id: ID!, $after: String) {
-  contact(id: $id) {
-    documents(first: 25, after: $after) {
-      edges {
-        role
-        linkedAt
-        node {
-          id name mimeType sizeBytes folder tags createdAt
-          links { entityType entityId role }
-        }
-      }
-    }
-  }
-}"""
+# Scenario 1's query, after a cursor and without its total.
+PAGE_QUERY = (CONTACT_DOCUMENTS_QUERY
+              .replace("query ContactDocuments($id: ID!)", "query Page($id: ID!, $after: String)")
+              .replace("documents(first: 25) {\n      totalCount",
+                       "documents(first: 25, after: $after) {"))
+assert "totalCount" not in PAGE_QUERY and "$after" in PAGE_QUERY
 PAGE_WITH_TOTAL_QUERY = PAGE_QUERY.replace("documents(first: 25, after: $after) {",
                                            "documents(first: 25, after: $after) {\n"
                                            "      totalCount")

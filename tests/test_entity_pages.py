@@ -193,3 +193,15 @@ async def test_pages_filtered_by_the_documents_type_walk_and_count_alike(gql):
     offset = offset["business"]["documents"]
     assert [e["node"]["id"] for e in offset["edges"]] == contracts[::-1][2:]
     assert offset["totalCount"] == 4 and offset["pageInfo"]["hasPreviousPage"] is True
+
+
+async def test_a_link_order_cursor_is_refused_by_the_other_lists(gql):
+    """A cursor names its order: one from an entity's list by link time is not a
+    place in the workspace's documents or entities (no silent other order)."""
+    contact, _ = await linked_in_another_order(gql, n=3)
+    cursor = (await page_of(gql, contact, order="LINKED_AT", first=1))["pageInfo"]["endCursor"]
+    for query in ("query($a: String) { documents(first: 2, after: $a) { nodes { id } } }",
+                  "query($a: String) { entities(first: 2, after: $a) { nodes { id } } }"):
+        error = await gql.error(query, {"a": cursor}, code="validation_error")
+        assert error["extensions"]["details"]["fields"] == {
+            "after": "is a cursor of the list in another order"}

@@ -75,9 +75,9 @@ UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data"
 # A deleted document's bytes stop counting toward the quota at once (the sweep
 # removes them after the grace period), and its links go: it leaves every list.
 # greatest(): documents recorded before sizes were counted must not drive
-# used_bytes below zero. The paths returned
-# are those of the row as deleted (a preview recorded just before is among them;
-# none can be recorded after), for the move that follows.
+# used_bytes below zero. The paths returned are those of the row as deleted (a
+# preview recorded just before is among them; none can be recorded after), for
+# the move that follows.
 SOFT_DELETE_DOCUMENT = """
 with deleted as (
     update documents set deleted_at = now(), updated_at = now()

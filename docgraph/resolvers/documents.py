@@ -253,6 +253,7 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
     """
     ctx.principal.require(READ_DOCUMENTS)
     f = resources.DOCUMENT_FILTER.parse(filters or {})
+    page = page.in_order()
     folder = f.get("folder")
     folder_prefix = None
     if folder is not None and f.get("include_subfolders"):
@@ -295,10 +296,8 @@ def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None
          "status": v.nullable(v.document_status),
          "order": v.nullable(v.linked_document_order)},
     )
-    page = page or PageRequest()
     by_link_time = cleaned["order"] is LinkedDocumentOrder.LINKED_AT
-    if page.after is not None and page.after.by_link_time is not by_link_time:
-        raise v.fail({"after": "is a cursor of the list in another order"})
+    page = (page or PageRequest()).in_order(by_link_time=by_link_time)
     return EntityDocumentsQuery(entity_id=cleaned["id"], role=cleaned["role"],
                                 type=cleaned["type"], status=cleaned["status"], page=page,
                                 by_link_time=by_link_time, with_links=with_links,

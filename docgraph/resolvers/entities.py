@@ -123,7 +123,7 @@ async def list_entities(ctx: RequestContext, *, entity_type: Any = None,
     """The workspace's entities (of one type, or whose name contains a text), newest
     first (the total counted only ``with_total``)."""
     ctx.principal.require(READ_DOCUMENTS)
-    page = page or PageRequest()
+    page = (page or PageRequest()).in_order()
     f = v.parse_fields({"entity_type": entity_type, "name_contains": name_contains},
                        {"entity_type": v.nullable(v.entity_type),
                         "name_contains": v.nullable(v.search_text)})

@@ -178,6 +178,13 @@ class PageRequest:
             raise validation.fail(problems)
         return cls(limit=limit, offset=(number - 1) * limit)
 
+    def in_order(self, *, by_link_time: bool = False) -> PageRequest:
+        """This request, for a list in this order: a cursor of another order (an
+        entity's documents by link time, say) is a ``validation_error``."""
+        if self.after is not None and self.after.by_link_time is not by_link_time:
+            raise validation.fail({"after": "is a cursor of the list in another order"})
+        return self
+
     @property
     def after_created_at(self) -> datetime | None:
         return self.after.created_at if self.after else None

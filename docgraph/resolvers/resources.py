@@ -107,6 +107,7 @@ DOCUMENT_FOLDER = Field("folder", FOLDER,
                         "Absolute folder path, e.g. /clients/acme/ndas; created on demand.",
                         nullable=True)
 DOCUMENT_TAGS = Field("tags", TAGS, "At most 50 tags of 1-64 characters.")
+DOCUMENT_KIND = Field("type", DOCUMENT_TYPE, "What kind of document it is.")
 DOCUMENT_USER_DATA = Field("user_data", JSON_OBJECT,
                            "Any JSON object of yours, at most 64 KiB.")
 DOCUMENT_SHA256 = Field("sha256", SHA256,
@@ -122,7 +123,7 @@ DOCUMENT = Output("Document", "A file's metadata; its bytes live in object stora
     DOCUMENT_STORAGE_PATH,
     DOCUMENT_FOLDER,
     DOCUMENT_TAGS,
-    Field("type", DOCUMENT_TYPE, "What kind of document it is."),
+    DOCUMENT_KIND,
     Field("status", DOCUMENT_STATUS,
           "Verification status: pending, then verified or rejected; verified, then expired."),
     DOCUMENT_USER_DATA,
@@ -159,8 +160,7 @@ DOCUMENT_CREATE = Input(
          DOCUMENT_SHA256.described(
              "SHA-256 of the bytes (hex); if given, the uploaded bytes are checked against "
              "it (as they are against one declared for the upload)."),
-         DOCUMENT_DESCRIPTION, DOCUMENT_FOLDER, DOCUMENT_TAGS,
-         Field("type", DOCUMENT_TYPE, "What kind of document it is."),
+         DOCUMENT_DESCRIPTION, DOCUMENT_FOLDER, DOCUMENT_TAGS, DOCUMENT_KIND,
          DOCUMENT_USER_DATA.described("Any JSON object, at most 64 KiB (default {})."),),
         required=("name", "mime_type", "storage_path"),
         nullable=("size_bytes", "sha256", "description", "folder"),
@@ -172,8 +172,7 @@ DOCUMENT_UPDATE = Input(
         (DOCUMENT_NAME, DOCUMENT_DESCRIPTION.described("Free text; null clears it."),
          DOCUMENT_FOLDER.described("Absolute folder path; null takes the document out of "
                                    "folders."),
-         DOCUMENT_TAGS.described("Replaces the tags."),
-         Field("type", DOCUMENT_TYPE, "What kind of document it is."),
+         DOCUMENT_TAGS.described("Replaces the tags."), DOCUMENT_KIND,
          DOCUMENT_USER_DATA.described("Replaces `user_data`.")),
         nullable=("description", "folder")))
 
@@ -250,19 +249,20 @@ ENTITY = Output("Entity", "Something documents are linked to.", (
     Field("updated_at", TIMESTAMP, "When it last changed."),
 ))
 
+_NEW_ENTITY_ID = ENTITY_ID.described("The entity's id, e.g. the one it has in your system "
+                                     "(default: new).")
+_NEW_ENTITY_ATTRIBUTES = ENTITY_ATTRIBUTES.described("A JSON object, at most 64 KiB "
+                                                     "(default {}).")
 ENTITY_CREATE = Input(
     "EntityCreate", "An entity of any type; contacts and companies need a name.",
-    accepts((Field("entity_type", ENTITY_TYPE, "What it is."),
-             ENTITY_ID.described("The entity's id, e.g. the one it has in your system "
-                                 "(default: new)."),
+    accepts((Field("entity_type", ENTITY_TYPE, "What it is."), _NEW_ENTITY_ID,
              ENTITY_NAME_FIELD.described("Its name (required for contacts and companies)."),
-             ENTITY_ATTRIBUTES.described("A JSON object, at most 64 KiB (default {}).")),
+             _NEW_ENTITY_ATTRIBUTES),
             required=("entity_type",), nullable=("name",)))
 # A contact's or a company's: the type is the path's (REST) or the mutation's (GraphQL).
 NAMED_ENTITY_CREATE = Input(
     "NamedEntityCreate", "A contact or business; id is optional (your own).",
-    accepts((ENTITY_CREATE.fields[1].field, ENTITY_NAME_FIELD.described("Its name."),
-             ENTITY_CREATE.fields[3].field),
+    accepts((_NEW_ENTITY_ID, ENTITY_NAME_FIELD.described("Its name."), _NEW_ENTITY_ATTRIBUTES),
             required=("name",)))
 ENTITY_UPDATE = Input(
     "EntityUpdate", "The fields to change; omitted fields stay as they are.",

@@ -46,18 +46,16 @@ class Key:
     """One key of a view.
 
     ``path``: where the value is read (dotted attributes of the shown record,
-    ``""`` for the record itself; default: the field's name). ``json``: how
-    the value is written, when not as the field's kind writes it. ``view``:
-    the value is an object (or with ``many``, a list of objects) of another
-    view. ``when``: the key is present exactly when the condition holds.
-    ``omit_none``: the key is left out while its value is None.
+    ``""`` for the record itself; default: the field's name); the value is
+    written as the field's kind writes it. ``view``: the value is an object
+    (or with ``many``, a list of objects) of another view. ``when``: the key
+    is present exactly when the condition holds. ``omit_none``: the key is
+    left out while its value is None.
     """
 
     name: str
     field: Field | None = None
     path: str | None = None
-    json: Callable[[Any], Any] | None = None
-    schema: Schema | None = None
     view: View | None = None
     many: bool = False
     when: When | None = None
@@ -71,11 +69,7 @@ class Key:
         field = self.field
         if self.when is not None or self.omit_none:  # present only with a value
             field = dataclasses.replace(field, nullable=False)
-        schema = output_schema(field)
-        if self.schema is not None:
-            schema = {**self.schema, "description": self.schema.get(
-                "description", self.field.description)}
-        return schema
+        return output_schema(field)
 
 
 def key(field: Field, name: str | None = None, **options: Any) -> Key:
@@ -157,6 +151,4 @@ def _writer(k: Key) -> Callable[[Any], Any] | None:
     if k.view is not None:
         view = k.view
         return view.dump_many if k.many else view.dump
-    if k.json is not None:
-        return k.json
     return k.field.kind.json if k.field is not None else None
