@@ -38,6 +38,7 @@ from docgraph.jobs.maintenance import housekeeping
 from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
+from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
 from docgraph.storage.factory import build_store
@@ -72,9 +73,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
         jobs = BackgroundJobs()
+        limiter = RateLimiter(db, lease=settings.rate_limit_lease,
+                              window_seconds=settings.rate_limit_window_seconds)
         app.state.services = services = Services(
             db=db, store=store, jobs=jobs, settings=settings,
-            keys=KeyVerifier(db, settings.key_cache_seconds))
+            keys=KeyVerifier(db, settings.key_cache_seconds), rate_limits=limiter)
         # Everything built so far (schema, caches, modules) lives as long as the
         # process: move it out of the cyclic collector's generations, so that
         # collections triggered by requests' short-lived objects stop rescanning it.
@@ -86,6 +89,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 yield
         finally:
             await jobs.aclose()
+            # Served its last request: what its leases hold goes back to their windows.
+            await limiter.give_back()
             await store.close()
             await db.close()
 
@@ -124,7 +129,6 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     middleware += [
         Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=HEALTH_PATHS,
                    key_limit=settings.rate_limit, address_limit=settings.address_rate_limit,
-                   window_seconds=settings.rate_limit_window_seconds,
                    pricing={GRAPHQL_PATH: cost.pricing(
                        max_body_bytes=settings.graphql_max_body_bytes,
                        max_root_fields=settings.graphql_max_root_fields,

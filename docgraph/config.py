@@ -210,6 +210,11 @@ class Settings:
     rate_limit_window_seconds: int = setting(
         60, parse=_int(1, 86400),
         help="Length of a rate-limit window; it starts at a client's first request.")
+    rate_limit_lease: int = setting(
+        20, parse=_int(1, 10000),
+        help="Most requests of a window each worker process leases from PostgreSQL at once and "
+             "then counts in memory (fewer as the window runs out); `1` counts every request "
+             "in PostgreSQL. See *Rate limits*.")
     address_rate_limit: int = setting(
         600, parse=_int(1),
         help="Requests per window from one client address that carry no valid key (failed "

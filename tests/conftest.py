@@ -141,6 +141,11 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
                                     # The whole session calls from 127.0.0.1: a per-address
                                     # limit no test reaches unless it sets its own.
                                     "address_rate_limit": TEST_ADDRESS_RATE_LIMIT,
+                                    # Every request counted in PostgreSQL (no leases), so a
+                                    # request's X-Statement-Count is fixed: the limiter's one,
+                                    # the key's lookup, its own. Leases are tested with
+                                    # settings of their own (tests/test_rate_limits.py).
+                                    "rate_limit_lease": 1,
                                     **overrides})
 
 

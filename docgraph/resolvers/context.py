@@ -1,8 +1,8 @@
 """What every use case gets: the process's services, who calls, and this request's loaders.
 
 :class:`Services` is built once per process by the app (the database pool,
-the object store, the background jobs, the key verifier, the settings).
-Both faces build one :class:`RequestContext` per request from it
+the object store, the background jobs, the key verifier, the rate limiter and
+its leases, the settings). Both faces build one :class:`RequestContext` per request from it
 (``docgraph.http.context.request_context``). The dataloaders are created on
 first use and live as long as the request: their caches never outlive it,
 and never mix workspaces. Reading through them needs ``read:documents``
@@ -27,6 +27,7 @@ from docgraph.resolvers.loaders import (
     EntityByIdLoader,
     LinksByDocumentLoader,
 )
+from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.storage.base import ObjectStore
 
 
@@ -45,6 +46,7 @@ class Services:
     jobs: Jobs
     settings: Settings
     keys: KeyVerifier
+    rate_limits: RateLimiter
 
 
 @contextlib.contextmanager
