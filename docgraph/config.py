@@ -241,8 +241,12 @@ class Settings:
              "instance crashed) before a retry may run it again.")
     purge_interval_seconds: float = setting(
         300.0, parse=_float(1.0),
-        help="How often each instance deletes expired idempotency records and ended rate-limit "
-             "windows.")
+        help="How often each instance deletes expired idempotency records, ended rate-limit "
+             "windows and events older than `DOCGRAPH_EVENT_RETENTION_DAYS`.")
+    event_retention_days: int = setting(
+        90, parse=_int(1, 36500),
+        help="How long events (the audit trail, and what webhooks and subscriptions can "
+             "resume from) are kept, in days; older ones are purged in batches.")
     storage_backend: str = setting(
         "local", parse=_choice("local", "s3"),
         help="Object storage: `local` (files under `DOCGRAPH_STORAGE_ROOT`, signed URLs served by "

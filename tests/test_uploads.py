@@ -47,7 +47,7 @@ async def record(db, tenant, storage_path: str, size: int):
     return await documents_db.insert_uploaded_document(
         db, tenant.id, uuid.uuid4(), name="recorded.txt", description=None,
         mime_type="text/plain", size_bytes=size, storage_path=storage_path, folder=None,
-        tags=[], type="other", user_data={}, created_by=None)
+        tags=[], type="other", user_data={}, created_by=None, actor="system")
 
 
 async def put(ticket, body: bytes) -> httpx.Response:

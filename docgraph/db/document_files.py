@@ -12,19 +12,27 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from docgraph.db.database import Connection, Database, Executor
+from docgraph.db.documents import DOCUMENT_COLUMNS
+from docgraph.db.events import document_event
 
 SELECT_LIVE_DOCUMENT_FILE = """
 select storage_path, mime_type, preview_path from documents
 where workspace_id = $1 and id = $2 and deleted_at is null
 """
-# Only while the document is live and still points at the bytes measured.
-SET_IMAGE = """
-update documents
-set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
-    preview_height = $8, image_checked_at = now()
-where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
-returning id
-"""
+# Only while the document is live and still points at the bytes measured. The
+# document's `image` changes: its event is document.updated, by the system.
+SET_IMAGE = f"""
+with measured as (
+    update documents as d
+    set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
+        preview_height = $8, image_checked_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.storage_path = $3 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("measured", "'document.updated'", "'system'")}
+)
+select id from measured
+"""  # noqa: S608 - composed of constants; values are $n parameters
 # Looked at, and nothing to record: not really an image, too large, or no bytes.
 MARK_IMAGE_CHECKED = """
 update documents set image_checked_at = now()

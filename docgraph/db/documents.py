@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 
 from docgraph.db.database import Executor
+from docgraph.db.events import document_event
+from docgraph.db.links import LINK_COLUMNS
 from docgraph.errors import StorageConflict
 
 DOCUMENT_COLUMNS = """
@@ -26,10 +28,11 @@ insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
 
 # Record a document on bytes uploaded through a signed URL, in one statement: the
 # upload ($7) stops being pending, its size moves from the workspace's pending to
-# its used bytes, the folder ($8) is created on demand, and the document is
-# inserted. Nothing happens (no row) when the upload is no longer pending. As one
-# statement, it holds the workspace row's lock only while it runs and commits,
-# never across a round trip to the client.
+# its used bytes, the folder ($8) is created on demand, the document is inserted,
+# and so is its event (document.created, by the actor $14). Nothing happens (no
+# row) when the upload is no longer pending. As one statement, it holds the
+# workspace row's lock only while it runs and commits, never across a round trip
+# to the client.
 INSERT_UPLOADED_DOCUMENT = f"""
 with recorded as (
     delete from uploads where workspace_id = $1 and storage_path = $7 returning size_bytes
@@ -43,12 +46,16 @@ with recorded as (
     insert into folders (workspace_id, path)
     select $1, $8::text from counted where $8::text is not null
     on conflict do nothing
+), inserted as (
+    insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
+                                storage_path, folder, tags, type, user_data, created_by,
+                                checksum_sha256)
+    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 from counted
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("inserted", "'document.created'", "$14::text", links=None)}
 )
-insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
-                            storage_path, folder, tags, type, user_data, created_by,
-                            checksum_sha256)
-select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 from counted
-returning {DOCUMENT_COLUMNS}
+select * from inserted
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 SELECT_DOCUMENTS_BY_ID = f"""
@@ -57,18 +64,24 @@ from documents d
 where d.workspace_id = $1 and d.id = any($2::uuid[]) and d.deleted_at is null
 """  # noqa: S608 - composed of constants; values are $n parameters
 
-# Each field changes only when its flag is true, so one statement serves every PATCH.
+# Each field changes only when its flag is true, so one statement serves every PATCH;
+# with its event (document.updated, by the actor $15).
 UPDATE_DOCUMENT = f"""
-update documents as d set
-    name = case when $3 then $4::text else d.name end,
-    description = case when $5 then $6::text else d.description end,
-    folder = case when $7 then $8::text else d.folder end,
-    tags = case when $9 then $10::text[] else d.tags end,
-    type = case when $11 then $12::text else d.type end,
-    user_data = case when $13 then $14::jsonb else d.user_data end,
-    updated_at = now()
-where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
-returning {DOCUMENT_COLUMNS}
+with updated as (
+    update documents as d set
+        name = case when $3 then $4::text else d.name end,
+        description = case when $5 then $6::text else d.description end,
+        folder = case when $7 then $8::text else d.folder end,
+        tags = case when $9 then $10::text[] else d.tags end,
+        type = case when $11 then $12::text else d.type end,
+        user_data = case when $13 then $14::jsonb else d.user_data end,
+        updated_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("updated", "'document.updated'", "$15::text")}
+)
+select * from updated
 """  # noqa: S608 - composed of constants; values are $n parameters
 UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data")
 
@@ -77,35 +90,50 @@ UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data"
 # greatest(): documents recorded before sizes were counted must not drive
 # used_bytes below zero. The paths returned are those of the row as deleted (a
 # preview recorded just before is among them; none can be recorded after), for
-# the move that follows.
-SOFT_DELETE_DOCUMENT = """
+# the move that follows. Its event (document.deleted, by the actor $3) holds the
+# document as it was deleted, with the links it lost and ``deletedAt``.
+SOFT_DELETE_DOCUMENT = f"""
 with deleted as (
-    update documents set deleted_at = now(), updated_at = now()
-    where workspace_id = $1 and id = $2 and deleted_at is null
-    returning id, deleted_at, size_bytes, storage_path, preview_path
+    update documents as d set deleted_at = now(), updated_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}, d.deleted_at
 ), unlinked as (
     delete from links l using deleted where l.workspace_id = $1 and l.document_id = deleted.id
+    returning {LINK_COLUMNS}
+), event as (
+    {document_event("deleted", "'document.deleted'", "$3::text", links="unlinked",
+                    extra="'deletedAt', docgraph_json_time(c.deleted_at)")}
+), counted as (
+    update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
+    from deleted
+    where w.id = $1
+    returning deleted.id, deleted.deleted_at, deleted.storage_path, deleted.preview_path
 )
-update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
-from deleted
-where w.id = $1
-returning deleted.id, deleted.deleted_at, deleted.storage_path, deleted.preview_path
-"""
+select * from counted
+"""  # noqa: S608 - composed of constants; values are $n parameters
 # A deletion recorded whose bytes were not moved yet (the move failed or was cut short).
 SELECT_UNMOVED_DELETION = """
 select id, deleted_at, storage_path, preview_path from documents
 where workspace_id = $1 and id = $2 and deleted_at is not null and bytes_moved_at is null
 """
 
-# verified_at and rejection_reason follow the status (the table checks it too).
+# verified_at and rejection_reason follow the status (the table checks it too). The
+# event is named after the new status: document.verified, .rejected or .expired (by
+# the actor $6).
 CHANGE_STATUS = f"""
-update documents as d set
-    status = $3::text,
-    verified_at = case when $3::text = 'verified' then now() end,
-    rejection_reason = case when $3::text = 'rejected' then $4::text end,
-    updated_at = now()
-where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null and d.status = any($5::text[])
-returning {DOCUMENT_COLUMNS}
+with changed as (
+    update documents as d set
+        status = $3::text,
+        verified_at = case when $3::text = 'verified' then now() end,
+        rejection_reason = case when $3::text = 'rejected' then $4::text end,
+        updated_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+      and d.status = any($5::text[])
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("changed", "'document.' || $3::text", "$6::text")}
+)
+select * from changed
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 SELECT_LIVE_DOCUMENT_AT = """
@@ -311,15 +339,16 @@ async def insert_uploaded_document(
     db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *, name: str,
     description: str | None, mime_type: str, size_bytes: int, storage_path: str,
     folder: str | None, tags: Sequence[str], type: str, user_data: Mapping[str, Any],
-    created_by: uuid.UUID | None, checksum_sha256: bytes | None = None,
+    created_by: uuid.UUID | None, checksum_sha256: bytes | None = None, actor: str,
 ) -> Mapping[str, Any] | None:
     """Record a document on the pending upload at ``storage_path`` (see
-    INSERT_UPLOADED_DOCUMENT); None when the upload is no longer pending. A live
-    document at the same storage path is a conflict."""
+    INSERT_UPLOADED_DOCUMENT), with its event by ``actor``; None when the upload is no
+    longer pending. A live document at the same storage path is a conflict."""
     try:
         return await db.fetchrow(INSERT_UPLOADED_DOCUMENT, workspace_id, document_id, name,
                                  description, mime_type, size_bytes, storage_path, folder,
-                                 list(tags), type, user_data, created_by, checksum_sha256)
+                                 list(tags), type, user_data, created_by, checksum_sha256,
+                                 actor)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "documents_live_storage_path":
             raise StorageConflict(details={"storage_path": storage_path}) from exc
@@ -332,19 +361,22 @@ async def select_documents_by_id(db: Executor, workspace_id: uuid.UUID,
 
 
 async def update_document(conn: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID,
-                          changes: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """Apply ``changes`` (a subset of ``UPDATABLE_FIELDS``) to a live document."""
+                          changes: Mapping[str, Any], *,
+                          actor: str) -> Mapping[str, Any] | None:
+    """Apply ``changes`` (a subset of ``UPDATABLE_FIELDS``) to a live document, with its
+    event by ``actor``."""
     args: list[Any] = []
     for field in UPDATABLE_FIELDS:
         args += [field in changes, changes.get(field)]
-    return await conn.fetchrow(UPDATE_DOCUMENT, workspace_id, document_id, *args)
+    return await conn.fetchrow(UPDATE_DOCUMENT, workspace_id, document_id, *args, actor)
 
 
-async def soft_delete_document(db: Executor, workspace_id: uuid.UUID,
-                               document_id: uuid.UUID) -> Mapping[str, Any] | None:
-    """Mark a live document deleted and take its size off the workspace's used bytes:
-    its ``id``, ``deleted_at``, ``storage_path`` and ``preview_path``, or None."""
-    return await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
+async def soft_delete_document(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID,
+                               *, actor: str) -> Mapping[str, Any] | None:
+    """Mark a live document deleted (with its event, by ``actor``) and take its size off
+    the workspace's used bytes: its ``id``, ``deleted_at``, ``storage_path`` and
+    ``preview_path``, or None."""
+    return await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id, actor)
 
 
 async def select_unmoved_deletion(db: Executor, workspace_id: uuid.UUID,
@@ -361,10 +393,12 @@ async def live_document_at(db: Executor, workspace_id: uuid.UUID, storage_path: 
 
 async def change_status(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
                         to: str, allowed_from: Sequence[str],
-                        rejection_reason: str | None = None) -> Mapping[str, Any] | None:
-    """Move a live document to ``to`` if its status is one of ``allowed_from``."""
+                        rejection_reason: str | None = None,
+                        actor: str) -> Mapping[str, Any] | None:
+    """Move a live document to ``to`` if its status is one of ``allowed_from`` (with the
+    event ``document.<to>``, by ``actor``)."""
     return await db.fetchrow(CHANGE_STATUS, workspace_id, document_id, to, rejection_reason,
-                             list(allowed_from))
+                             list(allowed_from), actor)
 
 
 async def select_document_status(db: Executor, workspace_id: uuid.UUID,

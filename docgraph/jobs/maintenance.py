@@ -1,4 +1,5 @@
-"""The app's periodic housekeeping: purging expired shared state, sweeping storage.
+"""The app's periodic housekeeping: purging expired shared state and old events,
+sweeping storage.
 
 Each instance runs both on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
@@ -26,12 +27,14 @@ READY_RETRY_SECONDS = 5.0
 
 
 async def purge_periodically(services: Services) -> None:
-    """Every ``DOCGRAPH_PURGE_INTERVAL_SECONDS`` (±50 %): delete expired shared state."""
+    """Every ``DOCGRAPH_PURGE_INTERVAL_SECONDS`` (±50 %): delete expired shared state and
+    the events older than ``DOCGRAPH_EVENT_RETENTION_DAYS``."""
     interval = services.settings.purge_interval_seconds
     while True:
         await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
         try:
-            purged = await purge_expired(services.db)
+            purged = await purge_expired(
+                services.db, event_retention_days=services.settings.event_retention_days)
         except Unavailable:
             log.warning("purge skipped: the database is unavailable")
             continue

@@ -103,6 +103,7 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
         storage_path=upload.storage_path, folder=new.get("folder"), tags=new.get("tags", []),
         type=new.get("type", DocumentType.OTHER), user_data=new.get("user_data", {}),
         created_by=ctx.principal.key_id, checksum_sha256=upload.checksum_sha256,
+        actor=ctx.principal.actor,
     )
     if row is None:
         raise StorageConflict("The upload at storage_path was already recorded or has expired.",
@@ -137,7 +138,8 @@ async def update_document(ctx: RequestContext, document_id: Any,
     async with ctx.db.transaction() as conn:
         if folder is not None:
             await documents_db.insert_folder(conn, ctx.workspace_id, folder)
-        row = await documents_db.update_document(conn, ctx.workspace_id, doc_id, cleaned)
+        row = await documents_db.update_document(conn, ctx.workspace_id, doc_id, cleaned,
+                                                 actor=ctx.principal.actor)
     if row is None:
         raise _not_found()
     return _remember(ctx, DocumentRecord.from_row(row))
@@ -158,7 +160,8 @@ async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocum
     ctx.principal.require(WRITE_DOCUMENTS)
     doc_id = v.check("id", v.identifier, document_id)
     await ctx.store.ensure_available()
-    deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id)
+    deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id,
+                                                      actor=ctx.principal.actor)
     if deleted is None:
         deleted = await documents_db.select_unmoved_deletion(ctx.db, ctx.workspace_id, doc_id)
         if deleted is None:
@@ -202,7 +205,8 @@ async def _change_status(ctx: RequestContext, document_id: Any, to: DocumentStat
     allowed_from = TRANSITIONS[to]
     row = await documents_db.change_status(ctx.db, ctx.workspace_id, document_id, to=to,
                                            allowed_from=allowed_from,
-                                           rejection_reason=rejection_reason)
+                                           rejection_reason=rejection_reason,
+                                           actor=ctx.principal.actor)
     if row is None:
         current = await documents_db.select_document_status(ctx.db, ctx.workspace_id,
                                                             document_id)

@@ -201,12 +201,13 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
     ) -> dict[EntityDocumentsQuery, EntityDocuments]:
         sample = keys[0]
         page = sample.page
-        after = page.after
+        after_id = page.after_id  # the page is in its order: a UUID cursor, if any
         rows = await documents_db.select_entity_document_pages(
             self.db, self.workspace_id, sorted({k.entity_id for k in keys}),
             role=sample.role, type=sample.type, status=sample.status,
             by_link_time=sample.by_link_time,
-            after=(after.created_at, after.id) if after is not None else None,
+            after=((page.after_created_at, after_id)
+                   if page.after_created_at is not None and after_id is not None else None),
             offset=page.offset, limit=page.limit, with_links=sample.with_links,
             with_total=sample.with_total,
         )

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 from docgraph.db import idempotency, rate_limits
 from docgraph.db.database import Database, ping
+from docgraph.resolvers.events import purge_old_events
 from docgraph.storage.base import ObjectStore
 
 
-async def purge_expired(db: Database) -> dict[str, int]:
-    """Delete expired idempotency records and rate-limit windows that ended."""
-    return {"idempotency_records": await idempotency.purge_expired(db),
-            "rate_limit_windows": await rate_limits.purge_ended_windows(db)}
+async def purge_expired(db: Database, *,
+                        event_retention_days: int | None = None) -> dict[str, int]:
+    """Delete expired idempotency records, rate-limit windows that ended and (given a
+    retention) events older than ``event_retention_days``, in bounded batches."""
+    purged = {"idempotency_records": await idempotency.purge_expired(db),
+              "rate_limit_windows": await rate_limits.purge_ended_windows(db)}
+    if event_retention_days is not None:
+        purged["events"] = await purge_old_events(db, event_retention_days)
+    return purged
 
 
 async def database_ready(db: Database) -> bool:

@@ -238,6 +238,86 @@ class EntityRecord:
         )
 
 
+# -- events ------------------------------------------------------------------------
+
+# Every event type, with what makes it. The type is ``object.change``; data holds the
+# object under the first part's name (a link's events are about its document).
+EVENT_TYPES: Mapping[str, str] = {
+    "document.created": "A document was recorded (createDocument, POST /v1/documents). "
+                        "data.document: the document.",
+    "document.updated": "A document's metadata changed (updateDocument, PATCH "
+                        "/v1/documents/{id}), or the system measured an image document "
+                        "(its image size and preview). data.document: the document after.",
+    "document.deleted": "A document was deleted (deleteDocument, DELETE /v1/documents/{id}); "
+                        "its links went with it. data.document: the document as it was "
+                        "deleted, with the links it lost and deletedAt.",
+    "document.verified": "PENDING -> VERIFIED (verifyDocument). data.document: the document "
+                         "after.",
+    "document.rejected": "PENDING -> REJECTED (rejectDocument). data.document: the document "
+                         "after.",
+    "document.expired": "VERIFIED -> EXPIRED (expireDocument). data.document: the document "
+                        "after.",
+    "document.linked": "A document was linked to an entity (linkDocument, POST "
+                       "/v1/documents/{id}/link); linking again makes no event. data.link: "
+                       "the new link.",
+    "document.unlinked": "A link was removed (unlinkDocument, DELETE "
+                         "/v1/documents/{id}/link). data.link: the link as it was.",
+    "entity.created": "An entity was created (createContact, createBusiness, createEntity, "
+                      "POST /v1/contacts, /v1/businesses, /v1/entities). data.entity: the "
+                      "entity.",
+    "entity.updated": "An entity changed (updateContact, updateBusiness, updateEntity, PATCH "
+                      "on them). data.entity: the entity after.",
+}
+
+# The actor of the events no API key caused (background jobs, the command line).
+SYSTEM_ACTOR = "system"
+# The largest txid or sequence number a position may name (PostgreSQL's bigint).
+POSITION_MAX = 2**63 - 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True, order=True)
+class EventPosition:
+    """Where an event sits in the order readers of the outbox follow: its transaction,
+    then its sequence number. Spelled as the event's id, ``evt_`` and 32 hex digits,
+    so ids sort as their events are delivered."""
+
+    txid: int
+    seq: int
+
+    @property
+    def token(self) -> str:
+        return f"evt_{self.txid:016x}{self.seq:016x}"
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class EventRecord:
+    """One change, as recorded with it: see ``db.events``."""
+
+    seq: int
+    txid: int
+    type: str
+    occurred_at: datetime
+    actor: str
+    document_id: uuid.UUID | None
+    entity_ids: list[uuid.UUID]
+    data: dict[str, Any]
+
+    @property
+    def position(self) -> EventPosition:
+        return EventPosition(self.txid, self.seq)
+
+    @property
+    def id(self) -> str:
+        return self.position.token
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> EventRecord:
+        return cls(seq=row["seq"], txid=row["txid"], type=row["type"],
+                   occurred_at=row["occurred_at"], actor=row["actor"],
+                   document_id=row["document_id"], entity_ids=row["entity_ids"],
+                   data=row["data"])
+
+
 class _Edge(Protocol):
     @property
     def cursor(self) -> str: ...

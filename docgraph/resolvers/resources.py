@@ -24,7 +24,13 @@ from docgraph.resolvers.fields import (
     accepts,
 )
 from docgraph.resolvers.pagination import MAX_OFFSET, MAX_PAGE_SIZE
-from docgraph.resolvers.records import AttachmentType, DocumentStatus, DocumentType, EntityType
+from docgraph.resolvers.records import (
+    EVENT_TYPES,
+    AttachmentType,
+    DocumentStatus,
+    DocumentType,
+    EntityType,
+)
 
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
 
@@ -353,6 +359,50 @@ PREVIEW_IMAGE = Output(
         Field("height", PIXELS, "Height in pixels."),
         Field("expires_at", TIMESTAMP, "The URL works until then."),
     ))
+
+# -- events --------------------------------------------------------------------------
+
+EVENT_ID = Kind(GraphQLType.ID, output_schema=_string(pattern="^evt_[0-9a-f]{32}$"))
+EVENT_TYPE = Kind(GraphQLType.STRING, {"type": "string", "enum": list(EVENT_TYPES)},
+                  validate=v.event_type)
+ACTOR = Kind(GraphQLType.STRING, _text(1, 64), validate=v.actor)
+INSTANT = Kind(GraphQLType.DATETIME, _string(format="date-time", maxLength=64),
+               validate=v.instant)
+EVENT_DATA = Kind(GraphQLType.JSON, {"type": "object"})
+
+EVENT = Output(
+    "ChangeEvent",
+    "A change to the workspace's documents, links or entities, recorded in the transaction "
+    "that made it: the audit trail, and what webhooks and subscriptions deliver.", (
+        Field("id", EVENT_ID,
+              "The event's id: `evt_` and 32 hex digits. Ids sort in the order events are "
+              "delivered (by transaction, then within it)."),
+        Field("type", EVENT_TYPE,
+              "What happened: " + ", ".join(EVENT_TYPES) + "."),
+        Field("occurred_at", TIMESTAMP,
+              "When it happened (the database's time at the start of the change's "
+              "transaction)."),
+        Field("actor", Kind(GraphQLType.STRING, output_schema=_string()),
+              "Who made it: the id of the API key, or `system` for background jobs."),
+        Field("data", EVENT_DATA,
+              "The object as the GraphQL API shows it (camelCase fields, enum values as "
+              "GraphQL spells them, times in ISO 8601), under its name: `document` (with "
+              "its `links`; on `document.deleted` also `deletedAt`), `link` or `entity`. "
+              "Never a signed URL."),
+    ))
+
+EVENT_FILTER = Input(
+    "ChangeEventFilter", "Every given filter must match; omitted or null ones do not filter.",
+    tuple(Accepts(field, nullable=True) for field in (
+        Field("type", EVENT_TYPE, "Events of this type."),
+        Field("document_id", ID, "Events of this document (its own and its links')."),
+        Field("entity_id", ID,
+              "Events about this entity: its own, its links', and those of documents "
+              "linked to it at the time."),
+        Field("actor", ACTOR, "Events made by this API key (its id), or by `system`."),
+        Field("since", INSTANT, "Events that occurred at or after this time."),
+        Field("until", INSTANT, "Events that occurred before this time."),
+    )))
 
 # -- workspaces ----------------------------------------------------------------------
 

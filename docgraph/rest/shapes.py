@@ -76,6 +76,10 @@ BUSINESS_DOCUMENT = View(
 
 ENTITY = View("Entity", r.ENTITY.description, [key(f) for f in r.ENTITY.fields])
 
+# -- events --------------------------------------------------------------------------
+
+EVENT = View("ChangeEvent", r.EVENT.description, [key(f) for f in r.EVENT.fields])
+
 # -- seed 002's signed-upload step, and downloads ------------------------------------
 
 UPLOAD_TICKET = View("UploadTicket", r.UPLOAD_TICKET.description,
@@ -210,6 +214,19 @@ ATTACHMENT_LIST = View("AttachmentList", "Seed 003's ListAttachmentsResponse.", 
         key(Field("offset", r.COUNT, "Attachments skipped.")),
         key(TOTAL),
         key(Field("tooManyToCount", r.BOOLEAN, "Always false: the total is exact.")),
+    ], mapping=True)),
+], mapping=True)
+
+# Seed 000's {data, meta} envelope, paged by cursor (the audit trail grows at the top).
+EVENT_LIST = View("ChangeEventList", "A page of the audit trail, newest first.", [
+    Key("data", view=View("ChangeEvents", None, [
+        Key("events", view=EVENT, many=True)], mapping=True)),
+    Key("meta", view=View("ChangeEventsMeta", None, [
+        key(Field("per_page", r.PAGE_SIZE, "Events per page, at most 100.")),
+        key(Field("has_more", r.BOOLEAN, "Whether older events follow this page.")),
+        key(Field("next_cursor", Kind(r.GraphQLType.STRING, output_schema={"type": "string"}),
+                  "Pass it as `after` for the next page; null on the last page.",
+                  nullable=True)),
     ], mapping=True)),
 ], mapping=True)
 

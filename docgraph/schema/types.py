@@ -284,6 +284,29 @@ class EntityConnection:
         description="How many entities match the arguments, across all pages.")
 
 
+@strawberry.type(description=graphql_text(r.EVENT.description))
+@object_fields(r.EVENT)
+class ChangeEvent:
+    pass
+
+
+@strawberry.type(description="An event in a page of events, with its cursor.")
+class ChangeEventEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ChangeEvent = strawberry.field(description="The event.")
+
+
+@strawberry.type(description="A page of events, newest first.")
+class ChangeEventConnection:
+    edges: list[ChangeEventEdge] = strawberry.field(
+        description="The page's events, each with its cursor.")
+    nodes: list[ChangeEvent] = strawberry.field(
+        description="The page's events alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many events match the arguments, across all pages.")
+
+
 @strawberry.type(description="What linkDocument answers: the link, and whether this call "
                              "made it.")
 class LinkDocumentPayload:
