@@ -1,4 +1,4 @@
-"""Events: the transactional outbox and the audit trail (table ``events``, migration 0010).
+"""Events: the transactional outbox and the audit trail (table ``events``, migration 0011).
 
 Writing. Every statement that changes a document, a link or an entity also
 inserts its event, in a data-modifying CTE of that same statement (the pieces
