@@ -31,7 +31,9 @@ async def purge_periodically(services: Services) -> None:
     while True:
         await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
         try:
-            purged = await purge_expired(services.db)
+            purged = await purge_expired(
+                services.db,
+                persisted_operations_seconds=services.settings.graphql_apq_retention_seconds)
         except Unavailable:
             log.warning("purge skipped: the database is unavailable")
             continue
