@@ -56,12 +56,15 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
 
-    The object store is built here (no network call). The lifespan runs the
+    The object store is built here (no network call), and the GraphQL app with
+    the manifest of trusted documents, if any (a bad one: ``ConfigError``). The lifespan runs the
     housekeeping in the background (readiness, creating the bucket when
     missing, the periodic sweep and purge), so the app starts even while
     storage is down: metadata reads do not need it.
     """
     store = build_store(settings, local_route=STORAGE_PREFIX)
+    # Built first: a bad manifest of trusted documents stops the app here (ConfigError).
+    graphql = graphql_app(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -98,10 +101,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(STORAGE_PREFIX + "{key:path}", storage_object, methods=["GET", "PUT"]),
-        Route(GRAPHQL_PATH, graphql_app(settings)),
+        Route(GRAPHQL_PATH, graphql),
         *rest.routes(),
     ]
-    if settings.graphql_graphiql:
+    if settings.serves_graphiql:
         routes.append(Mount(GRAPHIQL_ASSETS_PATH,
                             app=StaticFiles(directory=graphiql.ASSETS_DIR)))
     # Outermost first. CORS wraps everything, the request id layer included: that
@@ -132,7 +135,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                    pricing={GRAPHQL_PATH: cost.pricing(
                        max_body_bytes=settings.graphql_max_body_bytes,
                        max_root_fields=settings.graphql_max_root_fields,
-                       max_tokens=settings.graphql_max_tokens)}),
+                       max_tokens=settings.graphql_max_tokens,
+                       operations=graphql.operations)}),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                    path_limits={GRAPHQL_PATH: settings.graphql_max_body_bytes}),
         Middleware(AuthMiddleware, is_public=is_public),

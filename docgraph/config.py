@@ -334,11 +334,40 @@ class Settings:
     graphql_graphiql: bool = setting(
         True, parse=_bool,
         help="Serve GraphiQL at `GET /graphql` (its assets come from docgraph itself). Turn off in "
-             "production.")
+             "production. Never served with `DOCGRAPH_TRUSTED_DOCUMENTS`.")
+    graphql_apq: str = setting(
+        "shared", parse=_choice("shared", "memory", "off"),
+        help="Automatic persisted queries (Apollo's protocol: a client sends a query's SHA-256 "
+             "alone once it has sent the query with it): `shared` keeps registered documents in "
+             "each process's memory and in PostgreSQL, so every instance and worker knows them; "
+             "`memory` in each process's memory only; `off` answers "
+             "`PERSISTED_QUERY_NOT_SUPPORTED` (clients then send full queries).")
+    graphql_apq_cache_size: int = setting(
+        512, parse=_int(1, 1_000_000),
+        help="Registered documents each process keeps in memory (least recently used go first).")
+    graphql_apq_max_document_bytes: int = setting(
+        32768, parse=_int(256, 1 << 24),
+        help="Largest document (UTF-8 bytes) kept as an automatic persisted query; a larger one "
+             "still runs, but its hash alone is never found.")
+    graphql_apq_retention_seconds: int = setting(
+        2592000, parse=_int(60),
+        help="How long a registration stays in PostgreSQL (30 days); a client still using it then "
+             "registers it again.")
+    trusted_documents: Path | None = setting(
+        None, parse=_path, shown="(none)",
+        help="A manifest of the only GraphQL documents that run (JSON `{sha256: document}`, as "
+             "GraphQL Codegen's `persisted-documents.json`; `docgraph persisted-documents` writes "
+             "one). Checked at startup. Requests name a document by hash or send its exact text; "
+             "anything else is refused (`persisted_query_required`).")
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def serves_graphiql(self) -> bool:
+        """GraphiQL runs arbitrary queries: never where only trusted documents run."""
+        return self.graphql_graphiql and self.trusted_documents is None
 
     @property
     def objects_dir(self) -> Path:

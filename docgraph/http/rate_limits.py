@@ -27,7 +27,7 @@ limited.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -46,14 +46,14 @@ RESET_HEADER = "X-RateLimit-Reset"
 class Pricing:
     """How many requests one request to a path counts for (GraphQL: its root fields).
 
-    ``price(scope, body)`` reads the request (a POST's body is buffered within
+    ``await price(scope, body)`` reads the request (a POST's body is buffered within
     ``max_body_bytes``; a GET's is empty) and may keep what it read in
     ``scope["state"]`` for the layers below; a request priced above ``max_cost``
     (or the key's whole limit) is refused (``OperationRefused``, 400) and counts 1.
     ``unit`` names what is counted in the refusal's details.
     """
 
-    price: Callable[[Scope, bytes], int]
+    price: Callable[[Scope, bytes], Awaitable[int]]
     max_body_bytes: int
     max_cost: int
     unit: str
@@ -111,7 +111,7 @@ class RateLimitMiddleware:
                 body = b""
                 if method == "POST":
                     body, receive = await buffer_body(scope, receive, pricing.max_body_bytes)
-                cost = pricing.price(scope, body)
+                cost = await pricing.price(scope, body)
             except PayloadTooLarge as error:
                 refusal = error
             if cost > cap:

@@ -34,7 +34,8 @@ async def purge_periodically(services: Services) -> None:
         await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
         try:
             purged = await purge_expired(
-                services.db, event_retention_days=services.settings.event_retention_days)
+                services.db, event_retention_days=services.settings.event_retention_days,
+                persisted_operations_seconds=services.settings.graphql_apq_retention_seconds)
         except Unavailable:
             log.warning("purge skipped: the database is unavailable")
             continue
