@@ -38,6 +38,7 @@ from docgraph.jobs.maintenance import housekeeping
 from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
+from docgraph.scanning.factory import build_scanner
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
 from docgraph.storage.factory import build_store
@@ -55,12 +56,14 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
 
-    The object store is built here (no network call). The lifespan runs the
-    housekeeping in the background (readiness, creating the bucket when
-    missing, the periodic sweep and purge), so the app starts even while
-    storage is down: metadata reads do not need it.
+    The object store and the scanner are built here (no network call). The
+    lifespan runs the housekeeping in the background (readiness, creating the
+    bucket when missing, the periodic sweep and purge, and scans due), so the
+    app starts even while storage or the scanner is down: metadata reads need
+    neither.
     """
     store = build_store(settings, local_route=STORAGE_PREFIX)
+    scanner = build_scanner(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -74,7 +77,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         jobs = BackgroundJobs()
         app.state.services = services = Services(
             db=db, store=store, jobs=jobs, settings=settings,
-            keys=KeyVerifier(db, settings.key_cache_seconds))
+            keys=KeyVerifier(db, settings.key_cache_seconds), scanner=scanner)
         # Everything built so far (schema, caches, modules) lives as long as the
         # process: move it out of the cyclic collector's generations, so that
         # collections triggered by requests' short-lived objects stop rescanning it.
