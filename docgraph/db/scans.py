@@ -90,17 +90,6 @@ from (select workspace_id, id from documents
       for update skip locked) failed
 where d.workspace_id = failed.workspace_id and d.id = failed.id
 """
-# Documents recorded while nothing scanned them, queued for a scan (docgraph scan).
-QUEUE_NOT_SCANNED = """
-update documents d
-set scan_status = 'pending', scan_attempts = 0, scan_due_at = now()
-from (select workspace_id, id from documents
-      where scan_status = 'not_scanned' and deleted_at is null
-        and ($1::uuid is null or workspace_id = $1::uuid)
-      limit $2
-      for update skip locked) waiting
-where d.workspace_id = waiting.workspace_id and d.id = waiting.id
-"""
 # Infected documents found before $1 whose bytes are still kept, locked.
 LOCK_INFECTED_UNPURGED = """
 select workspace_id, id, storage_path from documents
@@ -174,13 +163,6 @@ async def retry_later(db: Executor, workspace_id: uuid.UUID, document_id: uuid.U
 async def requeue_unreachable(db: Executor, *, limit: int) -> int:
     """Queue again up to ``limit`` documents whose scan failed for want of a scanner."""
     status = await db.execute(REQUEUE_UNREACHABLE, limit)
-    return int(status.split()[-1])
-
-
-async def queue_not_scanned(db: Executor, workspace_id: uuid.UUID | None, *,
-                            limit: int) -> int:
-    """Queue up to ``limit`` not-scanned documents (of one workspace, or all) for a scan."""
-    status = await db.execute(QUEUE_NOT_SCANNED, workspace_id, limit)
     return int(status.split()[-1])
 
 

@@ -212,16 +212,6 @@ async def purge_infected(db: Database, store: ObjectStore, found_before: Any) ->
             return purged
 
 
-async def queue_not_scanned(db: Database, workspace_id: uuid.UUID | None = None) -> int:
-    """Queue every not-scanned document (of one workspace, or all) for a scan."""
-    queued = 0
-    while True:
-        batch = await scans_db.queue_not_scanned(db, workspace_id, limit=REQUEUE_BATCH)
-        queued += batch
-        if batch < REQUEUE_BATCH:
-            return queued
-
-
 async def scanner_status(db: Database, scanner: Scanner | None,
                          settings: Settings) -> dict[str, Any]:
     """What ``/readyz`` says about scanning: configured or not, answering or not, queue."""
