@@ -31,6 +31,7 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 EICAR_SIGNATURE = "Docgraph.Test.EICAR.UNOFFICIAL"
 MARKER = b"DOCGRAPH-TEST-MALWARE-MARKER-6f1d"
 MARKER_SIGNATURE = "Docgraph.Test.Marker.UNOFFICIAL"
+STREAM_MAX_BYTES = 2 * 1024 * 1024
 
 
 def available() -> bool:
@@ -64,6 +65,8 @@ class Clamd:
             "LogTime yes",
             # Nothing here but our own signatures: no official databases to check for.
             "SelfCheck 0",
+            # Small, so that a test can send more than clamd takes (it refuses the rest).
+            f"StreamMaxLength {STREAM_MAX_BYTES}",
             "",
         ]))
         self.process: subprocess.Popen[bytes] | None = None

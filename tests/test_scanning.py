@@ -22,7 +22,7 @@ from docgraph.db.database import Database
 from docgraph.resolvers.sweeper import sweep
 from docgraph.storage.keys import deleted_key
 
-from .clamd import EICAR, EICAR_SIGNATURE, MARKER, MARKER_SIGNATURE, Clamd
+from .clamd import EICAR, EICAR_SIGNATURE, MARKER, MARKER_SIGNATURE, STREAM_MAX_BYTES, Clamd
 from .clamd import available as clamd_available
 from .conftest import make_tenant
 from .gql import GraphQL
@@ -152,6 +152,36 @@ async def test_a_clean_file_becomes_clean_and_downloadable(sgql, sapi, scan_clie
         await asyncio.sleep(0.05)
     assert found["data"]["pageCount"] == 2
     assert found["data"]["previewImage"]["url"]
+
+
+async def test_a_file_clamd_refuses_fails_for_good(sgql, sapi, db):
+    """Over clamd's StreamMaxLength it answers an error, not a verdict: FAILED, not
+    retried, never served."""
+    content = b"%PDF-1.4\n" + b"0" * (STREAM_MAX_BYTES + 1024)
+    doc = await sgql.create_document(content, name="huge.pdf")
+    assert await wait_for_status(sgql, doc["id"], "FAILED") == "FAILED"
+    assert await db.fetchval("select scan_failure from documents where id = $1",
+                             uuid.UUID(doc["id"])) == "refused"
+    body = assert_error(await sapi.get(f"/v1/documents/{doc['id']}/download-url"), 409,
+                        "document_not_clean")
+    assert body["details"] == {"scan_status": "failed"}
+
+
+def test_clamd_replies_are_parsed():
+    from docgraph.scanning.base import ScanRefused
+    from docgraph.scanning.clamav import parse_address, parse_reply
+
+    assert parse_reply("stream: OK").clean
+    assert parse_reply("stream: Eicar-Test-Signature FOUND").signature == \
+        "Eicar-Test-Signature"
+    with pytest.raises(ScanRefused, match="size limit"):
+        parse_reply("INSTREAM size limit exceeded. ERROR")
+    with pytest.raises(ScanRefused):
+        parse_reply("what?")
+    assert parse_address("/run/clamav/clamd.ctl") == "/run/clamav/clamd.ctl"
+    assert parse_address("127.0.0.1:3310") == ("127.0.0.1", 3310)
+    with pytest.raises(ValueError):
+        parse_address("clamd")
 
 
 async def test_scan_status_filters_lists_and_attachments_hide_unservable_documents(

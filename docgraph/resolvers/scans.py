@@ -12,8 +12,9 @@ to the scanner and records the result:
   removes them after the delete grace period;
 * the scanner did not answer: another try after ``scan_retry_seconds``,
   doubling, until ``scan_attempts`` tries were made: then ``failed``
-  (``unreachable``), and ``requeue_when_back`` queues it again as soon as the
-  scanner answers;
+  (``unreachable``), and ``scan_due`` queues it again as soon as the scanner
+  answers (but if the scanner answers a ping right then, this file is what it
+  cannot scan in time: ``refused``, for good);
 * the scanner refused the file (over its size limit, say): ``failed``
   (``refused``);
 * the object store did not answer: the try is given back and retried later.
@@ -124,9 +125,12 @@ async def _scan_claimed(db: Database, store: ObjectStore, scanner: Scanner,
         result = await scanner.scan(store.read(path))
     except ScannerUnavailable as exc:
         if attempts >= settings.scan_attempts:
-            log.warning("scan failed: the scanner did not answer %d tries: %s", attempts,
-                        exc.message, extra=extra)
-            await scans_db.record_failed(db, workspace_id, document_id, path, "unreachable")
+            # A scanner that answers now, but not for this file (too slow for the
+            # timeout, every time), would fail it again once requeued: for good.
+            failure = "refused" if await _answers(scanner) else "unreachable"
+            log.warning("scan failed: the scanner did not answer %d tries (%s): %s", attempts,
+                        failure, exc.message, extra=extra)
+            await scans_db.record_failed(db, workspace_id, document_id, path, failure)
             return ScanStatus.FAILED
         delay = _retry_delay(settings, attempts)
         log.info("scanner unreachable (%s); retrying in %.1f s", exc.message, delay,
@@ -153,6 +157,14 @@ async def _scan_claimed(db: Database, store: ObjectStore, scanner: Scanner,
             and has_preview_job(claimed["mime_type"]):
         await process_document_preview(db, store, workspace_id, document_id)
     return ScanStatus.CLEAN
+
+
+async def _answers(scanner: Scanner) -> bool:
+    try:
+        await scanner.ping()
+    except ScannerUnavailable:
+        return False
+    return True
 
 
 async def quarantine(db: Database, store: ObjectStore, workspace_id: uuid.UUID,
