@@ -7,6 +7,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DOCGRAPH_HOST=0.0.0.0 \
     DOCGRAPH_PORT=8000
 
+# libmagic: file types read from the bytes (docgraph.resolvers.filetypes).
+RUN apt-get update && apt-get install -y --no-install-recommends file \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY docgraph ./docgraph

@@ -39,6 +39,7 @@ from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.rate_limits import RateLimiter
+from docgraph.scanning.factory import build_scanner
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
 from docgraph.storage.factory import build_store
@@ -56,13 +57,15 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
 
-    The object store is built here (no network call), and the GraphQL app with
-    the manifest of trusted documents, if any (a bad one: ``ConfigError``). The lifespan runs the
-    housekeeping in the background (readiness, creating the bucket when
-    missing, the periodic sweep and purge), so the app starts even while
-    storage is down: metadata reads do not need it.
+    The object store and the scanner are built here (no network call), and the
+    GraphQL app with the manifest of trusted documents, if any (a bad one:
+    ``ConfigError``). The lifespan runs the housekeeping in the background
+    (readiness, creating the bucket when missing, the periodic sweep and purge,
+    and scans due), so the app starts even while storage or the scanner is down:
+    metadata reads need neither.
     """
     store = build_store(settings, local_route=STORAGE_PREFIX)
+    scanner = build_scanner(settings)
     # Built first: a bad manifest of trusted documents stops the app here (ConfigError).
     graphql = graphql_app(settings)
 
@@ -80,7 +83,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                               window_seconds=settings.rate_limit_window_seconds)
         app.state.services = services = Services(
             db=db, store=store, jobs=jobs, settings=settings,
-            keys=KeyVerifier(db, settings.key_cache_seconds), rate_limits=limiter)
+            keys=KeyVerifier(db, settings.key_cache_seconds), rate_limits=limiter,
+            scanner=scanner)
         # Everything built so far (schema, caches, modules) lives as long as the
         # process: move it out of the cyclic collector's generations, so that
         # collections triggered by requests' short-lived objects stop rescanning it.

@@ -132,6 +132,16 @@ def _bucket(raw: str) -> str:
     return value
 
 
+def _clamd_address(raw: str) -> str:
+    value = _text(raw)
+    if value.startswith("/"):
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected an absolute Unix socket path or host:port, got {raw!r}")
+    return value
+
+
 def setting(default: T, *, parse: Callable[[str], T], help: str, shown: str | None = None,
             required_for_serve: bool = False, secret: bool = False) -> T:
     """Declare a field of :class:`Settings` and the variable it is read from.
@@ -310,6 +320,32 @@ class Settings:
         help="How often each instance tries to sweep orphaned uploads and deleted documents' bytes "
              "(one instance at a time does the work; `0` turns the background sweep off; "
              "`docgraph sweep` runs it once).")
+    clamd_address: str | None = setting(
+        None, parse=_clamd_address, shown="(none)",
+        help="ClamAV's `clamd` to scan every new document with: its Unix socket "
+             "(`/run/clamav/clamd.ctl`) or `host:port` (its `TCPSocket`). Unset: no scanner; "
+             "documents are recorded `NOT_SCANNED` (downloadable unless "
+             "`DOCGRAPH_SCAN_REQUIRED`).")
+    scan_required: bool = setting(
+        False, parse=_bool,
+        help="Serve only bytes a scanner found clean: `NOT_SCANNED` documents' download and "
+             "preview URLs are refused (`document_not_clean`), and without a scanner new "
+             "documents wait `PENDING` for one.")
+    scan_timeout_seconds: float = setting(
+        60.0, parse=_float(0.1),
+        help="Seconds `clamd` may take to connect, to take each chunk and to answer before a "
+             "scan counts as a failed try.")
+    scan_attempts: int = setting(
+        5, parse=_int(1, 100),
+        help="Tries at scanning a document while `clamd` does not answer before it is marked "
+             "`FAILED` (it is scanned again once `clamd` answers).")
+    scan_retry_seconds: float = setting(
+        10.0, parse=_float(0.01),
+        help="Wait before the second try at a scan; each later wait doubles (capped at an hour).")
+    scan_poll_seconds: float = setting(
+        5.0, parse=_float(0.01),
+        help="How often each instance looks for scans due (retries, documents queued while "
+             "`clamd` was away) and checks whether `clamd` answers again.")
     graphql_max_depth: int = setting(
         10, parse=_int(1, 100),
         help="Deepest field nesting a GraphQL operation may have (introspection fields excluded).")

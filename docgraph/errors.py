@@ -145,6 +145,22 @@ class Conflict(AppError):
     default_message = "The request conflicts with the current state."
 
 
+class DocumentNotClean(AppError):
+    """A download or preview URL of a document whose bytes no scanner found clean
+    (pending, infected, failed, or not scanned where scanning is mandatory)."""
+
+    code = "document_not_clean"
+    status = 409
+    default_message = "The document's bytes are served only once a virus scan found them clean."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None,
+                 **kwargs: Any) -> None:
+        if retry_after is not None:
+            kwargs["headers"] = {"Retry-After": str(max(1, int(retry_after)))}
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
 class IdempotencyInProgress(AppError):
     code = "idempotency_in_progress"
     status = 409

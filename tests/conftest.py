@@ -213,6 +213,29 @@ def store(request: pytest.FixtureRequest) -> ObjectStore:
     return request.getfixturevalue(f"{request.param}_store")
 
 
+@pytest.fixture(scope="session")
+def clamd(tmp_root: Path) -> Iterator[Any]:
+    """One real ClamAV clamd for the session, with our own signatures (tests/clamd.py)."""
+    from tests.clamd import available, running
+
+    if not available():
+        pytest.skip("clamd is not installed (make test installs Debian's clamav-daemon)")
+    with running(tmp_root / "clamd") as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def scanning_server(tmp_root: Path, database_url: str, clamd: Any) -> Iterator[LiveServer]:
+    """The app with the session's clamd as its scanner, on the session's database."""
+    settings = make_settings(tmp_root, clamd_address=clamd.address, scan_poll_seconds=0.2,
+                             scan_retry_seconds=0.1, scan_timeout_seconds=10.0)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
 @dataclasses.dataclass
 class Tenant:
     """A workspace with a full key, a read-only key and a write-only key."""

@@ -24,8 +24,11 @@ from tests.gql import CREATE_DOCUMENT, DOCUMENT_FIELDS
 from tests.rest import TIMESTAMP, assert_error, bad_fields, png
 
 LINK_FIELDS = "id documentId entityType entityId role createdAt"
-DOCUMENT = f"""query($id: ID!) {{ document(id: $id) {{ {DOCUMENT_FIELDS} links {{ {LINK_FIELDS} }}
-}} }}"""
+# Everything an event carries of a document: the fields tests read and the file's facts.
+EVENT_DOCUMENT_FIELDS = f"""{DOCUMENT_FIELDS}
+    detectedMimeType scanStatus scanSignature scannedAt pageCount"""
+DOCUMENT = f"""query($id: ID!) {{ document(id: $id) {{ {EVENT_DOCUMENT_FIELDS}
+    links {{ {LINK_FIELDS} }} }} }}"""
 ENTITY = """query($id: ID!) { entity(id: $id) {
     id entityType name attributes createdAt updatedAt } }"""
 EVENTS = """

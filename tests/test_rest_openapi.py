@@ -160,6 +160,7 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
     doc = r.json()["data"]
     await call("GET", "/v1/documents/{id}/download-url", f"/v1/documents/{doc['id']}/"
                "download-url", 200, params={"expires_in": 60})
+    await call("GET", "/v1/documents/{id}/file", f"/v1/documents/{doc['id']}/file", 200)
     image = await api.create_document(png(40, 30), name="photo.png", mime_type="image/png")
     await api.link(image["id"], "contact", contact["id"])
     octets = await api.create_document(b"\x00\x01", name="blob.bin",

@@ -57,7 +57,7 @@ async def put(ticket, body: bytes) -> httpx.Response:
 
 
 async def test_request_put_verify_record_and_download(db, store, tenant):
-    data = os.urandom(50_000)
+    data = b"%PDF-1.4\n" + os.urandom(50_000)  # a PDF's first line: declared so
     who = principal_of(tenant)
     ticket = await request_upload(db, store, who, file_name="Acme NDA 2026.PDF",
                                   mime_type="application/pdf", size_bytes=len(data),

@@ -20,7 +20,8 @@ DOCUMENT_COLUMNS = """
     d.id, d.name, d.description, d.mime_type, d.size_bytes, d.storage_path, d.folder,
     d.tags, d.type, d.status, d.user_data, d.verified_at, d.rejection_reason,
     d.checksum_sha256, d.image_width, d.image_height, d.preview_path, d.preview_width,
-    d.preview_height, d.created_by, d.created_at, d.updated_at"""
+    d.preview_height, d.created_by, d.created_at, d.updated_at, d.detected_mime_type,
+    d.scan_status, d.scan_signature, d.scanned_at, d.page_count"""
 
 INSERT_FOLDER = """
 insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
@@ -28,11 +29,12 @@ insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
 
 # Record a document on bytes uploaded through a signed URL, in one statement: the
 # upload ($7) stops being pending, its size moves from the workspace's pending to
-# its used bytes, the folder ($8) is created on demand, the document is inserted,
-# and so is its event (document.created, by the actor $14). Nothing happens (no
-# row) when the upload is no longer pending. As one statement, it holds the
-# workspace row's lock only while it runs and commits, never across a round trip
-# to the client.
+# its used bytes, the folder ($8) is created on demand, the document is inserted
+# (with the type its bytes were detected as, $14, and its scan status, $15: a
+# pending one is due at once), and so is its event (document.created, by the
+# actor $16). Nothing happens (no row) when the upload is no longer pending. As
+# one statement, it holds the workspace row's lock only while it runs and
+# commits, never across a round trip to the client.
 INSERT_UPLOADED_DOCUMENT = f"""
 with recorded as (
     delete from uploads where workspace_id = $1 and storage_path = $7 returning size_bytes
@@ -49,11 +51,13 @@ with recorded as (
 ), inserted as (
     insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
                                 storage_path, folder, tags, type, user_data, created_by,
-                                checksum_sha256)
-    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 from counted
+                                checksum_sha256, detected_mime_type, scan_status, scan_due_at)
+    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text,
+           case when $15::text = 'pending' then now() end
+    from counted
     returning {DOCUMENT_COLUMNS}
 ), event as (
-    {document_event("inserted", "'document.created'", "$14::text", links=None)}
+    {document_event("inserted", "'document.created'", "$16::text", links=None)}
 )
 select * from inserted
 """  # noqa: S608 - composed of constants; values are $n parameters
@@ -145,7 +149,7 @@ SELECT_DOCUMENT_STATUS = """
 select status from documents where workspace_id = $1 and id = $2 and deleted_at is null
 """
 
-# The workspace's live documents matching every given filter ($2..$11; null: any).
+# The workspace's live documents matching every given filter ($2..$11, $17; null: any).
 _DOCUMENT_FILTER = """
     d.workspace_id = $1 and d.deleted_at is null
     and ($2::text is null or d.folder = $2::text or starts_with(d.folder, $3::text))
@@ -158,7 +162,8 @@ _DOCUMENT_FILTER = """
     and ($10::text is null or exists (
         select 1 from links l
         where l.workspace_id = $1 and l.document_id = d.id
-          and l.entity_type = $10::text and l.entity_id = $11::uuid))"""
+          and l.entity_type = $10::text and l.entity_id = $11::uuid))
+    and ($17::text is null or d.scan_status = $17::text)"""
 
 # One page, newest first ($15: the page's size plus one, which tells whether a
 # next page exists). The total is counted only when $16 is true (a one-time
@@ -198,6 +203,7 @@ class EntityPageShape:
     role: bool = False
     type: bool = False
     status: bool = False
+    scan_statuses: bool = False  # the document's scan status is one of an array's
     with_links: bool = False  # every link of each document on the page, too
     with_total: bool = True  # the list's total
     # One owner ($2 a uuid, not an array): the usual case (``contact(id)``). A
@@ -238,9 +244,9 @@ def entity_document_pages(shape: EntityPageShape) -> str:
     """Several entities (owners, $2: an array, or one id) and one page of each one's
     documents, in one statement for a whole level of a query.
 
-    Parameters after $1 (the workspace) and $2: the role, type and status the
-    shape filters by, the cursor's time and id if it has one, then the offset
-    and the number of rows to read (the page's size plus one, which tells
+    Parameters after $1 (the workspace) and $2: the role, type, status and scan
+    statuses (an array) the shape filters by, the cursor's time and id if it has
+    one, then the offset and the number of rows to read (the page's size plus one, which tells
     whether a next page exists). An owner without documents on the page yields
     one row whose document columns are null; an unknown owner yields none. The
     owner's columns but its id and type, the total (``with_total``) and, after
@@ -257,6 +263,9 @@ def entity_document_pages(shape: EntityPageShape) -> str:
         if given:
             n += 1
             document_filters.append(f"d.{column} = ${n}::text")
+    if shape.scan_statuses:
+        n += 1
+        document_filters.append(f"d.scan_status = any(${n}::text[])")
     time, ident, out_time, out_ident = _PAGE_ORDER[shape.by_link_time]
     cursor: tuple[str, ...] = ()
     if shape.after:
@@ -339,7 +348,8 @@ async def insert_uploaded_document(
     db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *, name: str,
     description: str | None, mime_type: str, size_bytes: int, storage_path: str,
     folder: str | None, tags: Sequence[str], type: str, user_data: Mapping[str, Any],
-    created_by: uuid.UUID | None, checksum_sha256: bytes | None = None, actor: str,
+    created_by: uuid.UUID | None, checksum_sha256: bytes | None = None,
+    detected_mime_type: str | None = None, scan_status: str = "not_scanned", actor: str,
 ) -> Mapping[str, Any] | None:
     """Record a document on the pending upload at ``storage_path`` (see
     INSERT_UPLOADED_DOCUMENT), with its event by ``actor``; None when the upload is no
@@ -348,7 +358,7 @@ async def insert_uploaded_document(
         return await db.fetchrow(INSERT_UPLOADED_DOCUMENT, workspace_id, document_id, name,
                                  description, mime_type, size_bytes, storage_path, folder,
                                  list(tags), type, user_data, created_by, checksum_sha256,
-                                 actor)
+                                 detected_mime_type, scan_status, actor)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "documents_live_storage_path":
             raise StorageConflict(details={"storage_path": storage_path}) from exc
@@ -412,7 +422,7 @@ async def select_document_page(
     mime_type: str | None, mime_prefix: str | None, name_contains: str | None,
     linked_entity_type: str | None, linked_entity_id: uuid.UUID | None,
     after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
-    with_total: bool = True,
+    with_total: bool = True, scan_status: str | None = None,
 ) -> list[Mapping[str, Any]]:
     """Up to ``limit + 1`` rows; each carries ``total_count`` (null unless
     ``with_total``) and ``has_preceding``. An empty page is one row whose document
@@ -422,7 +432,7 @@ async def select_document_page(
         SELECT_DOCUMENT_PAGE, workspace_id, folder, folder_prefix,
         list(tags) if tags is not None else None, type, status, mime_type, mime_prefix,
         name_contains, linked_entity_type, linked_entity_id, after_created_at, after_id,
-        offset, limit + 1, with_total,
+        offset, limit + 1, with_total, scan_status,
     )
 
 
@@ -431,15 +441,19 @@ async def select_entity_document_pages(
     role: str | None, type: str | None, status: str | None, by_link_time: bool = False,
     after: tuple[datetime, uuid.UUID] | None, offset: int, limit: int,
     with_links: bool = False, with_total: bool = True,
+    scan_statuses: Sequence[str] | None = None,
 ) -> list[Mapping[str, Any]]:
     """The rows of ``entity_document_pages``: up to ``limit + 1`` per owner."""
     one_owner = len(owner_ids) == 1
     shape = EntityPageShape(by_link_time=by_link_time, after=after is not None,
                             role=role is not None, type=type is not None,
-                            status=status is not None, with_links=with_links,
+                            status=status is not None,
+                            scan_statuses=scan_statuses is not None, with_links=with_links,
                             with_total=with_total, one_owner=one_owner)
     args: list[Any] = [workspace_id, owner_ids[0] if one_owner else list(owner_ids)]
     args += [value for value in (role, type, status) if value is not None]
+    if scan_statuses is not None:
+        args.append(list(scan_statuses))
     if after is not None:
         args += after
     return await db.fetch(entity_document_pages(shape), *args, offset, limit + 1)

@@ -67,6 +67,9 @@ def document_json(d: str, links: str) -> str:
         'image', case when {d}.image_width is not null then
                       jsonb_build_object('width', {d}.image_width, 'height', {d}.image_height)
                  end,
+        'detectedMimeType', {d}.detected_mime_type, 'scanStatus', upper({d}.scan_status),
+        'scanSignature', {d}.scan_signature, 'scannedAt', {_time(f"{d}.scanned_at")},
+        'pageCount', {d}.page_count,
         'links', {links})"""
 
 

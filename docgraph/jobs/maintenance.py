@@ -1,5 +1,5 @@
 """The app's periodic housekeeping: purging expired shared state and old events,
-sweeping storage.
+sweeping storage, scans.
 
 Each instance runs both on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from docgraph.errors import AppError, Unavailable
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
+from docgraph.resolvers.scans import scan_due
 from docgraph.resolvers.sweeper import sweep_with
 
 log = logging.getLogger("docgraph.jobs.maintenance")
@@ -83,11 +84,34 @@ async def maintain_storage(services: Services) -> None:
             log.info("storage sweep", extra=dataclasses.asdict(report))
 
 
+async def scan_periodically(services: Services) -> None:
+    """Every ``DOCGRAPH_SCAN_POLL_SECONDS`` (±20 %): scans due (retries, tries lost to a
+    crash), and documents queued again once the scanner answers (``scans.scan_due``)."""
+    scanner = services.scanner
+    assert scanner is not None
+    interval = services.settings.scan_poll_seconds
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        try:
+            report = await scan_due(services.db, services.store, scanner, services.settings)
+        except AppError as exc:
+            log.warning("scan round failed: %s: %s", exc.code, exc.message)
+            continue
+        except Exception:
+            log.exception("scan round failed")
+            continue
+        if any(report.values()):
+            log.info("scans", extra=report)
+
+
 @contextlib.asynccontextmanager
 async def housekeeping(services: Services) -> AsyncIterator[None]:
-    """Both loops as tasks for the block's duration (the app's lifespan)."""
+    """The loops as tasks for the block's duration (the app's lifespan); scans only
+    with a scanner."""
     tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
              asyncio.create_task(maintain_storage(services), name="storage-maintenance")]
+    if services.scanner is not None:
+        tasks.append(asyncio.create_task(scan_periodically(services), name="scans"))
     try:
         yield
     finally:

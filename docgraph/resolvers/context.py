@@ -28,6 +28,7 @@ from docgraph.resolvers.loaders import (
     LinksByDocumentLoader,
 )
 from docgraph.resolvers.rate_limits import RateLimiter
+from docgraph.scanning.base import Scanner
 from docgraph.storage.base import ObjectStore
 
 
@@ -47,6 +48,8 @@ class Services:
     settings: Settings
     keys: KeyVerifier
     rate_limits: RateLimiter
+    # The virus scanner, when one is configured (DOCGRAPH_CLAMD_ADDRESS).
+    scanner: Scanner | None = None
 
 
 @contextlib.contextmanager
@@ -126,13 +129,14 @@ class RequestContext:
     what they changed use :attr:`loaders` itself.
     """
 
-    __slots__ = ("can_read", "db", "jobs", "loaders", "principal", "request_id", "settings",
-                 "store")
+    __slots__ = ("can_read", "db", "jobs", "loaders", "principal", "request_id", "scanner",
+                 "settings", "store")
 
     def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
         self.db = services.db
         self.store = services.store
         self.jobs = services.jobs
+        self.scanner = services.scanner
         self.settings = services.settings
         self.principal = principal
         self.request_id = request_id

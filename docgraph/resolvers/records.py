@@ -42,6 +42,22 @@ class DocumentStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class ScanStatus(StrEnum):
+    """Whether a virus scanner found the document's bytes clean.
+
+    NOT_SCANNED: no scanner (and scanning is not mandatory): downloadable.
+    PENDING: waiting for its scan. CLEAN: downloadable. INFECTED: never served.
+    FAILED: the scanner stayed unreachable (scanned again once it answers) or
+    refused the file.
+    """
+
+    NOT_SCANNED = "not_scanned"
+    PENDING = "pending"
+    CLEAN = "clean"
+    INFECTED = "infected"
+    FAILED = "failed"
+
+
 class LinkedDocumentOrder(StrEnum):
     """How an entity's documents are ordered, newest first."""
 
@@ -62,6 +78,7 @@ class AttachmentType(StrEnum):
 _ENTITY_TYPES = {member.value: member for member in EntityType}
 _DOCUMENT_TYPES = {member.value: member for member in DocumentType}
 _DOCUMENT_STATUSES = {member.value: member for member in DocumentStatus}
+_SCAN_STATUSES = {member.value: member for member in ScanStatus}
 
 # Content whose kind nobody knows: the generic binary type.
 UNKNOWN_MIME_TYPES = frozenset({"application/octet-stream"})
@@ -103,6 +120,11 @@ class DocumentRecord:
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    detected_mime_type: str | None
+    scan_status: ScanStatus
+    scan_signature: str | None
+    scanned_at: datetime | None
+    page_count: int | None
 
     @property
     def sha256(self) -> str | None:
@@ -133,6 +155,7 @@ class DocumentRecord:
         record = cls(*row[start:start + _DOCUMENT_FIELDS])
         record.type = _DOCUMENT_TYPES[record.type]
         record.status = _DOCUMENT_STATUSES[record.status]
+        record.scan_status = _SCAN_STATUSES[record.scan_status]
         return record
 
     @classmethod
@@ -148,10 +171,28 @@ class DocumentRecord:
             preview_path=row["preview_path"], preview_width=row["preview_width"],
             preview_height=row["preview_height"], created_by=row["created_by"],
             created_at=row["created_at"], updated_at=row["updated_at"],
+            detected_mime_type=row["detected_mime_type"],
+            scan_status=_SCAN_STATUSES[row["scan_status"]],
+            scan_signature=row["scan_signature"], scanned_at=row["scanned_at"],
+            page_count=row["page_count"],
         )
 
 
 _DOCUMENT_FIELDS = len(dataclasses.fields(DocumentRecord))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentFile:
+    """What docgraph found in a document's bytes, and whether it serves them."""
+
+    id: uuid.UUID
+    mime_type: str
+    detected_mime_type: str | None
+    scan_status: ScanStatus
+    scan_signature: str | None
+    scanned_at: datetime | None
+    page_count: int | None
+    downloadable: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -247,7 +288,11 @@ EVENT_TYPES: Mapping[str, str] = {
                         "data.document: the document.",
     "document.updated": "A document's metadata changed (updateDocument, PATCH "
                         "/v1/documents/{id}), or the system measured an image document "
-                        "(its image size and preview). data.document: the document after.",
+                        "(its image size and preview) or a PDF (its page count and "
+                        "preview). data.document: the document after.",
+    "document.scanned": "The virus scan's result was recorded (by the system): scanStatus "
+                        "CLEAN, INFECTED (with scanSignature) or FAILED. data.document: the "
+                        "document after.",
     "document.deleted": "A document was deleted (deleteDocument, DELETE /v1/documents/{id}); "
                         "its links went with it. data.document: the document as it was "
                         "deleted, with the links it lost and deletedAt.",

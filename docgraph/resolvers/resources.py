@@ -30,6 +30,7 @@ from docgraph.resolvers.records import (
     DocumentStatus,
     DocumentType,
     EntityType,
+    ScanStatus,
 )
 
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
@@ -84,6 +85,7 @@ SIZE = Kind(GraphQLType.SAFE_INT, {"type": "integer", "minimum": 0,
                                    "maximum": v.SAFE_INTEGER_MAX}, validate=v.size_bytes)
 COUNT = Kind(GraphQLType.INT, {"type": "integer", "minimum": 0})
 PIXELS = Kind(GraphQLType.INT, {"type": "integer", "minimum": 1})
+PAGES = Kind(GraphQLType.INT, {"type": "integer", "minimum": 1})
 JSON_OBJECT = Kind(GraphQLType.JSON, {"type": "object"}, validate=v.json_object)
 BOOLEAN = Kind(GraphQLType.BOOLEAN, {"type": "boolean"}, validate=_boolean)
 TIMESTAMP = Kind(GraphQLType.DATETIME, json=timestamp, output_schema={
@@ -94,6 +96,7 @@ TEXT = Kind(GraphQLType.STRING, output_schema=_string())
 ENTITY_TYPE = Kind(EntityType, _enum(EntityType), validate=v.entity_type)
 DOCUMENT_TYPE = Kind(DocumentType, _enum(DocumentType), validate=v.document_type)
 DOCUMENT_STATUS = Kind(DocumentStatus, _enum(DocumentStatus), validate=v.document_status)
+SCAN_STATUS = Kind(ScanStatus, _enum(ScanStatus), validate=v.scan_status)
 ATTACHMENT_TYPE = Kind(AttachmentType, output_schema=_enum(AttachmentType))
 IMAGE_SIZE = Kind("ImageSize")
 SCOPES = Kind(GraphQLType.STRING, list_of=True,
@@ -148,6 +151,20 @@ DOCUMENT = Output("Document", "A file's metadata; its bytes live in object stora
           "For PNG, JPEG, GIF and WebP images: their size, measured in the background "
           "shortly after recording (null until then, and for files that are not really "
           "images).", nullable=True),
+    Field("detected_mime_type", TEXT,
+          "The type read from the bytes when the document was recorded (null for an empty "
+          "file); text/plain or application/octet-stream when the detector could tell no "
+          "more.", nullable=True),
+    Field("scan_status", SCAN_STATUS,
+          "The virus scan: PENDING until a scanner looked at the bytes, then CLEAN, INFECTED "
+          "or FAILED; NOT_SCANNED where no scanner is configured. Download and preview URLs "
+          "are refused unless CLEAN (or NOT_SCANNED where scanning is not mandatory)."),
+    Field("scan_signature", TEXT, "What the scanner found; set while scan_status is "
+                                  "INFECTED.", nullable=True),
+    Field("scanned_at", TIMESTAMP, "When the scan's result was recorded.", nullable=True),
+    Field("page_count", PAGES,
+          "For PDFs: how many pages, counted in the background after recording (null "
+          "until then, and for PDFs that are encrypted or broken).", nullable=True),
 ))
 
 DOCUMENT_CREATE = Input(
@@ -207,6 +224,7 @@ DOCUMENT_FILTER = Input(
         Field("status", DOCUMENT_STATUS, "Documents with this verification status."),
         Field("mime_type", MIME_TYPE_PATTERN, "A MIME type, or type/* (e.g. image/*)."),
         Field("name_contains", SEARCH, "Case-insensitive part of the name."),
+        Field("scan_status", SCAN_STATUS, "Documents with this virus-scan status."),
         Field("linked_to", Kind(ENTITY_REF, validate=_linked_to),
               "Documents linked to this entity."),
     )))

@@ -27,6 +27,7 @@ from docgraph.resolvers.records import (
     EntityType,
     EventPosition,
     LinkedDocumentOrder,
+    ScanStatus,
 )
 
 NAME_MAX = 255
@@ -269,6 +270,7 @@ def _choice(enum: type[E]) -> Callable[[Any], E]:
 entity_type = _choice(EntityType)
 document_type = _choice(DocumentType)
 document_status = _choice(DocumentStatus)
+scan_status = _choice(ScanStatus)
 linked_document_order = _choice(LinkedDocumentOrder)
 
 

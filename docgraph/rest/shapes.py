@@ -28,6 +28,15 @@ DOCUMENT_RECORD = View("Document", "Seed 002's document record.", [
     key(D("size_bytes")), key(D("storage_path")), key(D("folder")), key(D("tags")),
     key(D("created_by")), key(D("created_at")), key(D("updated_at")),
 ])
+# Not a seed's: what docgraph found in a document's bytes (the seeds' document shapes
+# allow no field beyond their own).
+DOCUMENT_FILE = View("DocumentFile", "What docgraph found in a document's bytes: their type, "
+                                     "the virus scan, a PDF's pages.", [
+    key(D("id")), key(D("mime_type")), key(D("detected_mime_type")), key(D("scan_status")),
+    key(D("scan_signature")), key(D("scanned_at")), key(D("page_count")),
+    key(Field("downloadable", r.BOOLEAN, "Whether download and preview URLs are handed out "
+                                         "(else document_not_clean).")),
+])
 DELETED_DOCUMENT = View("DeletedDocument", r.DELETED_DOCUMENT.description,
                         [key(f) for f in r.DELETED_DOCUMENT.fields])
 
@@ -234,6 +243,7 @@ LINK_LIST = View("LinkListResponse", None, [Key("data", view=View("LinkList", No
     Key("links", view=LINK, many=True)], mapping=True))], mapping=True)
 
 DOCUMENT_RESPONSE = data(DOCUMENT_RECORD)
+DOCUMENT_FILE_RESPONSE = data(DOCUMENT_FILE)
 DELETED_DOCUMENT_RESPONSE = data(DELETED_DOCUMENT)
 LINK_RESPONSE = data(LINK)
 ENTITY_RESPONSE = data(ENTITY)
