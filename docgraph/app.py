@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from docgraph import rest
@@ -39,9 +39,11 @@ from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.rate_limits import RateLimiter
+from docgraph.resolvers.subscriptions import EventHub
 from docgraph.scanning.factory import build_scanner
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
+from docgraph.schema.websocket import GraphQLWebSocket
 from docgraph.storage.factory import build_store
 
 log = logging.getLogger("docgraph.app")
@@ -81,10 +83,17 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         jobs = BackgroundJobs()
         limiter = RateLimiter(db, lease=settings.rate_limit_lease,
                               window_seconds=settings.rate_limit_window_seconds)
+        # Subscriptions' wake-ups: one listening connection (its own, not the pool's);
+        # their reads take at most half the pool.
+        hub = None
+        if settings.subscriptions_per_process:
+            hub = EventHub(database_url, max_subscriptions=settings.subscriptions_per_process,
+                           concurrent_reads=max(1, settings.db_pool_max // 2))
+            hub.start()
         app.state.services = services = Services(
             db=db, store=store, jobs=jobs, settings=settings,
             keys=KeyVerifier(db, settings.key_cache_seconds), rate_limits=limiter,
-            scanner=scanner)
+            scanner=scanner, events=hub)
         # Everything built so far (schema, caches, modules) lives as long as the
         # process: move it out of the cyclic collector's generations, so that
         # collections triggered by requests' short-lived objects stop rescanning it.
@@ -95,6 +104,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             async with housekeeping(services):
                 yield
         finally:
+            if hub is not None:
+                await hub.aclose()
             await jobs.aclose()
             # Served its last request: what its leases hold goes back to their windows.
             await limiter.give_back()
@@ -108,6 +119,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route(GRAPHQL_PATH, graphql),
         *rest.routes(),
     ]
+    if settings.subscriptions_per_process:
+        # The same path over WebSocket: subscriptions (graphql-transport-ws).
+        routes.append(WebSocketRoute(GRAPHQL_PATH, GraphQLWebSocket(
+            graphql.schema, settings, graphql.operations)))
     if settings.serves_graphiql:
         routes.append(Mount(GRAPHIQL_ASSETS_PATH,
                             app=StaticFiles(directory=graphiql.ASSETS_DIR)))

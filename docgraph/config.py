@@ -389,6 +389,24 @@ class Settings:
         2592000, parse=_int(60),
         help="How long a registration stays in PostgreSQL (30 days); a client still using it then "
              "registers it again.")
+    subscriptions_per_process: int = setting(
+        1000, parse=_int(0, 1_000_000),
+        help="Most GraphQL subscriptions each worker process serves at once; one more is "
+             "refused (`unavailable`, retry later). `0` turns subscriptions off: no WebSocket "
+             "at `/graphql`, and no listening connection to PostgreSQL.")
+    subscriptions_per_connection: int = setting(
+        20, parse=_int(1, 10_000),
+        help="Most subscriptions one WebSocket connection may run at once; one more is "
+             "refused (`too_many_subscriptions`).")
+    subscription_init_timeout_seconds: float = setting(
+        10.0, parse=_float(0.01),
+        help="Seconds a new WebSocket connection has to authenticate (`connection_init`) "
+             "before it is closed (4408).")
+    subscription_ping_seconds: float = setting(
+        15.0, parse=_float(0.01),
+        help="After this long without a message to a WebSocket client, docgraph sends it a "
+             "`ping`; a client from which nothing (not even a `pong`) has come for three times "
+             "as long is disconnected (1001).")
     trusted_documents: Path | None = setting(
         None, parse=_path, shown="(none)",
         help="A manifest of the only GraphQL documents that run (JSON `{sha256: document}`, as "

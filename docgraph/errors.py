@@ -196,6 +196,14 @@ class RateLimited(AppError):
         self.retry_after = retry_after
 
 
+class TooManySubscriptions(AppError):
+    """A WebSocket connection already runs as many subscriptions as it may."""
+
+    code = "too_many_subscriptions"
+    status = 429
+    default_message = "This connection runs as many subscriptions as it may."
+
+
 class Unavailable(AppError):
     code = "unavailable"
     status = 503

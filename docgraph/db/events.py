@@ -164,6 +164,44 @@ order by e.txid, e.seq
 limit $7
 """  # noqa: S608 - composed of constants; values are $n parameters
 
+# SELECT_EVENTS_AFTER for a reader that also needs to know whether to read again soon:
+# the same rows, and after them (at most one) a row of a transaction that committed
+# but is not older than every transaction still running, flagged ``held`` (its event
+# columns null but its position). Such a row comes in position order after every
+# complete one; it says that an event was notified but cannot be read yet (another
+# transaction that began earlier still runs), and no notification will come when it
+# can. Rows of transactions still running are invisible, and notify at commit.
+SELECT_EVENT_STREAM = f"""
+with complete as (
+    select {EVENT_COLUMNS}, false as held
+    from events e
+    where e.workspace_id = $1
+      and (e.txid, e.seq) > ($2::bigint::text::xid8, $3::bigint)
+      and {_COMPLETE}
+      and ($4::text[] is null or e.type = any($4::text[]))
+      and ($5::uuid is null or e.document_id = $5::uuid)
+      and ($6::uuid is null or e.entity_ids @> array[$6::uuid])
+    order by e.txid, e.seq
+    limit $7
+), held as (
+    select null::bigint as seq, e.txid::text::bigint as txid, null::text as type,
+           null::timestamptz as occurred_at, null::text as actor, null::uuid as document_id,
+           null::uuid[] as entity_ids, null::jsonb as data, true as held
+    from events e
+    where e.workspace_id = $1
+      and (e.txid, e.seq) > ($2::bigint::text::xid8, $3::bigint)
+      and e.txid >= pg_snapshot_xmin(pg_current_snapshot())
+      and ($4::text[] is null or e.type = any($4::text[]))
+      and ($5::uuid is null or e.document_id = $5::uuid)
+      and ($6::uuid is null or e.entity_ids @> array[$6::uuid])
+    limit 1
+)
+select * from complete
+union all
+select * from held
+order by held, txid, seq
+"""  # noqa: S608 - composed of constants; values are $n parameters
+
 # The position a reader that starts now begins after: every event it will read
 # belongs to a transaction that had not finished yet (seq 0 precedes them all).
 SELECT_FRONTIER = "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
@@ -253,6 +291,20 @@ async def select_events_after(
     return await db.fetch(SELECT_EVENTS_AFTER, workspace_id, after[0], after[1],
                           list(types) if types is not None else None, document_id,
                           entity_id, limit)
+
+
+async def select_event_stream(
+    db: Executor, workspace_id: uuid.UUID, after: tuple[int, int], *,
+    types: Sequence[str] | None = None, document_id: uuid.UUID | None = None,
+    entity_id: uuid.UUID | None = None, limit: int = 100,
+) -> tuple[list[Mapping[str, Any]], bool]:
+    """What ``select_events_after`` reads, and whether a matching event of a committed
+    transaction is held back until older ones end (see SELECT_EVENT_STREAM)."""
+    rows = await db.fetch(SELECT_EVENT_STREAM, workspace_id, after[0], after[1],
+                          list(types) if types is not None else None, document_id,
+                          entity_id, limit)
+    held = bool(rows) and rows[-1]["held"]
+    return (rows[:-1] if held else rows), held
 
 
 async def select_frontier(db: Executor) -> int:

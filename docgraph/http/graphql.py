@@ -38,7 +38,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import orjson
@@ -57,6 +58,9 @@ from docgraph.errors import (
 from docgraph.http.context import services
 from docgraph.resolvers import json_text
 from docgraph.resolvers.persisted_operations import PersistedOperations, sha256_hex
+
+if TYPE_CHECKING:
+    from docgraph.resolvers.context import Database
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -209,6 +213,16 @@ def _read(scope: Scope, body: bytes) -> GraphQLRequest:
         params = _body_parameters(header(scope, b"content-type"), body)
     else:
         raise MethodNotAllowed(headers={"Allow": "GET, POST"})
+    return request_of(params)
+
+
+def request_of(params: Mapping[str, Any]) -> GraphQLRequest:
+    """A GraphQL request's parameters, checked: a POST body's object, a GET's URL
+    parameters (decoded), or a WebSocket ``subscribe`` message's payload.
+
+    Raises ``ValidationError`` for a malformed one (``PersistedQueryNotSupported``
+    for a persisted query of another protocol version).
+    """
     query = params.get("query")
     if query is not None and not isinstance(query, str):
         raise _invalid("query", "must be a string")
@@ -311,6 +325,13 @@ async def resolve_request(scope: Scope, body: bytes,
 
 async def _resolve(scope: Scope, request: GraphQLRequest,
                    operations: PersistedOperations | None) -> GraphQLRequest:
+    return await find_document(services(scope["app"]).db, request, operations)
+
+
+async def find_document(db: Database, request: GraphQLRequest,
+                        operations: PersistedOperations | None) -> GraphQLRequest:
+    """``request`` with its document (see :func:`resolve_request`, which calls it once
+    per HTTP request; a WebSocket ``subscribe`` message calls it itself)."""
     if operations is None or not operations.enabled:
         if request.sha256 is not None:
             raise PersistedQueryNotSupported()
@@ -327,7 +348,7 @@ async def _resolve(scope: Scope, request: GraphQLRequest,
     if request.query is not None:
         return request
     assert request.sha256 is not None
-    source = await operations.find(services(scope["app"]).db, request.sha256)
+    source = await operations.find(db, request.sha256)
     if source is None:
         raise PersistedQueryNotFound()
     return dataclasses.replace(request, query=source)

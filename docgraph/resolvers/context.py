@@ -3,7 +3,8 @@
 :class:`Services` is built once per process by the app (the database pool,
 the object store, the background jobs, the key verifier, the rate limiter and
 its leases, the settings). Both faces build one :class:`RequestContext` per request from it
-(``docgraph.http.context.request_context``). The dataloaders are created on
+(``docgraph.http.context.request_context``); a GraphQL subscription builds
+a ``resolvers.subscriptions.SubscriptionContext``. The dataloaders are created on
 first use and live as long as the request: their caches never outlive it,
 and never mix workspaces. Reading through them needs ``read:documents``
 (:class:`RequestContext`); a mutation primes and clears them through
@@ -16,7 +17,7 @@ import contextlib
 import dataclasses
 import uuid
 from collections.abc import Coroutine, Iterator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from docgraph.config import Settings
 from docgraph.db.database import Database, statement_counter
@@ -30,6 +31,9 @@ from docgraph.resolvers.loaders import (
 from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.scanning.base import Scanner
 from docgraph.storage.base import ObjectStore
+
+if TYPE_CHECKING:
+    from docgraph.resolvers.subscriptions import EventHub
 
 
 class Jobs(Protocol):
@@ -50,6 +54,8 @@ class Services:
     rate_limits: RateLimiter
     # The virus scanner, when one is configured (DOCGRAPH_CLAMD_ADDRESS).
     scanner: Scanner | None = None
+    # What wakes GraphQL subscriptions (None: subscriptions are off).
+    events: EventHub | None = None
 
 
 @contextlib.contextmanager

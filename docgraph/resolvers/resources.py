@@ -422,6 +422,28 @@ EVENT_FILTER = Input(
         Field("until", INSTANT, "Events that occurred before this time."),
     )))
 
+EVENT_TYPE_LIST = Kind(GraphQLType.STRING, list_of=True, validate=v.event_types,
+                       input_schema={"type": "array", "items": {"enum": list(EVENT_TYPES)},
+                                     "minItems": 1, "maxItems": v.EVENT_TYPES_MAX})
+EVENT_POSITION = Kind(GraphQLType.ID, _string(pattern="^evt_[0-9a-f]{32}$"),
+                      validate=v.event_position)
+
+# What a subscription to the workspace's events follows (GraphQL's subscriptions).
+EVENT_STREAM = Input(
+    "EventStream", "Which events a subscription delivers, and from where. Every given "
+    "filter must match; omitted or null ones do not filter.",
+    tuple(Accepts(field, nullable=True) for field in (
+        Field("types", EVENT_TYPE_LIST, "Only events of these types."),
+        Field("document_id", ID, "Only the events of this document (its own and its links')."),
+        Field("entity_id", ID,
+              "Only the events about this entity: its own, its links', and those of documents "
+              "linked to it at the time."),
+        Field("after", EVENT_POSITION,
+              "Deliver the events after this one (the id of the last event received), "
+              "to resume after a reconnection: every event since, within the retention "
+              "period, then the new ones. Omitted: the events from now on."),
+    )))
+
 # -- workspaces ----------------------------------------------------------------------
 
 WORKSPACE = Output("Workspace", "A tenant: its documents, keys and storage quota.", (

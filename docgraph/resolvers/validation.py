@@ -42,6 +42,8 @@ SEARCH_MAX = 255
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 32
 SAFE_INTEGER_MAX = 2**53 - 1
+# A list of event types names each at most once; a little slack for repeats.
+EVENT_TYPES_MAX = 2 * len(EVENT_TYPES)
 _BEYOND_RANGE = (f"must not contain numbers beyond ±{SAFE_INTEGER_MAX} (2^53 - 1): "
                  "they would not be kept exactly")
 _TOO_PRECISE = ("must not contain numbers with more digits than a 64-bit float keeps: "
@@ -279,6 +281,23 @@ def event_type(value: Any) -> str:
     if not isinstance(value, str) or value not in EVENT_TYPES:
         raise Invalid(f"must be one of {', '.join(EVENT_TYPES)}")
     return value
+
+
+def event_types(value: Any) -> list[str]:
+    """A non-empty list of event types, in the order given (repeats dropped)."""
+    if not isinstance(value, list) or not value:
+        raise Invalid("must be a non-empty list of event types")
+    if len(value) > EVENT_TYPES_MAX:
+        raise Invalid(f"must have at most {EVENT_TYPES_MAX} items")
+    cleaned: list[str] = []
+    for i, item in enumerate(value):
+        try:
+            t = event_type(item)
+        except Invalid as exc:
+            raise Invalid(f"item {i} {exc.message}") from None
+        if t not in cleaned:
+            cleaned.append(t)
+    return cleaned
 
 
 def actor(value: Any) -> str:

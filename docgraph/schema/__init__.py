@@ -32,6 +32,7 @@ from docgraph.schema.documents import DOCUMENT_CACHE_SIZE, OperationDocuments
 from docgraph.schema.errors import log_unexpected
 from docgraph.schema.mutation import Mutation
 from docgraph.schema.query import Query
+from docgraph.schema.subscription import Subscription
 from docgraph.schema.types import ENTITY_TYPES, SafeInt
 
 
@@ -127,6 +128,7 @@ def build_schema(settings: Settings | None = None, *,
         max_tokens=settings.graphql_max_tokens,
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=list(ENTITY_TYPES),
         extensions=[
             partial(OperationDocuments, rules=rules, max_tokens=settings.graphql_max_tokens,
