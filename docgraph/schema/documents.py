@@ -18,7 +18,15 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from graphql import ASTValidationRule, DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    get_operation_ast,
+    parse,
+)
 from strawberry.extensions.base_extension import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -88,3 +96,22 @@ def validation_errors(schema: GraphQLSchema, document: DocumentNode,
     if len(validated) > maxsize:
         validated.popitem(last=False)
     return errors
+
+
+def single_operation(document: DocumentNode,
+                     operation_name: str | None) -> OperationDefinitionNode:
+    """GraphQL's GetOperation: the operation ``operation_name`` names, or the only one.
+
+    Raises the request error, in graphql-core's words, when the document names no
+    single operation to run (which strawberry would answer by running the first).
+    """
+    operation = get_operation_ast(document, operation_name)
+    if operation is not None:
+        return operation
+    if operation_name is not None:
+        message = f"Unknown operation named '{operation_name}'."
+    elif any(isinstance(d, OperationDefinitionNode) for d in document.definitions):
+        message = "Must provide operation name if query contains multiple operations."
+    else:
+        message = "Must provide an operation."
+    raise GraphQLError(message)

@@ -15,6 +15,8 @@
   asks to retry later (``unavailable``) the response carries ``Retry-After``.
   Refusals of the request itself (malformed, wrong method, and those of the
   HTTP layers in front) are GraphQL responses too (``http.graphql.error_response``).
+* Subscriptions are refused (a GraphQL request error): they run over WebSocket at
+  the same path (``schema.websocket``, routed by the app).
 * GET without a ``query`` parameter serves GraphiQL to browsers (no key: it
   holds no data) when ``DOCGRAPH_GRAPHQL_GRAPHIQL`` is on (and not only trusted
   documents run: GraphiQL sends queries of its own).
@@ -31,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from graphql import GraphQLError, OperationDefinitionNode, OperationType, get_operation_ast
+from graphql import GraphQLError, OperationType
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -59,12 +61,13 @@ from docgraph.http.graphql import (
 )
 from docgraph.resolvers.persisted_operations import PersistedOperations
 from docgraph.schema import DocgraphSchema, build_schema, graphiql
-from docgraph.schema.documents import parse_document
+from docgraph.schema.documents import parse_document, single_operation
 from docgraph.schema.errors import formatted, retry_after
 from docgraph.schema.fast import FastPath
 from docgraph.schema.persisted import is_valid, persisted_operations
 
-# What each method may run (subscriptions: neither; the schema has none).
+# What each method may run (subscriptions: neither; they run over WebSocket, see
+# ``schema.websocket``).
 _ALLOWED = {
     "GET": frozenset({StrawberryOperationType.QUERY}),
     "POST": frozenset({StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION}),
@@ -157,15 +160,13 @@ class GraphQLApp:
             document = parse_document(request.source, self.schema.max_tokens)
         except GraphQLError:
             return None
-        operation = get_operation_ast(document, request.operation_name)
-        if operation is None:  # graphql-core's own messages
-            if request.operation_name is not None:
-                message = f"Unknown operation named '{request.operation_name}'."
-            elif any(isinstance(d, OperationDefinitionNode) for d in document.definitions):
-                message = "Must provide operation name if query contains multiple operations."
-            else:
-                message = "Must provide an operation."
-            return GraphQLError(message)
+        try:
+            operation = single_operation(document, request.operation_name)
+        except GraphQLError as error:
+            return error
+        if operation.operation is OperationType.SUBSCRIPTION:
+            return GraphQLError("Subscriptions run over WebSocket at /graphql (the "
+                                "graphql-transport-ws protocol), not over HTTP.")
         if method == "GET" and operation.operation is not OperationType.QUERY:
             raise MethodNotAllowed("GET runs queries only: send mutations with POST.",
                                    headers={"Allow": "POST"})

@@ -55,7 +55,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from graphql import GraphQLError, OperationType, get_operation_ast
+from graphql import GraphQLError, OperationType
 from starlette.types import Receive, Scope, Send
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 from strawberry.utils.aio import aclosing
@@ -83,7 +83,7 @@ from docgraph.resolvers.persisted_operations import PersistedOperations
 from docgraph.resolvers.subscriptions import SubscriptionContext, subscription_start
 from docgraph.schema import DocgraphSchema
 from docgraph.schema.cost import root_fields
-from docgraph.schema.documents import parse_document
+from docgraph.schema.documents import parse_document, single_operation
 from docgraph.schema.errors import formatted
 
 log = logging.getLogger("docgraph.graphql.websocket")
@@ -341,7 +341,7 @@ class _Connection:
         elif kind == "subscribe":
             await self._subscribe(parsed)
         elif kind == "complete":
-            self._complete(parsed)
+            await self._complete(parsed)
         else:
             raise Close(BAD_REQUEST, close_reason(f"Invalid message: unknown type {kind!r}"))
 
@@ -406,8 +406,8 @@ class _Connection:
         except AppError as error:
             await self._refuse(op_id, error, running=False)
             return
-        except _NotASubscription as error:
-            await self._errors(op_id, [GraphQLError(str(error))], running=False)
+        except _DocumentRefused as refused:
+            await self._errors(op_id, [refused.error], running=False)
             return
         operation = _Operation(op_id)
         self.operations[op_id] = operation
@@ -451,12 +451,16 @@ class _Connection:
         return request, SubscriptionContext(self.services, self.principal, self.request_id,
                                             start)
 
-    def _complete(self, message: dict[str, Any]) -> None:
+    async def _complete(self, message: dict[str, Any]) -> None:
+        """The client ends a subscription: once this returns, its place is free (the
+        task's clean-up awaits nothing that may block)."""
         if not self.acknowledged:
             raise Close(UNAUTHORIZED, "Unauthorized")
         operation = self.operations.pop(_operation_id(message), None)
         if operation is not None and operation.task is not None:
             operation.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await operation.task
 
     async def _reverify(self) -> None:
         """The key is still valid (checked again once the key cache's time has passed)."""
@@ -527,22 +531,26 @@ class _Connection:
         await self.send(message)
 
 
-class _NotASubscription(Exception):
-    pass
+class _DocumentRefused(Exception):
+    """The document cannot run here (no single subscription to run): its GraphQL error."""
+
+    def __init__(self, error: GraphQLError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def _check_subscription(schema: DocgraphSchema, source: str, operation_name: str | None) -> None:
-    """Only subscriptions run over WebSocket (a document that cannot be parsed, or
-    names no single operation, is left to GraphQL to refuse)."""
+    """The document parses (within the token limit), names one operation to run, and
+    that is a subscription: queries and mutations go over HTTP."""
     try:
         document = parse_document(source, schema.max_tokens)
-    except GraphQLError:
-        return
-    operation = get_operation_ast(document, operation_name)
-    if operation is not None and operation.operation is not OperationType.SUBSCRIPTION:
-        raise _NotASubscription(
+        operation = single_operation(document, operation_name)
+    except GraphQLError as error:
+        raise _DocumentRefused(error) from None
+    if operation.operation is not OperationType.SUBSCRIPTION:
+        raise _DocumentRefused(GraphQLError(
             f"Only subscriptions run over WebSocket: send {operation.operation.value} "
-            "operations over HTTP (POST /graphql).")
+            "operations over HTTP (POST /graphql)."))
 
 
 def _operation_id(message: Mapping[str, Any]) -> str:
