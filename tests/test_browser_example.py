@@ -5,6 +5,8 @@ requestUploadUrl -> PUT to the signed URL -> createDocument -> linkDocument,
 across origins: every request the page makes is a CORS request. Its
 operations go out as automatic persisted queries (hashes alone once docgraph
 knows them), and it works against a docgraph that runs trusted documents only.
+Its list updates live (a subscription over WebSocket) when the API changes the
+contact's documents, and catches up after its connection drops.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import orjson
@@ -177,3 +180,97 @@ async def test_the_example_runs_against_trusted_documents_only(
     # The manifest holds every operation: none is ever sent as text.
     assert [body["extensions"]["persistedQuery"]["version"] for body in bodies] == [1, 1]
     assert all("query" not in body for body in bodies), bodies
+
+
+async def test_the_list_updates_live_without_reloading(
+        browser, cors_server, example_origin, tenant, gql, api):  # noqa: F811
+    """Changes made through the API (here: another docgraph instance, REST and GraphQL)
+    appear on the open page: it subscribes to the contact's document events."""
+    contact = await gql.create_entity("CONTACT", name="Live Ada")
+    context = await browser.new_context()
+    page = await context.new_page()
+    log = ConsoleLog(page)
+    loads: list[str] = []
+    page.on("load", lambda: loads.append(page.url))
+    sockets: list[str] = []
+    page.on("websocket", lambda ws: sockets.append(ws.url))
+    try:
+        query = urlencode({"base": cors_server.url, "key": tenant.key, "contact": contact})
+        await page.goto(f"{example_origin}/index.html?{query}")
+        await page.locator("#status").get_by_text("0 document(s)").wait_for(timeout=15_000)
+        await page.locator("#live").get_by_text("● live", exact=True).wait_for(timeout=15_000)
+        assert await page.locator("#live").inner_text() == "● live"
+
+        # Added: recorded, then linked over REST.
+        document = await api.create_document(name="arrived-live.pdf")
+        await api.link(document["id"], "contact", contact, role="kyc")
+        item = page.locator("ul#documents li", has_text="arrived-live.pdf")
+        await item.wait_for(timeout=15_000)
+        assert "kyc" in await item.locator(".meta").inner_text()
+        # Verified, over GraphQL.
+        await gql("mutation($id: ID!) { verifyDocument(id: $id) { id } }",
+                  {"id": document["id"]})
+        await item.locator(".meta", has_text="VERIFIED").wait_for(timeout=15_000)
+        # Deleted, over REST.
+        assert (await api.delete(f"/v1/documents/{document['id']}")).status_code in (200, 204)
+        await item.wait_for(state="detached", timeout=15_000)
+        assert await page.locator("ul#documents li").count() == 0
+    finally:
+        await context.close()
+    assert loads == [f"{example_origin}/index.html?{query}"], loads  # never reloaded
+    assert sockets == [cors_server.url.replace("http", "ws") + "/graphql"], sockets
+    assert log.errors == [], log.errors
+
+
+async def test_a_dropped_connection_comes_back_and_catches_up(
+        browser, cors_server, example_origin, tenant, gql, api):  # noqa: F811
+    """The page's WebSocket is cut (as a network would); changes made meanwhile appear
+    once it has reconnected, resuming after the last event it saw."""
+    contact = await gql.create_entity("CONTACT", name="Offline Ada")
+    context = await browser.new_context()
+    page = await context.new_page()
+    log = ConsoleLog(page)
+    routes: list[Any] = []
+    subscribes: list[dict] = []
+
+    def through(route: Any) -> None:  # forward both ways, keeping the page's subscribes
+        server = route.connect_to_server()
+
+        def from_page(message: str | bytes) -> None:
+            parsed = orjson.loads(message)
+            if parsed.get("type") == "subscribe":
+                subscribes.append(parsed)
+            server.send(message)
+
+        route.on_message(from_page)
+        routes.append(route)
+
+    await page.route_web_socket(cors_server.url.replace("http", "ws") + "/graphql", through)
+    live = page.locator("#live")
+    try:
+        query = urlencode({"base": cors_server.url, "key": tenant.key, "contact": contact})
+        await page.goto(f"{example_origin}/index.html?{query}")
+        await live.get_by_text("● live", exact=True).wait_for(timeout=15_000)
+        first = await api.create_document(name="before-the-cut.pdf")
+        await api.link(first["id"], "contact", contact)
+        await page.locator("ul#documents li", has_text="before-the-cut.pdf").wait_for(
+            timeout=15_000)
+
+        await routes[0].close(code=1011, reason="cut")
+        await live.get_by_text("reconnecting").wait_for(timeout=15_000)
+        second = await api.create_document(name="while-offline.pdf")
+        await api.link(second["id"], "contact", contact)
+        await page.locator("ul#documents li", has_text="while-offline.pdf").wait_for(
+            timeout=30_000)
+        await live.get_by_text("● live", exact=True).wait_for(timeout=15_000)
+    finally:
+        await context.close()
+    assert len(routes) == 2 and len(subscribes) == 2
+    assert subscribes[0]["payload"]["variables"]["after"] is None
+    # Resumed after the last event seen before the cut (the first document's link).
+    resumed = subscribes[1]["payload"]["variables"]["after"]
+    assert resumed and resumed.startswith("evt_")
+    events = (await gql("query($d: ID) { events(filter: {documentId: $d}, first: 1) "
+                        "{ nodes { id type } } }", {"d": first["id"]}))["events"]["nodes"]
+    assert events == [{"id": resumed, "type": "document.linked"}]
+    assert log.errors == [], log.errors
