@@ -391,9 +391,10 @@ class Settings:
              "registers it again.")
     subscriptions_per_process: int = setting(
         1000, parse=_int(0, 1_000_000),
-        help="Most GraphQL subscriptions each worker process serves at once; one more is "
-             "refused (`unavailable`, retry later). `0` turns subscriptions off: no WebSocket "
-             "at `/graphql`, and no listening connection to PostgreSQL.")
+        help="Most GraphQL subscriptions, and WebSocket connections, each worker process "
+             "serves at once; one more subscription is refused (`unavailable`, retry later), "
+             "one more connection closed (1013). `0` turns subscriptions off: no WebSocket at "
+             "`/graphql`, and no listening connection to PostgreSQL.")
     subscriptions_per_connection: int = setting(
         20, parse=_int(1, 10_000),
         help="Most subscriptions one WebSocket connection may run at once; one more is "

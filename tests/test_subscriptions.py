@@ -631,6 +631,16 @@ async def test_at_most_so_many_subscriptions_per_process(tmp_root, database_url,
             assert event["type"] == "entity.created"
 
 
+async def test_at_most_so_many_connections_per_process(tmp_root, database_url, tenant):
+    with serving(tmp_root, database_url, subscriptions_per_process=1) as live:
+        async with await Client.ready(live.url, tenant.key):
+            async with await Client.open(live.url) as refused:
+                closed = await refused.closed()
+            assert closed.code == 1013 and closed.reason.startswith("Try again later")
+        async with await Client.ready(live.url, tenant.key) as client:  # room again
+            await client.subscribe(EVENTS)
+
+
 async def test_subscriptions_can_be_turned_off(tmp_root, database_url):
     with serving(tmp_root, database_url, subscriptions_per_process=0) as live:
         with pytest.raises(InvalidStatus) as refused:

@@ -261,8 +261,11 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
 
 def _uvicorn_config(app: Any, settings: Settings, **kwargs: Any) -> uvicorn.Config:
     # HttpProtocol: a request uvicorn cannot parse gets the documented error body.
+    # A WebSocket message (GraphQL subscriptions) larger than a GraphQL body is refused
+    # by uvicorn itself (1009), before it is buffered whole.
     return uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None,
                           access_log=False, server_header=False, http=HttpProtocol,
+                          ws_max_size=settings.graphql_max_body_bytes,
                           **_proxy_options(settings), **kwargs)
 
 

@@ -235,8 +235,9 @@ class EventStream:
                         types=self.types, document_id=self.document_id,
                         entity_id=self.entity_id, limit=READ_BATCH)
             except AppError as error:  # the database is away: keep the place, try again
-                log.warning("a subscription could not read events (%s); retrying in %.1f s",
-                            error.code, retry_wait)
+                (log.warning if retry_wait == RETRY_MIN_SECONDS else log.debug)(
+                    "a subscription could not read events (%s); retrying in %.1f s",
+                    error.code, retry_wait)
                 await asyncio.sleep(retry_wait)
                 retry_wait = min(retry_wait * 2, RETRY_MAX_SECONDS)
                 continue

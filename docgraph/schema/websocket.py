@@ -28,7 +28,8 @@ document is validated with (depth, aliases, tokens).
   subscriptions run here (queries and mutations go over HTTP). Counted against
   the key's rate limit as its root fields (one), within
   ``DOCGRAPH_SUBSCRIPTIONS_PER_CONNECTION`` and the process's
-  ``DOCGRAPH_SUBSCRIPTIONS_PER_PROCESS``. A refusal is an ``error`` message for
+  ``DOCGRAPH_SUBSCRIPTIONS_PER_PROCESS`` (which also bounds its open connections:
+  one more is closed at once, 1013). A refusal is an ``error`` message for
   that id, its errors shaped as over HTTP (``extensions.code``); the connection
   goes on. Each event is a ``next`` message; ``complete`` ends one either way.
   A subscription without ``after`` delivers every event committed after its
@@ -159,13 +160,19 @@ class GraphQLWebSocket:
         self.schema = schema
         self.settings = settings
         self.operations = operations
+        # Open connections of this process: at most DOCGRAPH_SUBSCRIPTIONS_PER_PROCESS
+        # (a connection is worth keeping for the subscriptions it runs).
+        self.connections = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = new_request_id()
         token = request_id_var.set(request_id)
+        self.connections += 1
         try:
-            await _Connection(self, scope, receive, send, request_id).run()
+            full = self.connections > self.settings.subscriptions_per_process
+            await _Connection(self, scope, receive, send, request_id).run(full=full)
         finally:
+            self.connections -= 1
             request_id_var.reset(token)
 
 
@@ -207,7 +214,7 @@ class _Connection:
 
     # -- the connection's life ----------------------------------------------------------
 
-    async def run(self) -> None:
+    async def run(self, *, full: bool = False) -> None:
         message = await self.receive()
         if message["type"] != "websocket.connect":
             return
@@ -222,6 +229,11 @@ class _Connection:
             self._log(status=101)
             return
         await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+        if full:
+            await self.close(TRY_AGAIN_LATER, "Try again later: this instance holds as many "
+                                              "connections as it may")
+            self._log(status=101)
+            return
         reader = asyncio.create_task(self._read(), name="docgraph-ws-read")
         keeper = asyncio.create_task(self._keep_alive(), name="docgraph-ws-keep-alive")
         try:
