@@ -38,7 +38,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -325,13 +325,15 @@ async def resolve_request(scope: Scope, body: bytes,
 
 async def _resolve(scope: Scope, request: GraphQLRequest,
                    operations: PersistedOperations | None) -> GraphQLRequest:
-    return await find_document(services(scope["app"]).db, request, operations)
+    # The app's database only if a hash must be looked up there.
+    return await find_document(lambda: services(scope["app"]).db, request, operations)
 
 
-async def find_document(db: Database, request: GraphQLRequest,
+async def find_document(db: Callable[[], Database], request: GraphQLRequest,
                         operations: PersistedOperations | None) -> GraphQLRequest:
     """``request`` with its document (see :func:`resolve_request`, which calls it once
-    per HTTP request; a WebSocket ``subscribe`` message calls it itself)."""
+    per HTTP request; a WebSocket ``subscribe`` message calls it itself). ``db`` gives
+    the database, where a registered hash may have to be looked up."""
     if operations is None or not operations.enabled:
         if request.sha256 is not None:
             raise PersistedQueryNotSupported()
@@ -348,7 +350,7 @@ async def find_document(db: Database, request: GraphQLRequest,
     if request.query is not None:
         return request
     assert request.sha256 is not None
-    source = await operations.find(db, request.sha256)
+    source = await operations.find(db(), request.sha256)
     if source is None:
         raise PersistedQueryNotFound()
     return dataclasses.replace(request, query=source)

@@ -437,7 +437,7 @@ class _Connection:
                 f"At most {self.settings.subscriptions_per_connection} subscriptions run on "
                 "one connection: complete one first, or open another connection.",
                 details={"max_subscriptions": self.settings.subscriptions_per_connection})
-        request = await find_document(self.services.db, request, self.app.operations)
+        request = await find_document(lambda: self.services.db, request, self.app.operations)
         source = request.source
         _check_subscription(self.app.schema, source, request.operation_name)
         await self._reverify()
