@@ -205,6 +205,8 @@ class _Connection:
         self.subscribed = 0
         self.closed = False
         self.close_code: int | None = None
+        # The close frame docgraph sends (code, reason), once every task has stopped.
+        self.closing: tuple[int, str] | None = None
         self.finished = asyncio.Event()
         self.send_lock = asyncio.Lock()
         now = time.monotonic()
@@ -225,15 +227,23 @@ class _Connection:
             return
         if PROTOCOL not in self.scope.get("subprotocols", ()):
             await self._send({"type": "websocket.accept"})
-            await self.close(SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
-            self._log(status=101)
-            return
-        await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
-        if full:
-            await self.close(TRY_AGAIN_LATER, "Try again later: this instance holds as many "
-                                              "connections as it may")
-            self._log(status=101)
-            return
+            self.close(SUBPROTOCOL_NOT_ACCEPTABLE, "Subprotocol not acceptable")
+        else:
+            await self._send({"type": "websocket.accept", "subprotocol": PROTOCOL})
+            if full:
+                self.close(TRY_AGAIN_LATER, "Try again later: this instance holds as many "
+                                            "connections as it may")
+            else:
+                await self._serve()
+        if self.closing is not None:
+            code, reason = self.closing
+            with contextlib.suppress(Exception):  # the client may be gone already
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        self._log(status=101)
+
+    async def _serve(self) -> None:
+        """Read messages and run subscriptions until either side ends the connection;
+        then stop every task (a send blocked on a client that reads nothing included)."""
         reader = asyncio.create_task(self._read(), name="docgraph-ws-read")
         keeper = asyncio.create_task(self._keep_alive(), name="docgraph-ws-keep-alive")
         try:
@@ -246,7 +256,6 @@ class _Connection:
                 with contextlib.suppress(BaseException):
                     await task
             self.operations.clear()
-            self._log(status=101)
 
     async def _read(self) -> None:
         try:
@@ -261,24 +270,22 @@ class _Connection:
                 self.last_received = time.monotonic()
                 await self._handle(message)
         except Close as close:
-            await self.close(close.code, close.reason)
+            self.close(close.code, close.reason)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("unexpected error on a GraphQL WebSocket connection")
-            await self.close(INTERNAL_SERVER_ERROR, "Internal server error")
+            self.close(INTERNAL_SERVER_ERROR, "Internal server error")
         finally:
             self.finished.set()
 
-    async def close(self, code: int, reason: str) -> None:
-        """Close the connection (once), and end it."""
-        async with self.send_lock:
-            if not self.closed:
-                self.closed = True
-                self.close_code = code
-                with contextlib.suppress(Exception):
-                    await self._send({"type": "websocket.close", "code": code,
-                                      "reason": close_reason(reason)})
+    def close(self, code: int, reason: str) -> None:
+        """End the connection with this close code (the first one asked for wins);
+        nothing is sent after it."""
+        if not self.closed:
+            self.closed = True
+            self.close_code = code
+            self.closing = (code, close_reason(reason))
         self.finished.set()
 
     async def send(self, message: Mapping[str, Any]) -> None:
@@ -299,14 +306,14 @@ class _Connection:
         try:
             await asyncio.sleep(self.settings.subscription_init_timeout_seconds)
             if not self.acknowledged and not self.init_received:
-                await self.close(INIT_TIMEOUT, "Connection initialisation timeout")
+                self.close(INIT_TIMEOUT, "Connection initialisation timeout")
                 return
             interval = self.settings.subscription_ping_seconds
             while not self.closed:
                 await asyncio.sleep(interval / 2)
                 now = time.monotonic()
                 if now - self.last_received >= SILENT_PINGS * interval:
-                    await self.close(GOING_AWAY, "Keep-alive timeout: no pong")
+                    self.close(GOING_AWAY, "Keep-alive timeout: no pong")
                     return
                 if now - self.last_sent >= interval:
                     await self.send({"type": "ping"})
@@ -314,7 +321,7 @@ class _Connection:
             raise
         except Exception:
             log.exception("unexpected error keeping a GraphQL WebSocket alive")
-            await self.close(INTERNAL_SERVER_ERROR, "Internal server error")
+            self.close(INTERNAL_SERVER_ERROR, "Internal server error")
 
     def _log(self, *, status: int) -> None:
         if not self.settings.access_log:
@@ -508,7 +515,7 @@ class _Connection:
         except asyncio.CancelledError:
             raise
         except Close as close:
-            await self.close(close.code, close.reason)
+            self.close(close.code, close.reason)
         except Exception:
             log.exception("unexpected error in a GraphQL subscription")
             await self._refuse(op_id, InternalError())
