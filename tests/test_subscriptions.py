@@ -390,6 +390,7 @@ SUBSCRIBE = {"id": "1", "type": "subscribe", "payload": {"query": "subscription 
     ([{"id": "1", "type": "complete"}], 4401, "Unauthorized"),
     # Not the protocol's messages.
     (["{not json"], 4400, "Invalid message: not JSON"),
+    (["[" * 5000 + "]" * 5000], 4400, "Invalid message: not JSON"),
     (['["connection_init"]'], 4400, "Invalid message: expected a JSON object"),
     (["null"], 4400, "Invalid message: expected a JSON object"),
     ([{"payload": {}}], 4400, "Invalid message: type must be a string"),
@@ -430,6 +431,15 @@ async def test_messages_outside_the_protocol_close_the_connection(server, tenant
         closed = await client.closed()
     assert (closed.code, closed.reason[:len(reason)]) == (code, reason)
     await healthy(server.url)
+
+
+async def test_completing_an_unknown_id_changes_nothing(server, gql, tenant):
+    async with await Client.ready(server.url, tenant.key) as client:
+        op = await client.subscribe(EVENTS)
+        await client.send({"id": "never subscribed", "type": "complete"})
+        await client.sync()
+        await contact(gql)
+        await client.events(op, 1)
 
 
 async def test_a_client_without_the_subprotocol_is_closed(server):
