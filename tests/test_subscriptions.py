@@ -517,6 +517,10 @@ async def test_idle_connections_are_pinged_and_silent_ones_let_go(tmp_root, data
     (EVENTS, {"documentId": "not-a-uuid"}, "validation_error", "Invalid input: document_id."),
     (EVENTS, {"after": "evt_zz"}, "validation_error", "Invalid input: after."),
     (EVENTS, {"after": "evt_" + "f" * 32}, "validation_error", "Invalid input: after."),
+    # Well formed, but of a transaction still to come: no id this service gave.
+    (EVENTS, {"after": "evt_" + "7" + "f" * 31}, "validation_error", "Invalid input: after."),
+    (EVENTS, {"after": "evt_00000000ffffffff0000000000000000"}, "validation_error",
+     "Invalid input: after."),
     (EVENTS, {"types": ["document.exploded"]}, "validation_error", "Invalid input: types."),
     (EVENTS, {"types": []}, "validation_error", "Invalid input: types."),
     (EVENTS, {"types": ["document.created"] * 1000}, "validation_error",

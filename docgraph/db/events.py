@@ -205,6 +205,11 @@ order by held, txid, seq
 # The position a reader that starts now begins after: every event it will read
 # belongs to a transaction that had not finished yet (seq 0 precedes them all).
 SELECT_FRONTIER = "select pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# The frontier, and the first transaction id not assigned yet: no event's txid reaches it.
+SELECT_FRONTIER_AND_NEXT = """
+select pg_snapshot_xmin(s)::text::bigint as frontier, pg_snapshot_xmax(s)::text::bigint as next
+from pg_current_snapshot() s
+"""
 
 # Events older than $1, a batch ($2) at a time; rows another purge is deleting are
 # skipped, so purges on several instances at once only share the work.
@@ -310,6 +315,13 @@ async def select_event_stream(
 async def select_frontier(db: Executor) -> int:
     """The txid of the oldest transaction still running (see SELECT_FRONTIER)."""
     return int(await db.fetchval(SELECT_FRONTIER))
+
+
+async def select_frontier_and_next(db: Executor) -> tuple[int, int]:
+    """The frontier and the next transaction id (see SELECT_FRONTIER_AND_NEXT)."""
+    row = await db.fetchrow(SELECT_FRONTIER_AND_NEXT)
+    assert row is not None
+    return int(row["frontier"]), int(row["next"])
 
 
 async def select_event_page(

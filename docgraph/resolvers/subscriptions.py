@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import logging
 import uuid
 from collections.abc import Mapping
@@ -37,7 +38,6 @@ from docgraph.errors import AppError, Unavailable, ValidationError
 from docgraph.resolvers import resources
 from docgraph.resolvers.auth import READ_DOCUMENTS
 from docgraph.resolvers.context import RequestContext, Services
-from docgraph.resolvers.events import start_position
 from docgraph.resolvers.records import EVENT_TYPES, EventPosition, EventRecord
 
 log = logging.getLogger("docgraph.subscriptions")
@@ -138,15 +138,25 @@ class EventHub:
             yield
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Start:
+    """Where a subscription that starts now begins (``events.start_position``: it gets
+    every event committed from now on), and the first transaction id not assigned yet:
+    no event's id names one as large, so an ``after`` that does is no id of ours."""
+
+    position: EventPosition
+    next_txid: int
+
+
 class SubscriptionContext(RequestContext):
-    """A subscription's context: a request's, with the process's hub and where a
-    subscription without ``after`` starts (fixed when the subscribe message arrived,
-    so that every event committed from then on is delivered)."""
+    """A subscription's context: a request's, with the process's hub and its
+    :class:`Start`, fixed when the subscribe message arrived (so that a subscription
+    without ``after`` delivers every event committed from then on)."""
 
     __slots__ = ("events", "start")
 
     def __init__(self, services: Services, principal: Any, request_id: str,
-                 start: EventPosition) -> None:
+                 start: Start) -> None:
         super().__init__(services, principal, request_id)
         if services.events is None:
             raise Unavailable("Subscriptions are off on this instance.")
@@ -154,9 +164,10 @@ class SubscriptionContext(RequestContext):
         self.start = start
 
 
-async def subscription_start(services: Services) -> EventPosition:
-    """Where a subscription that starts now begins (see ``events.start_position``)."""
-    return await start_position(services.db)
+async def subscription_start(services: Services) -> Start:
+    """Where a subscription that starts now begins (one statement)."""
+    frontier, next_txid = await events_db.select_frontier_and_next(services.db)
+    return Start(EventPosition(frontier, 0), next_txid)
 
 
 async def follow_events(ctx: SubscriptionContext, arguments: Mapping[str, Any], *,
@@ -179,10 +190,14 @@ async def follow_events(ctx: SubscriptionContext, arguments: Mapping[str, Any], 
             raise ValidationError("Invalid input: types.", details={"fields": {
                 "types": "must name document events only (document.*): "
                          + ", ".join(DOCUMENT_EVENT_TYPES)}})
+    after = given.get("after")
+    if after is not None and after.txid >= ctx.start.next_txid:
+        raise ValidationError("Invalid input: after.", details={"fields": {
+            "after": "is no event id of this service (it names a transaction still to come): "
+                     "resume after the last id received, or omit it"}})
     ctx.events.reserve()
     return EventStream(ctx, types=types, document_id=given.get("document_id"),
-                       entity_id=given.get("entity_id"),
-                       after=given.get("after") or ctx.start)
+                       entity_id=given.get("entity_id"), after=after or ctx.start.position)
 
 
 class EventStream:
