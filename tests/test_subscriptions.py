@@ -14,6 +14,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 
 from docgraph.resolvers import auth
+from docgraph.resolvers.events import purge_old_events
 from docgraph.resolvers.persisted_operations import sha256_hex
 from docgraph.schema import build_schema
 from docgraph.schema.persisted import manifest
@@ -150,6 +151,26 @@ async def test_from_the_beginning_replays_the_history_in_order(server, gql, tena
     async with await Client.ready(server.url, tenant.key) as client:
         op = await client.subscribe(EVENTS, {"after": BEGINNING})
         assert await client.events(op, 2) == await audit_trail(gql)
+
+
+async def test_resuming_after_events_the_retention_purged(server, gql, tenant, db):
+    """The last id a subscriber saw may be older than the retention: it resumes with
+    what is left."""
+    async with await Client.ready(server.url, tenant.key) as client:
+        op = await client.subscribe(EVENTS)
+        await contact(gql, "old")
+        [seen] = await client.events(op, 1)
+    await contact(gql, "old too")
+    await contact(gql, "kept")
+    # The first two events grow old, and the purge takes them.
+    await db.execute("update events set occurred_at = occurred_at - interval '100 days' "
+                     "where workspace_id = $1 and data->'entity'->>'name' like 'old%'",
+                     tenant.id)
+    await purge_old_events(db, 90)
+    async with await Client.ready(server.url, tenant.key) as client:
+        op = await client.subscribe(EVENTS, {"after": seen["id"]})
+        [kept] = await client.events(op, 1)
+    assert kept["data"]["entity"]["name"] == "kept"
 
 
 async def test_another_workspace_never_sees_its_events(server, gql, other_gql, tenant,
