@@ -36,7 +36,7 @@ from docgraph.db import events as events_db
 from docgraph.db.notifications import Listener
 from docgraph.errors import AppError, Unavailable, ValidationError
 from docgraph.resolvers import resources
-from docgraph.resolvers.auth import READ_DOCUMENTS
+from docgraph.resolvers.auth import READ_DOCUMENTS, Principal
 from docgraph.resolvers.context import RequestContext, Services
 from docgraph.resolvers.records import EVENT_TYPES, EventPosition, EventRecord
 
@@ -155,7 +155,7 @@ class SubscriptionContext(RequestContext):
 
     __slots__ = ("events", "start")
 
-    def __init__(self, services: Services, principal: Any, request_id: str,
+    def __init__(self, services: Services, principal: Principal, request_id: str,
                  start: Start) -> None:
         super().__init__(services, principal, request_id)
         if services.events is None:
