@@ -38,6 +38,7 @@ from docgraph.jobs.maintenance import housekeeping
 from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
+from docgraph.resolvers.texts import TEXT_LANE
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
 from docgraph.storage.factory import build_store
@@ -71,7 +72,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
-        jobs = BackgroundJobs()
+        jobs = BackgroundJobs(lanes={TEXT_LANE: settings.text_jobs})
         app.state.services = services = Services(
             db=db, store=store, jobs=jobs, settings=settings,
             keys=KeyVerifier(db, settings.key_cache_seconds))

@@ -113,6 +113,17 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _languages(raw: str) -> tuple[str, ...]:
+    languages = tuple(part.strip() for part in re.split(r"[,+]", raw) if part.strip())
+    if not languages:
+        raise ValueError("must name at least one language, e.g. eng")
+    for language in languages:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{1,31}", language):
+            raise ValueError(f"expected Tesseract language names like eng or deu separated by "
+                             f"commas, got {language!r}")
+    return languages
+
+
 def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
@@ -301,6 +312,27 @@ class Settings:
         help="How often each instance tries to sweep orphaned uploads and deleted documents' bytes "
              "(one instance at a time does the work; `0` turns the background sweep off; "
              "`docgraph sweep` runs it once).")
+    text_jobs: int = setting(
+        1, parse=_int(0, 64),
+        help="Text extraction jobs (for search) each worker runs at once; more wait their turn "
+             "(`0`: none run, documents stay `PENDING` until an instance with jobs retries them).")
+    text_max_bytes: int = setting(
+        100 * 1024 * 1024, parse=_int(1),
+        help="Largest file whose text is extracted, in bytes; larger ones are `SKIPPED`.")
+    text_max_pages: int = setting(
+        100, parse=_int(1, 100_000),
+        help="Most pages of a PDF whose text is read (or recognised); the rest are left out.")
+    text_max_chars: int = setting(
+        200_000, parse=_int(1, 10_000_000),
+        help="Most characters of text kept per document; the rest is left out.")
+    text_time_limit_seconds: float = setting(
+        60.0, parse=_float(1.0),
+        help="Longest a document's text extraction may take (OCR included); past it the job "
+             "is stopped and the document's text `FAILED`.")
+    ocr_languages: tuple[str, ...] = setting(
+        ("eng",), parse=_languages,
+        help="Tesseract languages images and scanned PDF pages are read in, comma-separated "
+             "(each needs its `tesseract-ocr-LANG` package, e.g. `eng,deu`).")
     graphql_max_depth: int = setting(
         10, parse=_int(1, 100),
         help="Deepest field nesting a GraphQL operation may have (introspection fields excluded).")

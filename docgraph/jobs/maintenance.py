@@ -1,8 +1,10 @@
-"""The app's periodic housekeeping: purging expired shared state, sweeping storage.
+"""The app's periodic housekeeping: purging expired shared state, sweeping storage,
+retrying lost text extractions.
 
-Each instance runs both on its own schedule, jittered so instances drift
+Each instance runs them on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
-on one instance at a time (an advisory lock, see ``resolvers.sweeper``).
+on one instance at a time (an advisory lock, see ``resolvers.sweeper``); a
+text extraction is claimed by the one job that runs it (``resolvers.texts``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from docgraph.errors import AppError, Unavailable
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
 from docgraph.resolvers.sweeper import sweep_with
+from docgraph.resolvers.texts import TEXT_LANE, retry_lost_texts
 
 log = logging.getLogger("docgraph.jobs.maintenance")
 
@@ -79,11 +82,37 @@ async def maintain_storage(services: Services) -> None:
             log.info("storage sweep", extra=dataclasses.asdict(report))
 
 
+async def retry_texts_periodically(services: Services) -> None:
+    """Every ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %): start again the text extractions
+    that were lost, while this instance's own queue of them is short (``0`` or no text
+    jobs: never)."""
+    settings = services.settings
+    interval = settings.sweep_interval_seconds
+    if interval <= 0 or settings.text_jobs <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        if services.jobs.pending(TEXT_LANE) > settings.text_jobs:
+            continue
+        try:
+            started = await retry_lost_texts(services.db, services.store, settings,
+                                             services.jobs)
+        except Unavailable:
+            log.warning("text retry skipped: the database is unavailable")
+            continue
+        except Exception:
+            log.exception("text retry failed")
+            continue
+        if started:
+            log.info("text extractions retried", extra={"started": started})
+
+
 @contextlib.asynccontextmanager
 async def housekeeping(services: Services) -> AsyncIterator[None]:
     """Both loops as tasks for the block's duration (the app's lifespan)."""
     tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
-             asyncio.create_task(maintain_storage(services), name="storage-maintenance")]
+             asyncio.create_task(maintain_storage(services), name="storage-maintenance"),
+             asyncio.create_task(retry_texts_periodically(services), name="text-retry")]
     try:
         yield
     finally:

@@ -112,13 +112,32 @@ def cmd_workspace_create(settings: Settings, args: argparse.Namespace) -> None:
         asyncio.run(migrate(url))
         ws = _run_with_db(url, lambda db: workspaces.create_workspace(db, args.name,
                                                                       args.quota_bytes))
+        if args.search_language:
+            _set_search_language(url, ws["id"], args.search_language)
     print(ws["id"])
+
+
+def _set_search_language(url: str, workspace_id: uuid.UUID, config: str) -> int:
+    try:
+        return _run_with_db(url, lambda db: workspaces.set_text_search_config(
+            db, workspace_id, config))
+    except AppError as exc:
+        raise CommandError(exc.message) from None
+
+
+def cmd_workspace_search_language(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        count = _set_search_language(url, args.workspace, args.config)
+    print(f"workspace {args.workspace} searches in {args.config}: {count} document(s) "
+          "indexed again")
 
 
 def cmd_workspace_list(settings: Settings, args: argparse.Namespace) -> None:
     with database_url(settings) as url:
         rows = _run_with_db(url, workspaces.list_workspaces)
-    _print_rows(rows, ["id", "name", "quota_bytes", "used_bytes", "created_at"])
+    _print_rows(rows, ["id", "name", "quota_bytes", "used_bytes", "text_search_config",
+                       "created_at"])
 
 
 def cmd_key_create(settings: Settings, args: argparse.Namespace) -> None:
@@ -397,7 +416,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = ws.add_parser("create", help="create a workspace and print its id")
     p.add_argument("name")
     p.add_argument("--quota-bytes", type=int, default=None)
+    p.add_argument("--search-language", default=None, metavar="CONFIG",
+                   help="the text search configuration of its documents (default: english)")
     p.set_defaults(func=cmd_workspace_create)
+    p = ws.add_parser("search-language",
+                      help="choose a workspace's text search configuration (english, german, "
+                           "simple, ...) and index its documents again")
+    p.add_argument("workspace", type=_uuid)
+    p.add_argument("config")
+    p.set_defaults(func=cmd_workspace_search_language)
     ws.add_parser("list", help="list workspaces").set_defaults(func=cmd_workspace_list)
 
     keys = sub.add_parser("key", help="manage API keys").add_subparsers(

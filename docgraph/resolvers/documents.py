@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound, StorageConflict
-from docgraph.resolvers import deletion, resources
+from docgraph.resolvers import deletion, resources, texts
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
@@ -87,8 +87,9 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
        demand) and moves the upload's size from pending to the workspace's
        used bytes. A live document at ``storage_path``, or an upload recorded
        meanwhile by a concurrent request, is a ``StorageConflict``.
-    4. An image's dimensions and preview are made afterwards, off the request
-       path (``process_document_image``).
+    4. An image's dimensions and preview, and the text for search, are made
+       afterwards, off the request path (``process_document_image``,
+       ``texts.extract_document_text``).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     new = resources.DOCUMENT_CREATE.parse(fields)
@@ -111,6 +112,8 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
     if document.mime_type in IMAGE_MIME_TYPES:
         ctx.jobs.spawn(f"preview {document.id}", process_document_image(
             ctx.db, ctx.store, ctx.workspace_id, document.id))
+    texts.start_extraction(ctx.jobs, ctx.db, ctx.store, ctx.settings, ctx.workspace_id,
+                           document.id)
     return _remember(ctx, document)
 
 
@@ -239,6 +242,24 @@ async def expire_document(ctx: RequestContext, document_id: Any) -> DocumentReco
     return await _change_status(ctx, doc_id, DocumentStatus.EXPIRED)
 
 
+def document_filters(filters: Mapping[str, Any] | None) -> documents_db.DocumentFilters:
+    """A caller's ``DocumentFilter`` (validated here) as the statements' filter values."""
+    f = resources.DOCUMENT_FILTER.parse(filters or {})
+    folder = f.get("folder")
+    folder_prefix = None
+    if folder is not None and f.get("include_subfolders"):
+        folder_prefix = folder if folder == "/" else folder + "/"
+    mime = f.get("mime_type")
+    mime_prefix = mime[:-1] if mime is not None and mime.endswith("/*") else None
+    linked_type, linked_id = f.get("linked_to") or (None, None)
+    return documents_db.DocumentFilters(
+        folder=folder, folder_prefix=folder_prefix, tags=f.get("tags"), type=f.get("type"),
+        status=f.get("status"), mime_type=None if mime_prefix else mime,
+        mime_prefix=mime_prefix, name_contains=f.get("name_contains"),
+        linked_entity_type=linked_type, linked_entity_id=linked_id,
+        created_after=f.get("created_after"), created_before=f.get("created_before"))
+
+
 async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
                          page: PageRequest, *,
                          with_total: bool = True) -> Page[Edge[DocumentRecord]]:
@@ -248,28 +269,16 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
     Filters (all optional, all must match): ``folder`` (exact, or with
     ``include_subfolders`` the whole subtree), ``tags`` (carries all of
     them), ``type``, ``status``, ``mime_type`` (exact, or ``image/*``),
-    ``name_contains`` (case-insensitive) and ``linked_to``
-    (``{"entity_type", "entity_id"}``).
+    ``name_contains`` (case-insensitive), ``linked_to``
+    (``{"entity_type", "entity_id"}``) and ``created_after`` (inclusive) /
+    ``created_before`` (exclusive).
     """
     ctx.principal.require(READ_DOCUMENTS)
-    f = resources.DOCUMENT_FILTER.parse(filters or {})
+    filters_given = document_filters(filters)
     page = page.in_order()
-    folder = f.get("folder")
-    folder_prefix = None
-    if folder is not None and f.get("include_subfolders"):
-        folder_prefix = folder if folder == "/" else folder + "/"
-    mime = f.get("mime_type")
-    mime_prefix = mime[:-1] if mime is not None and mime.endswith("/*") else None
-    linked_type, linked_id = f.get("linked_to") or (None, None)
     rows = await documents_db.select_document_page(
-        ctx.db, ctx.workspace_id, folder=folder, folder_prefix=folder_prefix,
-        tags=f.get("tags"), type=f.get("type"), status=f.get("status"),
-        mime_type=None if mime_prefix else mime, mime_prefix=mime_prefix,
-        name_contains=f.get("name_contains"), linked_entity_type=linked_type,
-        linked_entity_id=linked_id, after_created_at=page.after_created_at,
-        after_id=page.after_id, offset=page.offset, limit=page.limit,
-        with_total=with_total,
-    )
+        ctx.db, ctx.workspace_id, filters_given, after_created_at=page.after_created_at,
+        after_id=page.after_id, offset=page.offset, limit=page.limit, with_total=with_total)
     documents = [DocumentRecord.from_row(row) for row in rows if row["id"] is not None]
     for document in documents:
         ctx.document_by_id.prime(document.id, document)

@@ -42,6 +42,15 @@ class DocumentStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class TextStatus(StrEnum):
+    """Where a document's text extraction stands (for search)."""
+
+    PENDING = "pending"  # not read yet
+    DONE = "done"  # read: the text is searchable
+    FAILED = "failed"  # the file could not be read (text_status_reason says why)
+    SKIPPED = "skipped"  # nothing to read: a type without text, too large, no OCR
+
+
 class LinkedDocumentOrder(StrEnum):
     """How an entity's documents are ordered, newest first."""
 
@@ -62,6 +71,7 @@ class AttachmentType(StrEnum):
 _ENTITY_TYPES = {member.value: member for member in EntityType}
 _DOCUMENT_TYPES = {member.value: member for member in DocumentType}
 _DOCUMENT_STATUSES = {member.value: member for member in DocumentStatus}
+_TEXT_STATUSES = {member.value: member for member in TextStatus}
 
 # Content whose kind nobody knows: the generic binary type.
 UNKNOWN_MIME_TYPES = frozenset({"application/octet-stream"})
@@ -103,6 +113,9 @@ class DocumentRecord:
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    text_status: TextStatus
+    text_length: int | None
+    text_status_reason: str | None
 
     @property
     def sha256(self) -> str | None:
@@ -133,6 +146,7 @@ class DocumentRecord:
         record = cls(*row[start:start + _DOCUMENT_FIELDS])
         record.type = _DOCUMENT_TYPES[record.type]
         record.status = _DOCUMENT_STATUSES[record.status]
+        record.text_status = _TEXT_STATUSES[record.text_status]
         return record
 
     @classmethod
@@ -148,6 +162,8 @@ class DocumentRecord:
             preview_path=row["preview_path"], preview_width=row["preview_width"],
             preview_height=row["preview_height"], created_by=row["created_by"],
             created_at=row["created_at"], updated_at=row["updated_at"],
+            text_status=_TEXT_STATUSES[row["text_status"]], text_length=row["text_length"],
+            text_status_reason=row["text_status_reason"],
         )
 
 

@@ -17,7 +17,15 @@ from starlette.routing import Route
 
 from docgraph.http.paths import OPENAPI_PATH
 from docgraph.http.responses import JSONResponse
-from docgraph.rest import attachments, documents, entities, openapi, uploads, workspace
+from docgraph.rest import (
+    attachments,
+    documents,
+    entities,
+    openapi,
+    search,
+    uploads,
+    workspace,
+)
 from docgraph.rest.operations import Operation, Operations
 
 api = Operations()
@@ -30,7 +38,9 @@ async def openapi_json(request: Request, params: dict[str, str]) -> Response:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    *api, *workspace.api, *documents.api, *uploads.api, *entities.api, *attachments.api,
+    # search first: /v1/documents/search before /v1/documents/{id}
+    *api, *workspace.api, *search.api, *documents.api, *uploads.api, *entities.api,
+    *attachments.api,
 )
 
 

@@ -28,6 +28,7 @@ from docgraph.resolvers.records import (
     DocumentType,
     EntityType,
     LinkedDocumentOrder,
+    TextStatus,
 )
 
 SafeInt = NewType("SafeInt", int)
@@ -54,6 +55,8 @@ strawberry.enum(DocumentStatus, description="Verification status: PENDING -> VER
                                             "REJECTED; VERIFIED -> EXPIRED.")
 strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are ordered, "
                                                 "newest first.")
+strawberry.enum(TextStatus, description="Where a document's text extraction stands: PENDING, "
+                                        "then DONE, FAILED or SKIPPED.")
 strawberry.enum(AttachmentType, description="IMAGE for image/* types, UNKNOWN for "
                                             "application/octet-stream, OTHER for the rest.")
 
