@@ -55,5 +55,6 @@ async def test_the_server_serves_that_schema(gql):
     assert served == {
         "id", "name", "description", "mimeType", "sizeBytes", "storagePath", "folder", "tags",
         "type", "status", "userData", "verifiedAt", "rejectionReason", "createdBy", "createdAt",
-        "updatedAt", "attachmentType", "sha256", "image", "download", "previewImage", "links"}
+        "updatedAt", "attachmentType", "sha256", "image", "download", "previewImage", "links",
+        "textStatus", "textLength", "textStatusReason", "text"}
     assert "type Document {" in SCHEMA_FILE.read_text()

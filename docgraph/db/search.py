@@ -17,7 +17,7 @@ from docgraph.db.documents import (
 
 # Where a match counts most: text (D), description (C), tags and folder (B), name (A).
 RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
-# How much a name that looks like the query (trigrams) adds to the rank.
+# The rank of a name that only resembles the query (trigrams), by how close it is.
 NAME_LIKENESS_WEIGHT = 0.5
 
 _FILTERS = document_filter(5)
@@ -33,10 +33,14 @@ WITH_SNIPPET, SNIPPET_CHARS, SNIPPET_OPTIONS = f"${_n + 6}", f"${_n + 7}", f"${_
 # to count the total, and whether (and over how many characters of text, with
 # which options) to make snippets.
 #
-# A query with no word to look for (only exclusions, only stop words) matches
-# nothing by its vector (querytree 'T' would scan every document). The matches are
-# ranked once (materialised); the page joins back to its documents, and only the
-# page's rows get a snippet.
+# The words are looked up in the vectors first. Only when that finds nothing are
+# names that resemble every word looked up by their trigrams ("did you mean"): a
+# misspelt or partial name is then found, and a query whose words are found costs
+# nothing more (a common word's trigrams would have every name rechecked). A query
+# with no word to look for (only exclusions, only stop words) matches nothing by
+# its vector (querytree 'T' would scan every document). The matches are ranked once
+# (materialised); the page joins back to its documents, and only the page's rows
+# get a snippet.
 SEARCH_DOCUMENTS = f"""
 with q as (
     select w.text_search_config::regconfig as config,
@@ -47,18 +51,24 @@ with q as (
                 then websearch_to_tsquery(w.text_search_config::regconfig, $4::text) end
                as excluded
     from workspaces w where w.id = $1
-), matches as materialized (
+), found as materialized (
     select d.id, d.created_at,
-           (ts_rank('{RANK_WEIGHTS}', d.search_vector, q.tsq, 1)
-            + coalesce(word_similarity(array_to_string($3::text[], ' '), d.name), 0)
-              * {NAME_LIKENESS_WEIGHT}::real)::real as rank
+           ts_rank('{RANK_WEIGHTS}', d.search_vector, q.tsq, 1) as rank
     from q, documents d
     where {_FILTERS}
-      and (d.search_vector @@ q.tsq
-           or (($3::text[])[1] <% d.name
-               and not exists (select 1 from unnest($3::text[]) word
-                               where not word <% d.name)
-               and (q.excluded is null or not d.search_vector @@ q.excluded)))
+      and d.search_vector @@ q.tsq
+), resembling as materialized (
+    select d.id, d.created_at,
+           (word_similarity(array_to_string($3::text[], ' '), d.name)
+            * {NAME_LIKENESS_WEIGHT}::real)::real as rank
+    from q, documents d
+    where not exists (select 1 from found)
+      and {_FILTERS}
+      and ($3::text[])[1] <% d.name
+      and not exists (select 1 from unnest($3::text[]) word where not word <% d.name)
+      and (q.excluded is null or not d.search_vector @@ q.excluded)
+), matches as (
+    select * from found union all select * from resembling
 )
 select (select count(*) from matches where {WITH_TOTAL}) as total_count,
        {AFTER_RANK}::real is not null and exists (

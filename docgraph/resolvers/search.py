@@ -4,10 +4,11 @@ A query uses PostgreSQL's ``websearch_to_tsquery`` syntax: words (all must be
 there, stemmed in the workspace's text search configuration), ``"quoted
 phrases"``, ``-word`` or ``-"a phrase"`` to exclude, ``or`` between
 alternatives. Each document's vector weighs its name most, then its tags and
-folder, its description, and the text extracted from its bytes. A name that
-merely resembles each of the query's words of three letters or more (a
-misspelling, a part of it: trigrams) is a match too, ranked by how close it is,
-unless the document holds an excluded word. Every
+folder, its description, and the text extracted from its bytes. When the words
+are found nowhere, names that resemble each of the query's words of three
+letters or more (a misspelling, a part of a word: trigrams) are matches
+instead, ranked by how close they are, unless the document holds an excluded
+word. Every
 filter of ``documents(filter)`` combines with the query; the workspace is
 always the caller's.
 
