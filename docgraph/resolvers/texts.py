@@ -51,6 +51,10 @@ TEXT_RETRY_AFTER = dt.timedelta(minutes=10)
 CLAIM_MARGIN = dt.timedelta(minutes=2)
 TEXT_MAX_ATTEMPTS = 3
 TEXT_RETRY_BATCH = 50
+# Jobs a worker keeps waiting for its text lane at most; past that a new document
+# stays PENDING and the retry takes it later: a burst of uploads never piles up
+# unbounded work (and memory) in one process.
+TEXT_QUEUE_MAX = 200
 # The extractor's own limit is a little shorter than the parent's, so that it can
 # stop recognising pages and hand back what it read before it is killed.
 CHILD_MARGIN_SECONDS = 2.0
@@ -69,8 +73,9 @@ def claim_expiry(settings: Settings) -> dt.timedelta:
 
 def start_extraction(jobs: Jobs, db: Database, store: ObjectStore, settings: Settings,
                      workspace_id: uuid.UUID, document_id: uuid.UUID) -> None:
-    """Start the document's extraction job (unless this instance runs none)."""
-    if settings.text_jobs > 0:
+    """Start the document's extraction job (unless this instance runs none, or has
+    ``TEXT_QUEUE_MAX`` waiting already: the retry starts it later)."""
+    if settings.text_jobs > 0 and jobs.pending(TEXT_LANE) < TEXT_QUEUE_MAX:
         jobs.spawn(f"text {document_id}",
                    extract_document_text(db, store, settings, workspace_id, document_id),
                    lane=TEXT_LANE)
