@@ -22,6 +22,8 @@ from docgraph.ops.embedded import free_port
 
 from .browser import ConsoleLog, browser  # noqa: F401 - the fixture
 from .conftest import LiveServer, make_settings
+from .test_search import finished as text_extracted
+from .textfiles import pdf_with_text
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -111,3 +113,40 @@ async def test_upload_a_png_and_see_it_listed_with_its_preview(
     assert [(e["role"], e["node"]["name"], e["node"]["image"]) for e in edges] == [
         ("uploaded", "scan.png", {"width": 640, "height": 480})]
     assert edges[0]["node"]["sizeBytes"] == picture.stat().st_size
+
+
+async def test_search_box_finds_a_document_by_the_text_in_its_file(
+        browser, cors_server, example_origin, tenant, gql):  # noqa: F811
+    pdf = pdf_with_text("Minutes of the Armadillidium steering committee.")
+    document = await gql.create_document(pdf, name="minutes-0417.pdf",
+                                         mimeType="application/pdf")
+    await gql.create_document(b"Nothing relevant here.", name="other.txt",
+                              mimeType="text/plain")
+    await text_extracted(gql, document["id"])
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    log = ConsoleLog(page)
+    try:
+        query = urlencode({"base": cors_server.url, "key": tenant.key})
+        await page.goto(f"{example_origin}/index.html?{query}")
+        await page.fill("#query", "armadillidium committee")
+        await page.press("#query", "Enter")
+        await page.locator("#status").get_by_text(
+            "1 result(s) for armadillidium committee.").wait_for(timeout=15_000)
+        item = page.locator("ul#results li")
+        assert await item.count() == 1
+        assert await item.locator("a.name").inner_text() == "minutes-0417.pdf"
+        marks = await item.locator(".snippet mark").all_inner_texts()
+        assert marks == ["Armadillidium", "committee"]
+        href = await item.locator("a.name").get_attribute("href")
+        assert href and href.startswith(cors_server.url + "/storage/")
+        # An exclusion leaves it out.
+        await page.fill("#query", "armadillidium -steering")
+        await page.click("#search-button")
+        await page.locator("#status").get_by_text(
+            "0 result(s) for armadillidium -steering.").wait_for(timeout=15_000)
+        assert await page.locator("ul#results li").count() == 0
+    finally:
+        await context.close()
+    assert log.errors == [], log.errors
