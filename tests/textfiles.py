@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -51,7 +52,7 @@ def text_picture(text: str, fmt: str = "PNG") -> bytes:
 
 def docx_with_text(*paragraphs: str) -> bytes:
     """A minimal DOCX (WordprocessingML) holding ``paragraphs``."""
-    body = "".join(f"<w:p><w:r><w:t>{p}</w:t></w:r></w:p>" for p in paragraphs)
+    body = "".join(f"<w:p><w:r><w:t>{escape(p)}</w:t></w:r></w:p>" for p in paragraphs)
     document = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
                 '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/'
                 f'2006/main"><w:body>{body}</w:body></w:document>')
