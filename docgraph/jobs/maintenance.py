@@ -21,7 +21,7 @@ from docgraph.errors import AppError, Unavailable
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
 from docgraph.resolvers.sweeper import sweep_with
-from docgraph.resolvers.texts import TEXT_LANE, retry_lost_texts
+from docgraph.resolvers.texts import TEXT_LANE, TEXT_RETRY_BATCH, retry_lost_texts
 
 log = logging.getLogger("docgraph.jobs.maintenance")
 
@@ -82,16 +82,24 @@ async def maintain_storage(services: Services) -> None:
             log.info("storage sweep", extra=dataclasses.asdict(report))
 
 
+# While a retry finds a full batch (a backlog: documents recorded before search
+# existed, or a burst), the next one comes after this rather than the interval.
+TEXT_BACKLOG_PAUSE_SECONDS = 5.0
+
+
 async def retry_texts_periodically(services: Services) -> None:
     """Every ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %): start again the text extractions
     that were lost, while this instance's own queue of them is short (``0`` or no text
-    jobs: never)."""
+    jobs: never). A full batch means a backlog: the next batch follows as soon as the
+    queue is short again."""
     settings = services.settings
     interval = settings.sweep_interval_seconds
     if interval <= 0 or settings.text_jobs <= 0:
         return
+    backlog = False
     while True:
-        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        pause = TEXT_BACKLOG_PAUSE_SECONDS if backlog else interval
+        await asyncio.sleep(pause * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
         if services.jobs.pending(TEXT_LANE) > settings.text_jobs:
             continue
         try:
@@ -103,6 +111,7 @@ async def retry_texts_periodically(services: Services) -> None:
         except Exception:
             log.exception("text retry failed")
             continue
+        backlog = started >= TEXT_RETRY_BATCH
         if started:
             log.info("text extractions retried", extra={"started": started})
 
