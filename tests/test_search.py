@@ -351,3 +351,11 @@ async def test_rest_document_text(gql, api, tenant, other_tenant):
     r = await api.client.get(f"/v1/documents/{doc_id}/text",
                              headers=tenant.headers(tenant.write_key))
     assert_error(r, 403, "insufficient_permissions")
+
+
+async def test_a_word_deep_in_a_long_text_is_shown_in_its_snippet(gql):
+    filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 800  # 45,600
+    await recorded(gql, (filler + "At last the Thylacinus clause. " + filler).encode(),
+                   name="long.txt", mime_type="text/plain")
+    [edge] = (await search(gql, "thylacinus"))["edges"]
+    assert "<mark>Thylacinus</mark> clause" in edge["snippet"]

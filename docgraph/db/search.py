@@ -21,6 +21,10 @@ RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 NAME_LIKENESS_WEIGHT = 0.5
 
 _FILTERS = document_filter(5)
+SNIPPET_LEAD = 300  # characters of the text shown before the first match, at most
+# The lexemes of querytree's text ('sign' & 'acm'), as a SQL literal.
+LEXEME_PATTERN = "'''([^'']+)'''"
+
 _n = 5 + FILTER_PARAMETERS  # the parameters after the filters'
 AFTER_RANK, AFTER_TIME, AFTER_ID = f"${_n}", f"${_n + 1}", f"${_n + 2}"
 OFFSET, ROWS, WITH_TOTAL = f"${_n + 3}", f"${_n + 4}", f"${_n + 5}"
@@ -40,7 +44,10 @@ WITH_SNIPPET, SNIPPET_CHARS, SNIPPET_OPTIONS = f"${_n + 6}", f"${_n + 7}", f"${_
 # with no word to look for (only exclusions, only stop words) matches nothing by
 # its vector (querytree 'T' would scan every document). The matches are ranked once
 # (materialised); the page joins back to its documents, and only the page's rows
-# get a snippet.
+# get a snippet: cut from the name, the description and a window of the text that
+# starts a little before the first place one of the query's lexemes appears in it
+# (a stem is most often the start of the word it came from), so that a word deep
+# in a long text is shown without ts_headline reading all of it.
 SEARCH_DOCUMENTS = f"""
 with q as (
     select w.text_search_config::regconfig as config,
@@ -82,7 +89,8 @@ left join lateral (
     select m.rank, {DOCUMENT_COLUMNS},
            case when {WITH_SNIPPET} then ts_headline(
                q.config, concat_ws(E'\\n', d.name, d.description,
-                                   left(t.content, {SNIPPET_CHARS})),
+                                   substr(t.content, greatest(1, hit.at - {SNIPPET_LEAD}),
+                                          {SNIPPET_CHARS})),
                q.tsq, {SNIPPET_OPTIONS}) end as snippet
     from (select * from matches m
           where {AFTER_RANK}::real is null
@@ -94,6 +102,10 @@ left join lateral (
     join documents d on d.workspace_id = $1 and d.id = m.id
     left join document_texts t
            on {WITH_SNIPPET} and t.workspace_id = $1 and t.document_id = m.id
+    left join lateral (
+        select coalesce(min(nullif(strpos(lower(t.content), lexeme[1]), 0)), 1) as at
+        from regexp_matches(querytree(q.tsq), {LEXEME_PATTERN}, 'g') lexeme
+    ) hit on t.content is not null
 ) p on true
 order by p.rank desc, p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters

@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from docgraph.resolvers.context import RequestContext
 
 # Snippets are cut from the name, the description and this many characters of the
-# text: ts_headline reads all it is given, and a page of long texts would cost more
-# than the search itself.
-SNIPPET_SCAN_CHARS = 20_000
+# text around the first match (db.search): ts_headline reads all it is given, and a
+# page of long texts would cost more than the search itself.
+SNIPPET_SCAN_CHARS = 5_000
 _START, _STOP = "\x02", "\x03"  # never in a stored text (control characters are not kept)
 SNIPPET_OPTIONS = (f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=30, MinWords=12, '
                    'MaxFragments=2, FragmentDelimiter=" … "')
