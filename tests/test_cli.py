@@ -95,3 +95,16 @@ def test_serve_with_local_storage_and_no_signing_secret_stops_naming_it(cli_env,
                        text=True, env={**env, **cli_env}, timeout=60, cwd=tmp_path)
     assert r.returncode == 2
     assert "DOCGRAPH_STORAGE_SIGNING_SECRET is not set" in r.stderr
+
+
+def test_a_workspace_chooses_its_search_language(cli_env, server):
+    ws = docgraph("workspace", "create", "Kanzlei", "--search-language", "german",
+                  env=cli_env).stdout.strip()
+    assert "german" in docgraph("workspace", "list", env=cli_env).stdout
+    changed = docgraph("workspace", "search-language", ws, "simple", env=cli_env).stdout
+    assert "searches in simple" in changed
+    r = docgraph("workspace", "search-language", ws, "klingon", env=cli_env, check=False)
+    assert r.returncode == 2 and "klingon" in r.stderr and "english" in r.stderr
+    r = docgraph("workspace", "search-language", str(uuid.uuid4()), "simple", env=cli_env,
+                 check=False)
+    assert r.returncode == 2 and "not found" in r.stderr.lower()

@@ -12,7 +12,7 @@ import pytest
 
 from tests.gql import GraphQL
 from tests.rest import DOCUMENT_RECORD_FIELDS, assert_common_headers, assert_error
-from tests.textfiles import docx_with_text, pdf_with_text, text_picture
+from tests.textfiles import docx_with_text, pdf_with_text, scanned_pdf, text_picture
 
 SEARCH = """
 query($q: String!, $filter: DocumentFilter, $first: Int, $after: String, $offset: Int) {
@@ -359,3 +359,11 @@ async def test_a_word_deep_in_a_long_text_is_shown_in_its_snippet(gql):
                    name="long.txt", mime_type="text/plain")
     [edge] = (await search(gql, "thylacinus"))["edges"]
     assert "<mark>Thylacinus</mark> clause" in edge["snippet"]
+
+
+async def test_a_scanned_pdf_page_is_read_by_ocr(gql):
+    doc_id = await recorded(gql, scanned_pdf("Invoice Pachycephalosaurus 2026"),
+                            name="scan.pdf", mime_type="application/pdf")
+    text = (await gql(TEXT, {"id": doc_id}))["document"]
+    assert text["textStatus"] == "DONE" and "Pachycephalosaurus" in text["text"]
+    assert names(await search(gql, "pachycephalosaurus invoice")) == ["scan.pdf"]

@@ -63,3 +63,11 @@ def docx_with_text(*paragraphs: str) -> bytes:
                          'package/2006/content-types"/>')
         archive.writestr("word/document.xml", document)
     return out.getvalue()
+
+
+def scanned_pdf(text: str) -> bytes:
+    """A PDF of one page that is only a picture of ``text`` (no text layer): a scan."""
+    out = io.BytesIO()
+    with Image.open(io.BytesIO(text_picture(text))) as picture:
+        picture.convert("RGB").save(out, "PDF", resolution=100)
+    return out.getvalue()
