@@ -7,10 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DOCGRAPH_HOST=0.0.0.0 \
     DOCGRAPH_PORT=8000
 
-# Tesseract reads images and scanned PDF pages for search (more languages: add their
+# libmagic: file types read from the bytes (docgraph.resolvers.filetypes). Tesseract
+# reads images and scanned PDF pages for search (more languages: add their
 # tesseract-ocr-LANG packages and list them in DOCGRAPH_OCR_LANGUAGES).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends tesseract-ocr tesseract-ocr-eng \
+    && apt-get install -y --no-install-recommends file tesseract-ocr tesseract-ocr-eng \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

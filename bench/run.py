@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import deep, harness, lua, search
+from bench import deep, harness, lua, profile, search
 from bench.scenarios import (
     LINK_BODY,
     REQUEST_UPLOAD_URL_MUTATION,
@@ -234,7 +234,8 @@ def check_response(server: harness.Server, scenario: Scenario, key: str, some_id
 
 
 def measure(server: harness.Server, scenario: Scenario, meta: dict[str, Any],
-            directory: Path, db_url: str, *, warmup: int, duration: int) -> Reading:
+            directory: Path, db_url: str, *, warmup: int, duration: int,
+            py_spy: bool = False) -> Reading:
     ids_file = directory / f"{scenario.ids}.txt"
     ids = ids_file.read_text().splitlines()
     check_response(server, scenario, meta["key"], ids[0])
@@ -267,8 +268,12 @@ def measure(server: harness.Server, scenario: Scenario, meta: dict[str, Any],
         workers = server.worker_pids()
         calls_before = asyncio.run(statement_calls(db_url))
         cpu_before = harness.cpu_seconds(workers)
+        recording = profile.Recording.start(workers, RESULTS_DIR / "profiles", scenario.name,
+                                            duration) if py_spy else None
         result = harness.run_wrk(server.url, script, seconds=duration, connections=CONNECTIONS)
         cpu_after = harness.cpu_seconds(workers)
+        if recording is not None:
+            print(recording.finish().report(), file=sys.stderr, flush=True)
         calls_after = asyncio.run(statement_calls(db_url))
     # The two statement_calls readings themselves add one statement each.
     statements = max(0, calls_after - calls_before - 1)
@@ -381,7 +386,7 @@ def measure_once(target: Served, scenario: Scenario, args: argparse.Namespace,
           file=sys.stderr, flush=True)
     assert target.server is not None
     return measure(target.server, scenario, target.meta, target.directory, target.db_url,
-                   warmup=args.warmup, duration=args.duration)
+                   warmup=args.warmup, duration=args.duration, py_spy=args.py_spy)
 
 
 def median_run(runs: list[Reading]) -> Reading:
@@ -472,6 +477,9 @@ def main(argv: list[str] | None = None) -> int:
                              "of this scale (10: 2,000,000 documents), served side by side "
                              "and measured in turns, and the latency change between them")
     parser.add_argument("--no-floor", action="store_true")
+    parser.add_argument("--py-spy", action="store_true",
+                        help="sample the workers with py-spy during each measured run and "
+                             "print where their CPU goes (bench.profile)")
     parser.add_argument("--deep", action="store_true",
                         help="instead: pages of a contact with 100,000 documents, and of "
                              "30-document contacts with and without such a neighbour "

@@ -38,7 +38,9 @@ from docgraph.jobs.maintenance import housekeeping
 from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
+from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.resolvers.texts import TEXT_LANE
+from docgraph.scanning.factory import build_scanner
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
 from docgraph.storage.factory import build_store
@@ -56,12 +58,17 @@ GC_THRESHOLDS = (50_000, 20, 100)
 def create_app(settings: Settings, database_url: str) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
 
-    The object store is built here (no network call). The lifespan runs the
-    housekeeping in the background (readiness, creating the bucket when
-    missing, the periodic sweep and purge), so the app starts even while
-    storage is down: metadata reads do not need it.
+    The object store and the scanner are built here (no network call), and the
+    GraphQL app with the manifest of trusted documents, if any (a bad one:
+    ``ConfigError``). The lifespan runs the housekeeping in the background
+    (readiness, creating the bucket when missing, the periodic sweep and purge,
+    and scans due), so the app starts even while storage or the scanner is down:
+    metadata reads need neither.
     """
     store = build_store(settings, local_route=STORAGE_PREFIX)
+    scanner = build_scanner(settings)
+    # Built first: a bad manifest of trusted documents stops the app here (ConfigError).
+    graphql = graphql_app(settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -73,9 +80,12 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
         jobs = BackgroundJobs(lanes={TEXT_LANE: settings.text_jobs})
+        limiter = RateLimiter(db, lease=settings.rate_limit_lease,
+                              window_seconds=settings.rate_limit_window_seconds)
         app.state.services = services = Services(
             db=db, store=store, jobs=jobs, settings=settings,
-            keys=KeyVerifier(db, settings.key_cache_seconds))
+            keys=KeyVerifier(db, settings.key_cache_seconds), rate_limits=limiter,
+            scanner=scanner)
         # Everything built so far (schema, caches, modules) lives as long as the
         # process: move it out of the cyclic collector's generations, so that
         # collections triggered by requests' short-lived objects stop rescanning it.
@@ -87,6 +97,8 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
                 yield
         finally:
             await jobs.aclose()
+            # Served its last request: what its leases hold goes back to their windows.
+            await limiter.give_back()
             await store.close()
             await db.close()
 
@@ -94,10 +106,10 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(STORAGE_PREFIX + "{key:path}", storage_object, methods=["GET", "PUT"]),
-        Route(GRAPHQL_PATH, graphql_app(settings)),
+        Route(GRAPHQL_PATH, graphql),
         *rest.routes(),
     ]
-    if settings.graphql_graphiql:
+    if settings.serves_graphiql:
         routes.append(Mount(GRAPHIQL_ASSETS_PATH,
                             app=StaticFiles(directory=graphiql.ASSETS_DIR)))
     # Outermost first. CORS wraps everything, the request id layer included: that
@@ -125,11 +137,11 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     middleware += [
         Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=HEALTH_PATHS,
                    key_limit=settings.rate_limit, address_limit=settings.address_rate_limit,
-                   window_seconds=settings.rate_limit_window_seconds,
                    pricing={GRAPHQL_PATH: cost.pricing(
                        max_body_bytes=settings.graphql_max_body_bytes,
                        max_root_fields=settings.graphql_max_root_fields,
-                       max_tokens=settings.graphql_max_tokens)}),
+                       max_tokens=settings.graphql_max_tokens,
+                       operations=graphql.operations)}),
         Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
                    path_limits={GRAPHQL_PATH: settings.graphql_max_body_bytes}),
         Middleware(AuthMiddleware, is_public=is_public),

@@ -143,6 +143,16 @@ def _bucket(raw: str) -> str:
     return value
 
 
+def _clamd_address(raw: str) -> str:
+    value = _text(raw)
+    if value.startswith("/"):
+        return value
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected an absolute Unix socket path or host:port, got {raw!r}")
+    return value
+
+
 def setting(default: T, *, parse: Callable[[str], T], help: str, shown: str | None = None,
             required_for_serve: bool = False, secret: bool = False) -> T:
     """Declare a field of :class:`Settings` and the variable it is read from.
@@ -221,6 +231,11 @@ class Settings:
     rate_limit_window_seconds: int = setting(
         60, parse=_int(1, 86400),
         help="Length of a rate-limit window; it starts at a client's first request.")
+    rate_limit_lease: int = setting(
+        20, parse=_int(1, 10000),
+        help="Most requests of a window each worker process leases from PostgreSQL at once and "
+             "then counts in memory (fewer as the window runs out); `1` counts every request "
+             "in PostgreSQL. See *Rate limits*.")
     address_rate_limit: int = setting(
         600, parse=_int(1),
         help="Requests per window from one client address that carry no valid key (failed "
@@ -247,8 +262,12 @@ class Settings:
              "instance crashed) before a retry may run it again.")
     purge_interval_seconds: float = setting(
         300.0, parse=_float(1.0),
-        help="How often each instance deletes expired idempotency records and ended rate-limit "
-             "windows.")
+        help="How often each instance deletes expired idempotency records, ended rate-limit "
+             "windows and events older than `DOCGRAPH_EVENT_RETENTION_DAYS`.")
+    event_retention_days: int = setting(
+        90, parse=_int(1, 36500),
+        help="How long events (the audit trail, and what webhooks and subscriptions can "
+             "resume from) are kept, in days; older ones are purged in batches.")
     storage_backend: str = setting(
         "local", parse=_choice("local", "s3"),
         help="Object storage: `local` (files under `DOCGRAPH_STORAGE_ROOT`, signed URLs served by "
@@ -312,6 +331,32 @@ class Settings:
         help="How often each instance tries to sweep orphaned uploads and deleted documents' bytes "
              "(one instance at a time does the work; `0` turns the background sweep off; "
              "`docgraph sweep` runs it once).")
+    clamd_address: str | None = setting(
+        None, parse=_clamd_address, shown="(none)",
+        help="ClamAV's `clamd` to scan every new document with: its Unix socket "
+             "(`/run/clamav/clamd.ctl`) or `host:port` (its `TCPSocket`). Unset: no scanner; "
+             "documents are recorded `NOT_SCANNED` (downloadable unless "
+             "`DOCGRAPH_SCAN_REQUIRED`).")
+    scan_required: bool = setting(
+        False, parse=_bool,
+        help="Serve only bytes a scanner found clean: `NOT_SCANNED` documents' download and "
+             "preview URLs are refused (`document_not_clean`), and without a scanner new "
+             "documents wait `PENDING` for one.")
+    scan_timeout_seconds: float = setting(
+        60.0, parse=_float(0.1),
+        help="Seconds `clamd` may take to connect, to take each chunk and to answer before a "
+             "scan counts as a failed try.")
+    scan_attempts: int = setting(
+        5, parse=_int(1, 100),
+        help="Tries at scanning a document while `clamd` does not answer before it is marked "
+             "`FAILED` (it is scanned again once `clamd` answers).")
+    scan_retry_seconds: float = setting(
+        10.0, parse=_float(0.01),
+        help="Wait before the second try at a scan; each later wait doubles (capped at an hour).")
+    scan_poll_seconds: float = setting(
+        5.0, parse=_float(0.01),
+        help="How often each instance looks for scans due (retries, documents queued while "
+             "`clamd` was away) and checks whether `clamd` answers again.")
     text_jobs: int = setting(
         1, parse=_int(0, 64),
         help="Text extraction jobs (for search) each worker runs at once; more wait their turn "
@@ -357,11 +402,40 @@ class Settings:
     graphql_graphiql: bool = setting(
         True, parse=_bool,
         help="Serve GraphiQL at `GET /graphql` (its assets come from docgraph itself). Turn off in "
-             "production.")
+             "production. Never served with `DOCGRAPH_TRUSTED_DOCUMENTS`.")
+    graphql_apq: str = setting(
+        "shared", parse=_choice("shared", "memory", "off"),
+        help="Automatic persisted queries (Apollo's protocol: a client sends a query's SHA-256 "
+             "alone once it has sent the query with it): `shared` keeps registered documents in "
+             "each process's memory and in PostgreSQL, so every instance and worker knows them; "
+             "`memory` in each process's memory only; `off` answers "
+             "`PERSISTED_QUERY_NOT_SUPPORTED` (clients then send full queries).")
+    graphql_apq_cache_size: int = setting(
+        512, parse=_int(1, 1_000_000),
+        help="Registered documents each process keeps in memory (least recently used go first).")
+    graphql_apq_max_document_bytes: int = setting(
+        32768, parse=_int(256, 1 << 24),
+        help="Largest document (UTF-8 bytes) kept as an automatic persisted query; a larger one "
+             "still runs, but its hash alone is never found.")
+    graphql_apq_retention_seconds: int = setting(
+        2592000, parse=_int(60),
+        help="How long a registration stays in PostgreSQL (30 days); a client still using it then "
+             "registers it again.")
+    trusted_documents: Path | None = setting(
+        None, parse=_path, shown="(none)",
+        help="A manifest of the only GraphQL documents that run (JSON `{sha256: document}`, as "
+             "GraphQL Codegen's `persisted-documents.json`; `docgraph persisted-documents` writes "
+             "one). Checked at startup. Requests name a document by hash or send its exact text; "
+             "anything else is refused (`persisted_query_required`).")
 
     @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+    @property
+    def serves_graphiql(self) -> bool:
+        """GraphiQL runs arbitrary queries: never where only trusted documents run."""
+        return self.graphql_graphiql and self.trusted_documents is None
 
     @property
     def objects_dir(self) -> Path:

@@ -14,6 +14,9 @@ class AppError(Exception):
     code = "internal_error"
     status = 500
     default_message = "Internal server error."
+    # An answer that asks the client to send its request again, changed (as the
+    # persisted-query protocol does): an Idempotency-Key never keeps it for replay.
+    asks_to_resend = False
 
     def __init__(self, message: str | None = None, *, details: Any = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -36,6 +39,46 @@ class ValidationError(AppError):
 class OperationRefused(ValidationError):
     """A GraphQL operation refused for what it asks before it runs (more root fields
     than allowed): like a failed validation, a GraphQL request error, not an HTTP one."""
+
+
+# Not cacheable: the answer changes as soon as a client registers the document.
+_UNCACHEABLE = {"Cache-Control": "private, no-cache, must-revalidate"}
+
+
+class PersistedQueryNotFound(AppError):
+    """Automatic persisted queries: the hash names no document this service holds.
+
+    Apollo's protocol, which its clients expect word for word: message
+    ``PersistedQueryNotFound``, code ``PERSISTED_QUERY_NOT_FOUND``, status 200 (a
+    client sends the request again with the query's text, which registers it).
+    """
+
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    status = 200
+    default_message = "PersistedQueryNotFound"
+    asks_to_resend = True
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", dict(_UNCACHEABLE))
+        super().__init__(message, **kwargs)
+
+
+class PersistedQueryNotSupported(PersistedQueryNotFound):
+    """A persisted query this service does not take (automatic persisted queries are
+    off, or another version of the protocol): clients send the query's text instead."""
+
+    code = "PERSISTED_QUERY_NOT_SUPPORTED"
+    default_message = "PersistedQueryNotSupported"
+
+
+class PersistedQueryRequired(AppError):
+    """Trusted documents only (``DOCGRAPH_TRUSTED_DOCUMENTS``): a query text that is
+    not one of them."""
+
+    code = "persisted_query_required"
+    status = 400
+    default_message = ("Only trusted documents run here: send the hash of one "
+                       "(extensions.persistedQuery or documentId), or its exact text.")
 
 
 class InvalidKey(AppError):
@@ -100,6 +143,22 @@ class Conflict(AppError):
     code = "conflict"
     status = 409
     default_message = "The request conflicts with the current state."
+
+
+class DocumentNotClean(AppError):
+    """A download or preview URL of a document whose bytes no scanner found clean
+    (pending, infected, failed, or not scanned where scanning is mandatory)."""
+
+    code = "document_not_clean"
+    status = 409
+    default_message = "The document's bytes are served only once a virus scan found them clean."
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None,
+                 **kwargs: Any) -> None:
+        if retry_after is not None:
+            kwargs["headers"] = {"Retry-After": str(max(1, int(retry_after)))}
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class IdempotencyInProgress(AppError):

@@ -132,7 +132,8 @@ TEST_ADDRESS_RATE_LIMIT = 100_000
 
 
 def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
-    """Test settings: local storage under ``tmp_root/data/objects``, no background sweep."""
+    """Test settings: local storage under ``tmp_root/data/objects``, no background sweep,
+    no text extraction jobs."""
     port = overrides.pop("port", None) or free_port()
     return Settings.from_env({}, **{"data_dir": tmp_root / "data", "port": port,
                                     "key_cache_seconds": 0.0, "expose_statement_count": True,
@@ -141,6 +142,15 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
                                     # The whole session calls from 127.0.0.1: a per-address
                                     # limit no test reaches unless it sets its own.
                                     "address_rate_limit": TEST_ADDRESS_RATE_LIMIT,
+                                    # Every request counted in PostgreSQL (no leases), so a
+                                    # request's X-Statement-Count is fixed: the limiter's one,
+                                    # the key's lookup, its own. Leases are tested with
+                                    # settings of their own (tests/test_rate_limits.py).
+                                    "rate_limit_lease": 1,
+                                    # No text extraction: what other tests record stays as
+                                    # it is (their events, their documents' fields). The
+                                    # search tests serve with text_jobs=1.
+                                    "text_jobs": 0,
                                     **overrides})
 
 
@@ -206,6 +216,29 @@ def s3_server(tmp_root: Path, database_url: str, moto_server: str) -> Iterator[L
 def store(request: pytest.FixtureRequest) -> ObjectStore:
     """Each backend in turn."""
     return request.getfixturevalue(f"{request.param}_store")
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_root: Path) -> Iterator[Any]:
+    """One real ClamAV clamd for the session, with our own signatures (tests/clamd.py)."""
+    from tests.clamd import available, running
+
+    if not available():
+        pytest.skip("clamd is not installed (make test installs Debian's clamav-daemon)")
+    with running(tmp_root / "clamd") as daemon:
+        yield daemon
+
+
+@pytest.fixture(scope="session")
+def scanning_server(tmp_root: Path, database_url: str, clamd: Any) -> Iterator[LiveServer]:
+    """The app with the session's clamd as its scanner, on the session's database."""
+    settings = make_settings(tmp_root, clamd_address=clamd.address, scan_poll_seconds=0.2,
+                             scan_retry_seconds=0.1, scan_timeout_seconds=10.0)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
 
 
 @dataclasses.dataclass

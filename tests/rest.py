@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Tenant
+from tests.gql import default_content
 
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
@@ -115,7 +116,7 @@ class RestAPI:
         n = uuid.uuid4().hex[:8]
         body = {"name": f"doc-{n}.pdf", "mime_type": "application/pdf", **fields}
         if "storage_path" not in body:
-            data = content if content is not None else f"%PDF-1.4 {n}".encode()
+            data = content if content is not None else default_content(body["mime_type"], n)
             ticket = await self.upload(data, file_name=body["name"],
                                        mime_type=body["mime_type"])
             body["storage_path"] = ticket["storage_path"]

@@ -24,8 +24,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # Adapters: they never import upward.
     "db": frozenset(),
     "storage": frozenset(),
-    # Use cases, loaders and the request context: the only way down to db and storage.
-    "resolvers": frozenset({"db", "storage"}),
+    "scanning": frozenset(),
+    # Use cases, loaders and the request context: the only way down to db, storage and
+    # the virus scanner.
+    "resolvers": frozenset({"db", "storage", "scanning"}),
     # The HTTP pipeline both faces sit behind.
     "http": frozenset({"resolvers"}),
     # The two faces: through resolvers only, never each other.
@@ -34,9 +36,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     # Background work: use cases, run later.
     "jobs": frozenset({"resolvers"}),
     # Composition roots: they build and start everything.
-    "app": frozenset({"db", "storage", "resolvers", "http", "schema", "rest", "jobs"}),
-    "ops": frozenset({"db", "storage", "resolvers", "http", "schema", "rest", "jobs",
-                      "app"}),
+    "app": frozenset({"db", "storage", "scanning", "resolvers", "http", "schema", "rest",
+                      "jobs"}),
+    "ops": frozenset({"db", "storage", "scanning", "resolvers", "http", "schema", "rest",
+                      "jobs", "app"}),
     "__init__": frozenset(),
     "__main__": frozenset({"ops"}),
 }

@@ -2,7 +2,9 @@
 
 It lists a contact's documents and uploads a real PNG through
 requestUploadUrl -> PUT to the signed URL -> createDocument -> linkDocument,
-across origins: every request the page makes is a CORS request.
+across origins: every request the page makes is a CORS request. Its
+operations go out as automatic persisted queries (hashes alone once docgraph
+knows them), and it works against a docgraph that runs trusted documents only.
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
+import orjson
 import pytest
 from PIL import Image
+from playwright.async_api import Page, Request
 
 from docgraph.app import create_app
 from docgraph.ops.embedded import free_port
+from docgraph.schema import build_schema
+from docgraph.schema.persisted import manifest
 
 from .browser import ConsoleLog, browser  # noqa: F401 - the fixture
 from .conftest import LiveServer, make_settings
+from .gql import GraphQL
 from .test_search import finished as text_extracted
 from .textfiles import pdf_with_text
 
@@ -51,12 +59,39 @@ def example_origin() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cors_server(tmp_root, database_url, example_origin) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_root, cors_origins=(example_origin,))
+    settings = make_settings(tmp_root, cors_origins=(example_origin,), text_jobs=1)
     live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
     try:
         yield live
     finally:
         live.stop()
+
+
+@pytest.fixture(scope="module")
+def trusted_server(tmp_root, database_url, example_origin) -> Iterator[LiveServer]:
+    """Only the example's operations run (the manifest `docgraph persisted-documents
+    examples/operations.json` prints)."""
+    operations = orjson.loads((EXAMPLES / "operations.json").read_bytes())
+    path = tmp_root / "example-manifest.json"
+    path.write_bytes(orjson.dumps(manifest(operations.values(), build_schema())))
+    settings = make_settings(tmp_root, cors_origins=(example_origin,), trusted_documents=path)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def graphql_bodies(page: Page) -> list[dict]:
+    """The bodies of the page's GraphQL requests, as they are sent (filled in live)."""
+    bodies: list[dict] = []
+
+    def sent(request: Request) -> None:
+        if request.url.endswith("/graphql") and request.method == "POST":
+            bodies.append(orjson.loads(request.post_data or "null"))
+
+    page.on("request", sent)
+    return bodies
 
 
 def png(width: int, height: int) -> bytes:
@@ -77,10 +112,16 @@ async def test_upload_a_png_and_see_it_listed_with_its_preview(
     context = await browser.new_context()
     page = await context.new_page()
     log = ConsoleLog(page)
+    bodies = graphql_bodies(page)
     try:
         query = urlencode({"base": cors_server.url, "key": tenant.key, "contact": contact})
         await page.goto(f"{example_origin}/index.html?{query}")
         await page.locator("#status").get_by_text("0 document(s)").wait_for(timeout=15_000)
+        # Automatic persisted queries: the hash alone, then (unknown yet) with the text.
+        assert [sorted(body) for body in bodies] == [
+            ["extensions", "variables"], ["extensions", "query", "variables"]]
+        assert bodies[0]["extensions"] == bodies[1]["extensions"]
+        assert bodies[0]["extensions"]["persistedQuery"]["version"] == 1
 
         await page.set_input_files("#file", str(picture))
         await page.click("#upload")
@@ -101,6 +142,13 @@ async def test_upload_a_png_and_see_it_listed_with_its_preview(
         assert natural == [256, 192]  # 640x480 reduced to 256 px on the long side
         href = await item.locator("a.name").get_attribute("href")
         assert href and href.startswith(cors_server.url + "/storage/")
+
+        # Loaded again, the page sends hashes alone: docgraph knows every one now.
+        bodies.clear()
+        await page.reload()
+        await page.locator("#status").get_by_text("1 document(s)").wait_for(timeout=15_000)
+        assert bodies and all(set(body) == {"variables", "extensions"} for body in bodies), bodies
+        await page.locator("ul#documents li", has_text="scan.png").wait_for(timeout=10_000)
     finally:
         await context.close()
     cors_trouble = [m for m in log.messages + log.errors if "CORS" in m or "cross-origin" in m]
@@ -115,8 +163,34 @@ async def test_upload_a_png_and_see_it_listed_with_its_preview(
     assert edges[0]["node"]["sizeBytes"] == picture.stat().st_size
 
 
+async def test_the_example_runs_against_trusted_documents_only(
+        browser, trusted_server, example_origin, tenant):  # noqa: F811
+    context = await browser.new_context()
+    page = await context.new_page()
+    log = ConsoleLog(page)
+    bodies = graphql_bodies(page)
+    try:
+        query = urlencode({"base": trusted_server.url, "key": tenant.key, "contact": ""})
+        await page.goto(f"{example_origin}/index.html?{query}")
+        await page.click("#new-contact")
+        await page.locator("#status").get_by_text("0 document(s)").wait_for(timeout=15_000)
+        assert await page.locator("#contact").input_value()
+    finally:
+        await context.close()
+    assert log.errors == [], log.errors
+    # The manifest holds every operation: none is ever sent as text.
+    assert [body["extensions"]["persistedQuery"]["version"] for body in bodies] == [1, 1]
+    assert all("query" not in body for body in bodies), bodies
 async def test_search_box_finds_a_document_by_the_text_in_its_file(
-        browser, cors_server, example_origin, tenant, gql):  # noqa: F811
+        browser, cors_server, example_origin, tenant):  # noqa: F811
+    # Recorded through cors_server, which runs text extraction jobs.
+    async with httpx.AsyncClient(base_url=cors_server.url, timeout=30) as client:
+        await search_box_finds_a_document(browser, cors_server, example_origin, tenant,
+                                          GraphQL(client, tenant))
+
+
+async def search_box_finds_a_document(browser, cors_server, example_origin, tenant,  # noqa: F811
+                                      gql):
     pdf = pdf_with_text("Minutes of the Armadillidium steering committee.")
     document = await gql.create_document(pdf, name="minutes-0417.pdf",
                                          mimeType="application/pdf")

@@ -47,6 +47,8 @@ def test_values_are_parsed():
     ("DOCGRAPH_GRAPHQL_MAX_DEPTH", "0", "at least 1"),
     ("DOCGRAPH_GRAPHQL_MAX_TOKENS", "many", "expected an integer"),
     ("DOCGRAPH_GRAPHQL_INTROSPECTION", "perhaps", "true or false"),
+    ("DOCGRAPH_RATE_LIMIT_LEASE", "0", "at least 1"),
+    ("DOCGRAPH_RATE_LIMIT_LEASE", "20.5", "expected an integer"),
 ])
 def test_malformed_value_names_the_variable(name, value, says):
     with pytest.raises(ConfigError) as info:

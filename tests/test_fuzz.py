@@ -175,7 +175,13 @@ def test_fuzz_rest(server, fuzz_world, mode):
             @given(case=strategy)
             @settings(max_examples=REST_EXAMPLES, **SETTINGS)
             def fuzz(case: Any) -> None:
-                response = case.call(base_url=server.url, session=session, headers=headers)
+                # A negative case may leave the required Authorization header out: it
+                # is sent without one (and must be refused), not with the tenant's key,
+                # which would make the case valid and its acceptance look like a fault.
+                keep_out = mode is GenerationMode.NEGATIVE and not any(
+                    name.lower() == "authorization" for name in (case.headers or {}))
+                response = case.call(base_url=server.url, session=session,
+                                     headers=None if keep_out else headers)
                 tally.requests += 1
                 tally.statuses[response.status_code] += 1
                 if refused_as_malformed_http(response):
@@ -253,7 +259,13 @@ def test_fuzz_graphql(server, fuzz_world, graphql_scalars, mode):
             @given(case=op.as_strategy(generation_mode=mode))
             @settings(max_examples=GRAPHQL_EXAMPLES, **SETTINGS)
             def fuzz(case: Any) -> None:
-                response = case.call(base_url=server.url, session=session, headers=headers)
+                # A negative case may leave the required Authorization header out: it
+                # is sent without one (and must be refused), not with the tenant's key,
+                # which would make the case valid and its acceptance look like a fault.
+                keep_out = mode is GenerationMode.NEGATIVE and not any(
+                    name.lower() == "authorization" for name in (case.headers or {}))
+                response = case.call(base_url=server.url, session=session,
+                                     headers=None if keep_out else headers)
                 tally.requests += 1
                 tally.statuses[response.status_code] += 1
                 assert response.status_code < 500, response.text

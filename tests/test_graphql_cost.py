@@ -14,18 +14,18 @@ from tests.gql import GRAPHQL_RESPONSE_JSON, assert_graphql_error, uploaded_path
 from tests.test_rate_limits import limits
 
 
-def cost(method="POST", body=b"", query_string=b"", content_type="application/json"):
+async def cost(method="POST", body=b"", query_string=b"", content_type="application/json"):
     """What the rate limiter charges a request (as the pipeline hands it to the pricing)."""
     scope = {"method": method, "query_string": query_string, "state": {},
              "headers": [(b"content-type", content_type.encode())]}
-    return request_cost(scope, body)
+    return await request_cost(scope, body)
 
 
-def post(query, operation_name=None):
+async def post(query, operation_name=None):
     payload = {"query": query}
     if operation_name is not None:
         payload["operationName"] = operation_name
-    return cost(body=orjson.dumps(payload))
+    return await cost(body=orjson.dumps(payload))
 
 
 @pytest.mark.parametrize(("query", "cost"), [
@@ -43,44 +43,44 @@ def post(query, operation_name=None):
     ("", 1),
     ("query A { a } query B { b c }", 1),  # two operations and no operationName
 ])
-def test_the_cost_of_a_document(query, cost):
-    assert post(query) == cost
+async def test_the_cost_of_a_document(query, cost):
+    assert await post(query) == cost
 
 
-def test_the_operation_named_is_the_one_charged():
+async def test_the_operation_named_is_the_one_charged():
     document = "query A { a } query B { b c d }"
-    assert post(document, "B") == 3
-    assert post(document, "A") == 1
+    assert await post(document, "B") == 3
+    assert await post(document, "A") == 1
     assert root_fields(document, "C") == 0
 
 
-def test_a_fragment_cycle_does_not_loop():
-    assert post("{ ...A } fragment A on Query { a ...B } fragment B on Query { b ...A }") == 2
+async def test_a_fragment_cycle_does_not_loop():
+    assert await post("{ ...A } fragment A on Query { a ...B } fragment B on Query { b ...A }") == 2
 
 
-def test_requests_that_are_refused_unread_cost_one():
+async def test_requests_that_are_refused_unread_cost_one():
     # Batches are refused (batching is off), so are bodies that are no GraphQL request.
-    assert cost(body=orjson.dumps([{"query": "{ a b }"}, {"query": "{ c }"}])) == 1
+    assert await cost(body=orjson.dumps([{"query": "{ a b }"}, {"query": "{ c }"}])) == 1
     for body in (b"not json", b'{"query": ["x"]}', b"null", b"1", b'"{ a b }"'):
-        assert cost(body=body) == 1
+        assert await cost(body=body) == 1
     # Only JSON bodies run: another content type is refused whatever it holds.
-    assert cost(body=b'{"query": "{ a b }"}', content_type="text/plain") == 1
+    assert await cost(body=b'{"query": "{ a b }"}', content_type="text/plain") == 1
 
 
-def test_queries_over_get():
-    assert cost("GET", query_string=b"query=%7B%20a%20b%20c%20%7D") == 3
-    assert cost("GET", query_string=b"query=%7B+a+b+%7D&operationName=") == 2
-    assert cost("GET", query_string=b"query=query+A+%7B+a+%7D+query+B+%7B+b+c+%7D"
+async def test_queries_over_get():
+    assert await cost("GET", query_string=b"query=%7B%20a%20b%20c%20%7D") == 3
+    assert await cost("GET", query_string=b"query=%7B+a+b+%7D&operationName=") == 2
+    assert await cost("GET", query_string=b"query=query+A+%7B+a+%7D+query+B+%7B+b+c+%7D"
                                      b"&operationName=B") == 2
-    assert cost("GET") == 1
+    assert await cost("GET") == 1
     # The parameter twice: refused, so it costs 1 (never the cheaper of the two).
-    assert cost("GET", query_string=b"query=%7Ba%7D&query=%7Ba+b+c%7D") == 1
+    assert await cost("GET", query_string=b"query=%7Ba%7D&query=%7Ba+b+c%7D") == 1
 
 
-def test_the_pricing_keeps_the_request_it_read_for_the_view():
+async def test_the_pricing_keeps_the_request_it_read_for_the_view():
     scope = {"method": "POST", "query_string": b"", "state": {},
              "headers": [(b"content-type", b"application/json")]}
-    assert request_cost(scope, b'{"query": "{ a b }", "operationName": null}') == 2
+    assert await request_cost(scope, b'{"query": "{ a b }", "operationName": null}') == 2
     assert read_request(scope) == GraphQLRequest("{ a b }")
 
 

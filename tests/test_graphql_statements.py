@@ -1,8 +1,10 @@
 """A query's SQL statements depend on its depth, not on the length of its lists.
 
 Counted by the server itself (``X-Statement-Count``). Every request's count
-includes the rate limiter's statement ("limit" below) and, as the tests' servers
-cache no keys, one statement to look its key up.
+includes the rate limiter's statement ("limit" below: the tests' server counts
+every request in PostgreSQL, DOCGRAPH_RATE_LIMIT_LEASE=1; by default most
+requests spend a lease and send none) and, as the tests' servers cache no
+keys, one statement to look its key up.
 """
 
 import pytest

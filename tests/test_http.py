@@ -21,7 +21,9 @@ async def test_healthz(client):
 async def test_readyz_when_the_database_answers(client):
     r = await client.get("/readyz")
     assert r.status_code == 200
-    assert r.json() == {"status": "ready"}
+    assert r.json()["status"] == "ready"
+    # Without a scanner it says so (tests/test_scanning.py: with one).
+    assert r.json()["scanner"]["state"] == "not_configured"
 
 
 async def test_a_sane_request_id_is_echoed_and_an_insane_one_replaced(client):

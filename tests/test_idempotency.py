@@ -11,7 +11,7 @@ import pytest
 
 from docgraph.db import idempotency
 from docgraph.db.database import Database
-from docgraph.http.idempotency import fingerprint, reports_server_failure
+from docgraph.http.idempotency import fingerprint, not_kept
 from docgraph.resolvers import auth
 from docgraph.resolvers.maintenance import purge_expired
 from tests.conftest import key_id, make_tenant
@@ -169,18 +169,21 @@ async def test_an_expired_record_frees_its_key_and_is_purged(client, db, tenant)
 
 def test_responses_reporting_a_server_failure_are_not_kept():
     json = [["content-type", "application/json"]]
-    assert reports_server_failure(503, json, b"{}")
-    assert reports_server_failure(500, json, b"{}")
-    assert not reports_server_failure(409, json, b'{"error": {"code": "storage_conflict"}}')
+    assert not_kept(503, json, b"{}")
+    assert not_kept(500, json, b"{}")
+    assert not not_kept(409, json, b'{"error": {"code": "storage_conflict"}}')
     graphql = {"data": None, "errors": [{"message": "x", "extensions": {"code": "unavailable"}}]}
-    assert reports_server_failure(200, json, orjson.dumps(graphql))
+    assert not_kept(200, json, orjson.dumps(graphql))
     graphql["errors"][0]["extensions"]["code"] = "internal_error"
-    assert reports_server_failure(200, json, orjson.dumps(graphql))
+    assert not_kept(200, json, orjson.dumps(graphql))
     graphql["errors"][0]["extensions"]["code"] = "not_found"
-    assert not reports_server_failure(200, json, orjson.dumps(graphql))
-    assert not reports_server_failure(200, [["content-type", "text/plain"]],
-                                      b'"errors" unavailable')
-    assert not reports_server_failure(200, json, b'{"errors": "unavailable"}')
+    assert not not_kept(200, json, orjson.dumps(graphql))
+    assert not not_kept(200, [["content-type", "text/plain"]], b'"errors" unavailable')
+    assert not not_kept(200, json, b'{"errors": "unavailable"}')
+    # Nor is an answer asking for the request again, with the query's text (APQ).
+    apq = {"errors": [{"message": "PersistedQueryNotFound",
+                       "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
+    assert not_kept(200, json, orjson.dumps(apq))
 
 
 async def test_each_instance_purges_on_its_own(tmp_root, cluster):

@@ -39,8 +39,11 @@ async def shared_db(shared_url):
 @pytest.fixture(scope="module")
 def pair(shared_url, tmp_root):
     # A long window, so every burst below falls in one window; keys cached for
-    # the default 2 seconds, as in production.
+    # the default 2 seconds, as in production. Every request counted in PostgreSQL
+    # (no leases): limits are exact and statement counts fixed; two instances that
+    # lease are tested in tests/test_rate_limits.py.
     with instances(shared_url, tmp_root, DOCGRAPH_RATE_LIMIT_WINDOW_SECONDS="3600",
+                   DOCGRAPH_RATE_LIMIT_LEASE="1",
                    DOCGRAPH_ADDRESS_RATE_LIMIT=str(ADDRESS_LIMIT),
                    DOCGRAPH_FORWARDED_ALLOW_IPS="127.0.0.1",
                    DOCGRAPH_KEY_CACHE_SECONDS="2") as started:

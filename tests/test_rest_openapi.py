@@ -160,6 +160,7 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
     doc = r.json()["data"]
     await call("GET", "/v1/documents/{id}/download-url", f"/v1/documents/{doc['id']}/"
                "download-url", 200, params={"expires_in": 60})
+    await call("GET", "/v1/documents/{id}/file", f"/v1/documents/{doc['id']}/file", 200)
     image = await api.create_document(png(40, 30), name="photo.png", mime_type="image/png")
     await api.link(image["id"], "contact", contact["id"])
     octets = await api.create_document(b"\x00\x01", name="blob.bin",
@@ -210,6 +211,11 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
         await call("PATCH", f"/v1/{collection}/{{id}}", e, 200, json={"attributes": {"a": 1}})
     await call("GET", "/v1/workspace", "/v1/workspace", 200)
     await call("DELETE", "/v1/documents/{id}", d, 200)
+    r = await call("GET", "/v1/events", "/v1/events", 200, params={"per_page": 3})
+    await call("GET", "/v1/events", "/v1/events", 200,
+               params={"after": r.json()["meta"]["next_cursor"], "document_id": doc["id"],
+                       "type": "document.deleted"})
+    await call("GET", "/v1/events", "/v1/events", 400, params={"since": "yesterday"})
 
     # Errors conform too: 400, 401, 403, 404, 409.
     await call("GET", "/v1/documents/{id}", "/v1/documents/nope", 400)

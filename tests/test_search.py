@@ -6,13 +6,32 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import LiveServer
 from tests.gql import GraphQL
+from tests.instances import serving
 from tests.rest import DOCUMENT_RECORD_FIELDS, assert_common_headers, assert_error
 from tests.textfiles import docx_with_text, pdf_with_text, scanned_pdf, text_picture
+
+
+@pytest.fixture(scope="module")
+def search_server(tmp_root, database_url) -> Iterator[LiveServer]:
+    """The app with its text extraction jobs, as deployed (the session's server has none)."""
+    with serving(tmp_root, database_url, text_jobs=1) as live:
+        yield live
+
+
+@pytest.fixture
+async def client(search_server) -> AsyncIterator[httpx.AsyncClient]:
+    """This module's clients (gql, api) talk to ``search_server``."""
+    async with httpx.AsyncClient(base_url=search_server.url, timeout=30) as c:
+        yield c
+
 
 SEARCH = """
 query($q: String!, $filter: DocumentFilter, $first: Int, $after: String, $offset: Int) {

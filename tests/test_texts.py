@@ -4,9 +4,11 @@ query's parts."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
+import httpx
 import pytest
 
 from docgraph.errors import NotFound, ValidationError
@@ -64,7 +66,7 @@ async def test_the_extractor_is_stopped_at_the_time_limit(tmp_path):
 
 
 async def test_lost_jobs_are_retried_then_given_up(db, local_store, tenant, tmp_root):
-    settings = make_settings(tmp_root)
+    settings = make_settings(tmp_root, text_jobs=1)
     lost = await stored(db, local_store, tenant, pdf_with_text("Lost Okapi text."),
                         age=TEXT_RETRY_AFTER * 2)
     recent = await stored(db, local_store, tenant, pdf_with_text("Recent."))
@@ -98,7 +100,7 @@ async def test_lost_jobs_are_retried_then_given_up(db, local_store, tenant, tmp_
 
 
 async def test_a_document_deleted_meanwhile_is_left_alone(db, local_store, tenant, tmp_root):
-    settings = make_settings(tmp_root)
+    settings = make_settings(tmp_root, text_jobs=1)
     document_id = await stored(db, local_store, tenant, pdf_with_text("Vanishing."))
     key = await db.fetchval("select storage_path from documents where id = $1", document_id)
     await local_store.delete(key)
@@ -109,7 +111,7 @@ async def test_a_document_deleted_meanwhile_is_left_alone(db, local_store, tenan
 
 
 async def test_files_over_the_size_limit_are_skipped(db, local_store, tenant, tmp_root):
-    settings = make_settings(tmp_root, text_max_bytes=10)
+    settings = make_settings(tmp_root, text_jobs=1, text_max_bytes=10)
     document_id = await stored(db, local_store, tenant, pdf_with_text("Too big."))
     outcome = await extract_document_text(db, local_store, settings, tenant.id, document_id)
     assert outcome is not None and outcome.status == "skipped"
@@ -119,7 +121,7 @@ async def test_files_over_the_size_limit_are_skipped(db, local_store, tenant, tm
 
 
 async def test_the_characters_kept_are_bounded(db, local_store, tenant, tmp_root):
-    settings = make_settings(tmp_root, text_max_chars=12)
+    settings = make_settings(tmp_root, text_jobs=1, text_max_chars=12)
     document_id = await stored(db, local_store, tenant, b"Twelve chars and then some more",
                                "text/plain")
     await extract_document_text(db, local_store, settings, tenant.id, document_id)
@@ -144,7 +146,7 @@ def test_docx_and_plain_text_readers(tmp_path):
 
 async def test_the_workspace_chooses_its_text_search_configuration(db, local_store, tenant,
                                                                    tmp_root):
-    settings = make_settings(tmp_root)
+    settings = make_settings(tmp_root, text_jobs=1)
     document_id = await stored(db, local_store, tenant,
                                b"The contracts were signed by the parties.", "text/plain")
     await extract_document_text(db, local_store, settings, tenant.id, document_id)
@@ -172,3 +174,42 @@ async def test_the_workspace_chooses_its_text_search_configuration(db, local_sto
 def test_queries_are_split_into_wanted_and_excluded_words(query, wanted, excluded):
     terms = split_query(query)
     assert (terms.wanted, terms.excluded) == (wanted, excluded)
+
+
+async def test_with_a_scanner_text_is_read_once_the_bytes_are_clean(
+        db, tmp_root, database_url, clamd, tenant):
+    """The extraction waits for the virus scan: a clean file's text is read after it; an
+    infected file's never is (the retry marks it SKIPPED)."""
+    from tests.clamd import EICAR
+    from tests.gql import GraphQL
+    from tests.instances import serving
+    from tests.test_search import finished
+
+    with serving(tmp_root, database_url, clamd_address=clamd.address, scan_poll_seconds=0.2,
+                 scan_retry_seconds=0.1, scan_timeout_seconds=10.0, text_jobs=1) as live:
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+            gql = GraphQL(client, tenant)
+            clean = await gql.create_document(pdf_with_text("Scanned Echidna minutes."),
+                                              name="clean.pdf", mimeType="application/pdf")
+            infected = await gql.create_document(EICAR, name="eicar.txt",
+                                                 mimeType="text/plain")
+            done = await finished(gql, clean["id"])
+            assert done["textStatus"] == "DONE" and "Echidna" in done["text"]
+            query = "query($id: ID!) { document(id: $id) { scanStatus textStatus } }"
+            for _ in range(600):
+                shown = (await gql(query, {"id": infected["id"]}))["document"]
+                if shown["scanStatus"] == "INFECTED":
+                    break
+                await asyncio.sleep(0.05)
+            assert shown == {"scanStatus": "INFECTED", "textStatus": "PENDING"}
+            jobs = BackgroundJobs(lanes={TEXT_LANE: 1})
+            try:
+                await retry_lost_texts(db, live.app.state.store, make_settings(
+                    tmp_root, text_jobs=1), jobs, now=dt.datetime.now(dt.UTC)
+                    + TEXT_RETRY_AFTER * 2, limit=1000)
+                await jobs.wait()
+            finally:
+                await jobs.aclose()
+            row = await db.fetchrow(SELECT_TEXT, tenant.id, uuid.UUID(infected["id"]))
+            assert (row["text_status"], row["content"]) == ("skipped", None)
+            assert "infected" in row["text_status_reason"]

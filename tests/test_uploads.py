@@ -24,6 +24,7 @@ from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers import auth
 from docgraph.resolvers.auth import KeyVerifier, Principal
 from docgraph.resolvers.context import RequestContext, Services
+from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.resolvers.uploads import (
     request_upload,
     request_upload_url,
@@ -46,7 +47,7 @@ async def record(db, tenant, storage_path: str, size: int):
     return await documents_db.insert_uploaded_document(
         db, tenant.id, uuid.uuid4(), name="recorded.txt", description=None,
         mime_type="text/plain", size_bytes=size, storage_path=storage_path, folder=None,
-        tags=[], type="other", user_data={}, created_by=None)
+        tags=[], type="other", user_data={}, created_by=None, actor="system")
 
 
 async def put(ticket, body: bytes) -> httpx.Response:
@@ -56,7 +57,7 @@ async def put(ticket, body: bytes) -> httpx.Response:
 
 
 async def test_request_put_verify_record_and_download(db, store, tenant):
-    data = os.urandom(50_000)
+    data = b"%PDF-1.4\n" + os.urandom(50_000)  # a PDF's first line: declared so
     who = principal_of(tenant)
     ticket = await request_upload(db, store, who, file_name="Acme NDA 2026.PDF",
                                   mime_type="application/pdf", size_bytes=len(data),
@@ -342,7 +343,8 @@ async def test_no_upload_url_while_storage_is_unreachable(db, tmp_path, tenant):
 async def test_the_request_context_use_case_names_every_bad_field(db, local_store, tenant):
     """What GraphQL and the REST shim call: unknown and missing fields are named at once."""
     services = Services(db=db, store=local_store, jobs=BackgroundJobs(), settings=Settings(),
-                        keys=KeyVerifier(db, 0))
+                        keys=KeyVerifier(db, 0),
+                        rate_limits=RateLimiter(db, lease=1, window_seconds=60))
     ctx = RequestContext(services, principal_of(tenant), request_id="t")
     with pytest.raises(ValidationError) as info:
         await request_upload_url(ctx, {"file_name": "a.pdf", "size": 3, "sha256": None})

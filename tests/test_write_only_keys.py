@@ -252,7 +252,8 @@ def test_every_relation_loader_needs_the_read_scope(db):
     """The compiled executor calls a relation's loader straight off the context,
     past the resolver: the context itself refuses a key that may not read."""
     services: Any = type("Services", (), {"db": db, "store": None, "jobs": None,
-                                          "settings": None, "keys": None})()
+                                          "settings": None, "keys": None,
+                                          "scanner": None})()
     names = _relation_loaders() | {"document_page_by_entity"}
     assert {"links_by_document", "document_by_id", "entity_by_id"} <= names
     for scopes, allowed in [({auth.WRITE_DOCUMENTS}, False), ({auth.READ_DOCUMENTS}, True)]:

@@ -12,31 +12,55 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from docgraph.db.database import Connection, Database, Executor
+from docgraph.db.documents import DOCUMENT_COLUMNS
+from docgraph.db.events import document_event
 
 SELECT_LIVE_DOCUMENT_FILE = """
-select storage_path, mime_type, preview_path from documents
+select storage_path, mime_type, preview_path, scan_status from documents
 where workspace_id = $1 and id = $2 and deleted_at is null
 """
-# Only while the document is live and still points at the bytes measured.
-SET_IMAGE = """
-update documents
-set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
-    preview_height = $8, image_checked_at = now()
-where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
-returning id
-"""
+# Only while the document is live and still points at the bytes measured. The
+# document's `image` changes: its event is document.updated, by the system.
+SET_IMAGE = f"""
+with measured as (
+    update documents as d
+    set image_width = $4, image_height = $5, preview_path = $6, preview_width = $7,
+        preview_height = $8, image_checked_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.storage_path = $3 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("measured", "'document.updated'", "'system'")}
+)
+select id from measured
+"""  # noqa: S608 - composed of constants; values are $n parameters
+# A PDF's page count and first page's preview: document.updated, by the system.
+SET_PDF = f"""
+with measured as (
+    update documents as d
+    set page_count = $4, preview_path = $5, preview_width = $6, preview_height = $7,
+        image_checked_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.storage_path = $3 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("measured", "'document.updated'", "'system'")}
+)
+select id from measured
+"""  # noqa: S608 - composed of constants; values are $n parameters
 # Looked at, and nothing to record: not really an image, too large, or no bytes.
 MARK_IMAGE_CHECKED = """
 update documents set image_checked_at = now()
 where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
 """
-# Image documents recorded before $2 that no preview job has looked at yet (one
-# lost to a crash or an outage), tried fewer than $3 times. `like 'image/%'`
-# repeats the partial index's predicate so the index serves the scan.
+# Image and PDF documents recorded before $2 that no preview job has looked at
+# yet (one lost to a crash or an outage), tried fewer than $3 times, whose bytes
+# may be read (a scanner found them clean, or none looks). The mime_type
+# condition repeats the partial index's predicate so the index serves the scan.
 SELECT_UNCHECKED_IMAGES = """
 select workspace_id, id from documents
-where image_checked_at is null and deleted_at is null and mime_type like 'image/%'
+where image_checked_at is null and deleted_at is null
+  and (mime_type like 'image/%' or mime_type = 'application/pdf')
   and mime_type = any($1::text[]) and created_at < $2 and image_check_attempts < $3
+  and scan_status in ('clean', 'not_scanned')
 order by created_at
 limit $4
 """
@@ -110,6 +134,15 @@ async def set_image(db: Database, workspace_id: uuid.UUID, document_id: uuid.UUI
                     preview_width: int | None, preview_height: int | None) -> bool:
     """Record an image's size and preview; False if the document is gone or changed."""
     row = await db.fetchrow(SET_IMAGE, workspace_id, document_id, storage_path, width, height,
+                            preview_path, preview_width, preview_height)
+    return row is not None
+
+
+async def set_pdf(db: Database, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
+                  storage_path: str, page_count: int, preview_path: str | None,
+                  preview_width: int | None, preview_height: int | None) -> bool:
+    """Record a PDF's page count and preview; False if the document is gone or changed."""
+    row = await db.fetchrow(SET_PDF, workspace_id, document_id, storage_path, page_count,
                             preview_path, preview_width, preview_height)
     return row is not None
 

@@ -12,14 +12,17 @@ from typing import Any
 import asyncpg
 
 from docgraph.db.database import Executor
+from docgraph.db.events import document_event
+from docgraph.db.links import LINK_COLUMNS
 from docgraph.errors import StorageConflict
 
 DOCUMENT_COLUMNS = """
     d.id, d.name, d.description, d.mime_type, d.size_bytes, d.storage_path, d.folder,
     d.tags, d.type, d.status, d.user_data, d.verified_at, d.rejection_reason,
     d.checksum_sha256, d.image_width, d.image_height, d.preview_path, d.preview_width,
-    d.preview_height, d.created_by, d.created_at, d.updated_at, d.text_status, d.text_length,
-    d.text_status_reason"""
+    d.preview_height, d.created_by, d.created_at, d.updated_at, d.detected_mime_type,
+    d.scan_status, d.scan_signature, d.scanned_at, d.page_count, d.text_status,
+    d.text_length, d.text_status_reason"""
 
 INSERT_FOLDER = """
 insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
@@ -27,10 +30,12 @@ insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
 
 # Record a document on bytes uploaded through a signed URL, in one statement: the
 # upload ($7) stops being pending, its size moves from the workspace's pending to
-# its used bytes, the folder ($8) is created on demand, and the document is
-# inserted. Nothing happens (no row) when the upload is no longer pending. As one
-# statement, it holds the workspace row's lock only while it runs and commits,
-# never across a round trip to the client.
+# its used bytes, the folder ($8) is created on demand, the document is inserted
+# (with the type its bytes were detected as, $14, and its scan status, $15: a
+# pending one is due at once), and so is its event (document.created, by the
+# actor $16). Nothing happens (no row) when the upload is no longer pending. As
+# one statement, it holds the workspace row's lock only while it runs and
+# commits, never across a round trip to the client.
 INSERT_UPLOADED_DOCUMENT = f"""
 with recorded as (
     delete from uploads where workspace_id = $1 and storage_path = $7 returning size_bytes
@@ -44,12 +49,18 @@ with recorded as (
     insert into folders (workspace_id, path)
     select $1, $8::text from counted where $8::text is not null
     on conflict do nothing
+), inserted as (
+    insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
+                                storage_path, folder, tags, type, user_data, created_by,
+                                checksum_sha256, detected_mime_type, scan_status, scan_due_at)
+    select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text,
+           case when $15::text = 'pending' then now() end
+    from counted
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("inserted", "'document.created'", "$16::text", links=None)}
 )
-insert into documents as d (workspace_id, id, name, description, mime_type, size_bytes,
-                            storage_path, folder, tags, type, user_data, created_by,
-                            checksum_sha256)
-select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 from counted
-returning {DOCUMENT_COLUMNS}
+select * from inserted
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 SELECT_DOCUMENTS_BY_ID = f"""
@@ -58,18 +69,24 @@ from documents d
 where d.workspace_id = $1 and d.id = any($2::uuid[]) and d.deleted_at is null
 """  # noqa: S608 - composed of constants; values are $n parameters
 
-# Each field changes only when its flag is true, so one statement serves every PATCH.
+# Each field changes only when its flag is true, so one statement serves every PATCH;
+# with its event (document.updated, by the actor $15).
 UPDATE_DOCUMENT = f"""
-update documents as d set
-    name = case when $3 then $4::text else d.name end,
-    description = case when $5 then $6::text else d.description end,
-    folder = case when $7 then $8::text else d.folder end,
-    tags = case when $9 then $10::text[] else d.tags end,
-    type = case when $11 then $12::text else d.type end,
-    user_data = case when $13 then $14::jsonb else d.user_data end,
-    updated_at = now()
-where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
-returning {DOCUMENT_COLUMNS}
+with updated as (
+    update documents as d set
+        name = case when $3 then $4::text else d.name end,
+        description = case when $5 then $6::text else d.description end,
+        folder = case when $7 then $8::text else d.folder end,
+        tags = case when $9 then $10::text[] else d.tags end,
+        type = case when $11 then $12::text else d.type end,
+        user_data = case when $13 then $14::jsonb else d.user_data end,
+        updated_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("updated", "'document.updated'", "$15::text")}
+)
+select * from updated
 """  # noqa: S608 - composed of constants; values are $n parameters
 UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data")
 
@@ -78,35 +95,50 @@ UPDATABLE_FIELDS = ("name", "description", "folder", "tags", "type", "user_data"
 # greatest(): documents recorded before sizes were counted must not drive
 # used_bytes below zero. The paths returned are those of the row as deleted (a
 # preview recorded just before is among them; none can be recorded after), for
-# the move that follows.
-SOFT_DELETE_DOCUMENT = """
+# the move that follows. Its event (document.deleted, by the actor $3) holds the
+# document as it was deleted, with the links it lost and ``deletedAt``.
+SOFT_DELETE_DOCUMENT = f"""
 with deleted as (
-    update documents set deleted_at = now(), updated_at = now()
-    where workspace_id = $1 and id = $2 and deleted_at is null
-    returning id, deleted_at, size_bytes, storage_path, preview_path
+    update documents as d set deleted_at = now(), updated_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}, d.deleted_at
 ), unlinked as (
     delete from links l using deleted where l.workspace_id = $1 and l.document_id = deleted.id
+    returning {LINK_COLUMNS}
+), event as (
+    {document_event("deleted", "'document.deleted'", "$3::text", links="unlinked",
+                    extra="'deletedAt', docgraph_json_time(c.deleted_at)")}
+), counted as (
+    update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
+    from deleted
+    where w.id = $1
+    returning deleted.id, deleted.deleted_at, deleted.storage_path, deleted.preview_path
 )
-update workspaces w set used_bytes = greatest(w.used_bytes - deleted.size_bytes, 0)
-from deleted
-where w.id = $1
-returning deleted.id, deleted.deleted_at, deleted.storage_path, deleted.preview_path
-"""
+select * from counted
+"""  # noqa: S608 - composed of constants; values are $n parameters
 # A deletion recorded whose bytes were not moved yet (the move failed or was cut short).
 SELECT_UNMOVED_DELETION = """
 select id, deleted_at, storage_path, preview_path from documents
 where workspace_id = $1 and id = $2 and deleted_at is not null and bytes_moved_at is null
 """
 
-# verified_at and rejection_reason follow the status (the table checks it too).
+# verified_at and rejection_reason follow the status (the table checks it too). The
+# event is named after the new status: document.verified, .rejected or .expired (by
+# the actor $6).
 CHANGE_STATUS = f"""
-update documents as d set
-    status = $3::text,
-    verified_at = case when $3::text = 'verified' then now() end,
-    rejection_reason = case when $3::text = 'rejected' then $4::text end,
-    updated_at = now()
-where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null and d.status = any($5::text[])
-returning {DOCUMENT_COLUMNS}
+with changed as (
+    update documents as d set
+        status = $3::text,
+        verified_at = case when $3::text = 'verified' then now() end,
+        rejection_reason = case when $3::text = 'rejected' then $4::text end,
+        updated_at = now()
+    where d.workspace_id = $1 and d.id = $2 and d.deleted_at is null
+      and d.status = any($5::text[])
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("changed", "'document.' || $3::text", "$6::text")}
+)
+select * from changed
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 SELECT_LIVE_DOCUMENT_AT = """
@@ -118,7 +150,7 @@ SELECT_DOCUMENT_STATUS = """
 select status from documents where workspace_id = $1 and id = $2 and deleted_at is null
 """
 
-FILTER_PARAMETERS = 12
+FILTER_PARAMETERS = 13
 
 
 def document_filter(n: int) -> str:
@@ -126,7 +158,7 @@ def document_filter(n: int) -> str:
     ``FILTER_PARAMETERS`` parameters from $n on (null: any), in this order: folder,
     folder prefix (its subfolders), tags (all of them), type, status, MIME type, MIME
     prefix, part of the name, linked entity's type and id, created at or after,
-    created before."""
+    created before, scan status."""
     p = [f"${n + i}" for i in range(FILTER_PARAMETERS)]
     return f"""
     d.workspace_id = $1 and d.deleted_at is null
@@ -142,30 +174,31 @@ def document_filter(n: int) -> str:
         where l.workspace_id = $1 and l.document_id = d.id
           and l.entity_type = {p[8]}::text and l.entity_id = {p[9]}::uuid))
     and ({p[10]}::timestamptz is null or d.created_at >= {p[10]}::timestamptz)
-    and ({p[11]}::timestamptz is null or d.created_at < {p[11]}::timestamptz)"""  # noqa: S608
+    and ({p[11]}::timestamptz is null or d.created_at < {p[11]}::timestamptz)
+    and ({p[12]}::text is null or d.scan_status = {p[12]}::text)"""  # noqa: S608
 
 
 _DOCUMENT_FILTER = document_filter(2)
 
-# One page, newest first ($17: the page's size plus one, which tells whether a
-# next page exists). The total is counted only when $18 is true (a one-time
-# filter: otherwise nothing is scanned for it); after a cursor ($14, $15),
+# One page, newest first ($18: the page's size plus one, which tells whether a
+# next page exists). The total is counted only when $19 is true (a one-time
+# filter: otherwise nothing is scanned for it); after a cursor ($15, $16),
 # whether anything precedes it is one probe.
 SELECT_DOCUMENT_PAGE = f"""
-select (select count(*) from documents d where $18 and {_DOCUMENT_FILTER}) as total_count,
-       $14::timestamptz is not null and exists (
+select (select count(*) from documents d where $19 and {_DOCUMENT_FILTER}) as total_count,
+       $15::timestamptz is not null and exists (
            select 1 from documents d
            where {_DOCUMENT_FILTER}
-             and (d.created_at, d.id) >= ($14::timestamptz, $15::uuid)) as has_preceding,
+             and (d.created_at, d.id) >= ($15::timestamptz, $16::uuid)) as has_preceding,
        p.*
 from (select 1) one
 left join lateral (
     select {DOCUMENT_COLUMNS}
     from documents d
     where {_DOCUMENT_FILTER}
-      and ($14::timestamptz is null or (d.created_at, d.id) < ($14::timestamptz, $15::uuid))
+      and ($15::timestamptz is null or (d.created_at, d.id) < ($15::timestamptz, $16::uuid))
     order by d.created_at desc, d.id desc
-    offset $16 limit $17
+    offset $17 limit $18
 ) p on true
 order by p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters
@@ -187,12 +220,14 @@ class DocumentFilters:
     linked_entity_id: uuid.UUID | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    scan_status: str | None = None
 
     def arguments(self) -> list[Any]:
         return [self.folder, self.folder_prefix,
                 list(self.tags) if self.tags is not None else None, self.type, self.status,
                 self.mime_type, self.mime_prefix, self.name_contains, self.linked_entity_type,
-                self.linked_entity_id, self.created_after, self.created_before]
+                self.linked_entity_id, self.created_after, self.created_before,
+                self.scan_status]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class EntityPageShape:
@@ -209,6 +244,7 @@ class EntityPageShape:
     role: bool = False
     type: bool = False
     status: bool = False
+    scan_statuses: bool = False  # the document's scan status is one of an array's
     with_links: bool = False  # every link of each document on the page, too
     with_total: bool = True  # the list's total
     # One owner ($2 a uuid, not an array): the usual case (``contact(id)``). A
@@ -249,9 +285,9 @@ def entity_document_pages(shape: EntityPageShape) -> str:
     """Several entities (owners, $2: an array, or one id) and one page of each one's
     documents, in one statement for a whole level of a query.
 
-    Parameters after $1 (the workspace) and $2: the role, type and status the
-    shape filters by, the cursor's time and id if it has one, then the offset
-    and the number of rows to read (the page's size plus one, which tells
+    Parameters after $1 (the workspace) and $2: the role, type, status and scan
+    statuses (an array) the shape filters by, the cursor's time and id if it has
+    one, then the offset and the number of rows to read (the page's size plus one, which tells
     whether a next page exists). An owner without documents on the page yields
     one row whose document columns are null; an unknown owner yields none. The
     owner's columns but its id and type, the total (``with_total``) and, after
@@ -268,6 +304,9 @@ def entity_document_pages(shape: EntityPageShape) -> str:
         if given:
             n += 1
             document_filters.append(f"d.{column} = ${n}::text")
+    if shape.scan_statuses:
+        n += 1
+        document_filters.append(f"d.scan_status = any(${n}::text[])")
     time, ident, out_time, out_ident = _PAGE_ORDER[shape.by_link_time]
     cursor: tuple[str, ...] = ()
     if shape.after:
@@ -351,14 +390,16 @@ async def insert_uploaded_document(
     description: str | None, mime_type: str, size_bytes: int, storage_path: str,
     folder: str | None, tags: Sequence[str], type: str, user_data: Mapping[str, Any],
     created_by: uuid.UUID | None, checksum_sha256: bytes | None = None,
+    detected_mime_type: str | None = None, scan_status: str = "not_scanned", actor: str,
 ) -> Mapping[str, Any] | None:
     """Record a document on the pending upload at ``storage_path`` (see
-    INSERT_UPLOADED_DOCUMENT); None when the upload is no longer pending. A live
-    document at the same storage path is a conflict."""
+    INSERT_UPLOADED_DOCUMENT), with its event by ``actor``; None when the upload is no
+    longer pending. A live document at the same storage path is a conflict."""
     try:
         return await db.fetchrow(INSERT_UPLOADED_DOCUMENT, workspace_id, document_id, name,
                                  description, mime_type, size_bytes, storage_path, folder,
-                                 list(tags), type, user_data, created_by, checksum_sha256)
+                                 list(tags), type, user_data, created_by, checksum_sha256,
+                                 detected_mime_type, scan_status, actor)
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "documents_live_storage_path":
             raise StorageConflict(details={"storage_path": storage_path}) from exc
@@ -371,19 +412,22 @@ async def select_documents_by_id(db: Executor, workspace_id: uuid.UUID,
 
 
 async def update_document(conn: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID,
-                          changes: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """Apply ``changes`` (a subset of ``UPDATABLE_FIELDS``) to a live document."""
+                          changes: Mapping[str, Any], *,
+                          actor: str) -> Mapping[str, Any] | None:
+    """Apply ``changes`` (a subset of ``UPDATABLE_FIELDS``) to a live document, with its
+    event by ``actor``."""
     args: list[Any] = []
     for field in UPDATABLE_FIELDS:
         args += [field in changes, changes.get(field)]
-    return await conn.fetchrow(UPDATE_DOCUMENT, workspace_id, document_id, *args)
+    return await conn.fetchrow(UPDATE_DOCUMENT, workspace_id, document_id, *args, actor)
 
 
-async def soft_delete_document(db: Executor, workspace_id: uuid.UUID,
-                               document_id: uuid.UUID) -> Mapping[str, Any] | None:
-    """Mark a live document deleted and take its size off the workspace's used bytes:
-    its ``id``, ``deleted_at``, ``storage_path`` and ``preview_path``, or None."""
-    return await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id)
+async def soft_delete_document(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID,
+                               *, actor: str) -> Mapping[str, Any] | None:
+    """Mark a live document deleted (with its event, by ``actor``) and take its size off
+    the workspace's used bytes: its ``id``, ``deleted_at``, ``storage_path`` and
+    ``preview_path``, or None."""
+    return await db.fetchrow(SOFT_DELETE_DOCUMENT, workspace_id, document_id, actor)
 
 
 async def select_unmoved_deletion(db: Executor, workspace_id: uuid.UUID,
@@ -400,10 +444,12 @@ async def live_document_at(db: Executor, workspace_id: uuid.UUID, storage_path: 
 
 async def change_status(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
                         to: str, allowed_from: Sequence[str],
-                        rejection_reason: str | None = None) -> Mapping[str, Any] | None:
-    """Move a live document to ``to`` if its status is one of ``allowed_from``."""
+                        rejection_reason: str | None = None,
+                        actor: str) -> Mapping[str, Any] | None:
+    """Move a live document to ``to`` if its status is one of ``allowed_from`` (with the
+    event ``document.<to>``, by ``actor``)."""
     return await db.fetchrow(CHANGE_STATUS, workspace_id, document_id, to, rejection_reason,
-                             list(allowed_from))
+                             list(allowed_from), actor)
 
 
 async def select_document_status(db: Executor, workspace_id: uuid.UUID,
@@ -429,15 +475,19 @@ async def select_entity_document_pages(
     role: str | None, type: str | None, status: str | None, by_link_time: bool = False,
     after: tuple[datetime, uuid.UUID] | None, offset: int, limit: int,
     with_links: bool = False, with_total: bool = True,
+    scan_statuses: Sequence[str] | None = None,
 ) -> list[Mapping[str, Any]]:
     """The rows of ``entity_document_pages``: up to ``limit + 1`` per owner."""
     one_owner = len(owner_ids) == 1
     shape = EntityPageShape(by_link_time=by_link_time, after=after is not None,
                             role=role is not None, type=type is not None,
-                            status=status is not None, with_links=with_links,
+                            status=status is not None,
+                            scan_statuses=scan_statuses is not None, with_links=with_links,
                             with_total=with_total, one_owner=one_owner)
     args: list[Any] = [workspace_id, owner_ids[0] if one_owner else list(owner_ids)]
     args += [value for value in (role, type, status) if value is not None]
+    if scan_statuses is not None:
+        args.append(list(scan_statuses))
     if after is not None:
         args += after
     return await db.fetch(entity_document_pages(shape), *args, offset, limit + 1)

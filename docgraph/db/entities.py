@@ -10,14 +10,21 @@ from typing import Any
 import asyncpg
 
 from docgraph.db.database import Executor
+from docgraph.db.events import entity_event
 from docgraph.errors import Conflict
 
 ENTITY_COLUMNS = "e.id, e.entity_type, e.name, e.attributes, e.created_at, e.updated_at"
 
+# With its event (entity.created, by the actor $6).
 INSERT_ENTITY = f"""
-insert into entities as e (workspace_id, id, entity_type, name, attributes)
-values ($1, $2, $3, $4, $5)
-returning {ENTITY_COLUMNS}
+with inserted as (
+    insert into entities as e (workspace_id, id, entity_type, name, attributes)
+    values ($1, $2, $3, $4, $5)
+    returning {ENTITY_COLUMNS}
+), event as (
+    {entity_event("inserted", "'entity.created'", "$6::text")}
+)
+select * from inserted
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 SELECT_ENTITIES_BY_ID = f"""
@@ -25,13 +32,19 @@ select {ENTITY_COLUMNS} from entities e where e.workspace_id = $1 and e.id = any
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 # Each field changes only when its flag is true; $7 (if given) must be the entity's type.
+# With its event (entity.updated, by the actor $8).
 UPDATE_ENTITY = f"""
-update entities as e set
-    name = case when $3 then $4::text else e.name end,
-    attributes = case when $5 then $6::jsonb else e.attributes end,
-    updated_at = now()
-where e.workspace_id = $1 and e.id = $2 and ($7::text is null or e.entity_type = $7::text)
-returning {ENTITY_COLUMNS}
+with updated as (
+    update entities as e set
+        name = case when $3 then $4::text else e.name end,
+        attributes = case when $5 then $6::jsonb else e.attributes end,
+        updated_at = now()
+    where e.workspace_id = $1 and e.id = $2 and ($7::text is null or e.entity_type = $7::text)
+    returning {ENTITY_COLUMNS}
+), event as (
+    {entity_event("updated", "'entity.updated'", "$8::text")}
+)
+select * from updated
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 _ENTITY_FILTER = """
@@ -62,11 +75,12 @@ order by p.created_at desc, p.id desc
 
 async def insert_entity(db: Executor, workspace_id: uuid.UUID, entity_id: uuid.UUID, *,
                         entity_type: str, name: str | None,
-                        attributes: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Insert one entity; an id the workspace already uses is a conflict."""
+                        attributes: Mapping[str, Any], actor: str) -> Mapping[str, Any]:
+    """Insert one entity (and its event, by ``actor``); an id the workspace already uses
+    is a conflict."""
     try:
         row = await db.fetchrow(INSERT_ENTITY, workspace_id, entity_id, entity_type, name,
-                                attributes)
+                                attributes, actor)
     except asyncpg.UniqueViolationError as exc:
         raise Conflict("An entity with this id already exists.",
                        details={"id": str(entity_id)}) from exc
@@ -80,11 +94,12 @@ async def select_entities_by_id(db: Executor, workspace_id: uuid.UUID,
 
 
 async def update_entity(db: Executor, workspace_id: uuid.UUID, entity_id: uuid.UUID,
-                        changes: Mapping[str, Any],
-                        entity_type: str | None = None) -> Mapping[str, Any] | None:
+                        changes: Mapping[str, Any], entity_type: str | None = None, *,
+                        actor: str) -> Mapping[str, Any] | None:
     return await db.fetchrow(UPDATE_ENTITY, workspace_id, entity_id,
                              "name" in changes, changes.get("name"),
-                             "attributes" in changes, changes.get("attributes"), entity_type)
+                             "attributes" in changes, changes.get("attributes"), entity_type,
+                             actor)
 
 
 async def select_entity_page(db: Executor, workspace_id: uuid.UUID, *, entity_type: str | None,

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from docgraph.db.database import Executor
+from docgraph.db.events import link_event
 
 LINK_COLUMNS = "l.id, l.document_id, l.entity_type, l.entity_id, l.role, l.created_at"
 
@@ -21,7 +22,8 @@ order by l.created_at, l.id
 
 # Link a live document ($2) to an entity ($3, $4), or find the link that exists.
 # One row: whether the document and the entity were found, and the link (null
-# columns when either is missing) with ``created`` telling new from existing.
+# columns when either is missing) with ``created`` telling new from existing. A
+# new link has its event (document.linked, by the actor $7); finding one has none.
 INSERT_LINK = f"""
 with doc as (
     select d.id, d.created_at from documents d
@@ -36,6 +38,8 @@ with doc as (
     from doc cross join ent
     on conflict (workspace_id, document_id, entity_type, entity_id) do nothing
     returning {LINK_COLUMNS}
+), event as (
+    {link_event("inserted", "'document.linked'", "$7::text")}
 )
 select exists (select 1 from doc) as document_found,
        exists (select 1 from ent) as entity_found,
@@ -59,12 +63,19 @@ where l.ctid = any(array(select ctid from links where document_created_at is nul
   and d.workspace_id = l.workspace_id and d.id = l.document_id
 """
 
+# With its event (document.unlinked, by the actor $5).
 DELETE_LINK = f"""
-delete from links l
-using documents d
-where l.workspace_id = $1 and l.document_id = $2 and l.entity_type = $3 and l.entity_id = $4
-  and d.workspace_id = $1 and d.id = l.document_id and d.deleted_at is null
-returning {LINK_COLUMNS}
+with removed as (
+    delete from links l
+    using documents d
+    where l.workspace_id = $1 and l.document_id = $2 and l.entity_type = $3
+      and l.entity_id = $4
+      and d.workspace_id = $1 and d.id = l.document_id and d.deleted_at is null
+    returning {LINK_COLUMNS}
+), event as (
+    {link_event("removed", "'document.unlinked'", "$5::text")}
+)
+select * from removed
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 
@@ -75,16 +86,18 @@ async def select_links_by_document(db: Executor, workspace_id: uuid.UUID,
 
 async def insert_link(db: Executor, workspace_id: uuid.UUID, link_id: uuid.UUID, *,
                       document_id: uuid.UUID, entity_type: str, entity_id: uuid.UUID,
-                      role: str | None) -> Mapping[str, Any]:
+                      role: str | None, actor: str) -> Mapping[str, Any]:
     row = await db.fetchrow(INSERT_LINK, workspace_id, document_id, entity_type, entity_id,
-                            link_id, role)
+                            link_id, role, actor)
     assert row is not None
     return row
 
 
 async def delete_link(db: Executor, workspace_id: uuid.UUID, *, document_id: uuid.UUID,
-                      entity_type: str, entity_id: uuid.UUID) -> Mapping[str, Any] | None:
-    return await db.fetchrow(DELETE_LINK, workspace_id, document_id, entity_type, entity_id)
+                      entity_type: str, entity_id: uuid.UUID,
+                      actor: str) -> Mapping[str, Any] | None:
+    return await db.fetchrow(DELETE_LINK, workspace_id, document_id, entity_type, entity_id,
+                             actor)
 
 
 async def complete_document_times(db: Executor | asyncpg.Connection,

@@ -12,16 +12,22 @@ from typing import Any
 import asyncpg
 
 from docgraph.db.database import Database, Executor
+from docgraph.db.documents import DOCUMENT_COLUMNS
+from docgraph.db.events import document_event
 
-# The job takes a live, pending document no other job holds (or whose holder was
-# lost: its claim is older than $3), and counts the attempt before it works.
-CLAIM_TEXT = """
+# The bytes may be read: a scanner found them clean, or none looks at them.
+_READABLE = "scan_status in ('not_scanned', 'clean')"
+
+# The job takes a live, pending document whose bytes may be read and that no other
+# job holds (or whose holder was lost: its claim is older than $3), and counts the
+# attempt before it works.
+CLAIM_TEXT = f"""
 update documents
 set text_attempts = text_attempts + 1, text_claimed_at = now()
 where workspace_id = $1 and id = $2 and deleted_at is null and text_status = 'pending'
-  and (text_claimed_at is null or text_claimed_at < $3)
+  and {_READABLE} and (text_claimed_at is null or text_claimed_at < $3)
 returning storage_path, mime_type, size_bytes, text_attempts
-"""
+"""  # noqa: S608 - composed of constants; values are $n parameters
 # A storage outage is nobody's fault: the attempt is given back, the claim released.
 RELEASE_TEXT = """
 update documents
@@ -30,8 +36,9 @@ where workspace_id = $1 and id = $2 and text_status = 'pending'
 """
 # Only while the document is live and still points at the bytes that were read.
 # The text's vector (weight D) is made in the workspace's configuration; the
-# trigger puts the metadata's in front of it.
-SET_TEXT = """
+# trigger puts the metadata's in front of it. The document's text fields change:
+# its event is document.updated, by the system.
+SET_TEXT = f"""
 with updated as (
     update documents d
     set text_status = 'done', text_length = char_length($4), text_status_reason = null,
@@ -40,36 +47,55 @@ with updated as (
     from workspaces w
     where w.id = $1 and d.workspace_id = $1 and d.id = $2 and d.storage_path = $3
       and d.deleted_at is null
-    returning d.workspace_id, d.id
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("updated", "'document.updated'", "'system'")}
+), stored as (
+    insert into document_texts (workspace_id, document_id, content)
+    select $1, id, $4 from updated
+    on conflict (workspace_id, document_id)
+    do update set content = excluded.content, extracted_at = now()
 )
-insert into document_texts (workspace_id, document_id, content)
-select workspace_id, id, $4 from updated
-on conflict (workspace_id, document_id)
-do update set content = excluded.content, extracted_at = now()
-returning document_id
-"""
-# FAILED or SKIPPED, and why.
-SET_TEXT_OUTCOME = """
-update documents
-set text_status = $4, text_status_reason = $5, text_length = null, text_claimed_at = null
-where workspace_id = $1 and id = $2 and storage_path = $3 and deleted_at is null
-returning id
-"""
+select id from updated
+"""  # noqa: S608 - composed of constants; values are $n parameters
+# FAILED or SKIPPED, and why: document.updated, by the system.
+SET_TEXT_OUTCOME = f"""
+with updated as (
+    update documents d
+    set text_status = $4, text_status_reason = $5, text_length = null, text_claimed_at = null
+    where d.workspace_id = $1 and d.id = $2 and d.storage_path = $3 and d.deleted_at is null
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("updated", "'document.updated'", "'system'")}
+)
+select id from updated
+"""  # noqa: S608 - composed of constants; values are $n parameters
 # Pending documents whose job was lost: never claimed and recorded before $1, or
 # claimed before $2 and never finished. `text_status = 'pending'` and
 # `deleted_at is null` repeat the partial index's predicate so it serves the scan.
-SELECT_LOST_TEXTS = """
-select workspace_id, id, text_attempts from documents
+# Only documents whose bytes may be read; an infected one is picked to be skipped.
+SELECT_LOST_TEXTS = f"""
+select workspace_id, id, text_attempts, scan_status = 'infected' as infected from documents
 where text_status = 'pending' and deleted_at is null and created_at < $1
+  and ({_READABLE} or scan_status = 'infected')
   and (text_claimed_at is null or text_claimed_at < $2)
 order by created_at
 limit $3
-"""
-GIVE_UP_TEXT = """
-update documents
-set text_status = 'failed', text_status_reason = $3, text_claimed_at = null
-where workspace_id = $1 and id = $2 and text_status = 'pending' and text_attempts >= $4
-"""
+"""  # noqa: S608 - composed of constants; values are $n parameters
+# An extraction given up (failed: its jobs never finished) or not to be made
+# (skipped: the file is infected): document.updated, by the system.
+GIVE_UP_TEXT = f"""
+with updated as (
+    update documents d
+    set text_status = $5, text_status_reason = $3, text_claimed_at = null
+    where d.workspace_id = $1 and d.id = $2 and d.text_status = 'pending'
+      and (d.text_attempts >= $4 or d.scan_status = 'infected')
+    returning {DOCUMENT_COLUMNS}
+), event as (
+    {document_event("updated", "'document.updated'", "'system'")}
+)
+select id from updated
+"""  # noqa: S608 - composed of constants; values are $n parameters
 SELECT_TEXTS = """
 select t.document_id, t.content
 from document_texts t
@@ -135,8 +161,8 @@ async def select_lost_texts(db: Database, *, created_before: dt.datetime,
 
 
 async def give_up_text(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
-                       reason: str, max_attempts: int) -> None:
-    await db.execute(GIVE_UP_TEXT, workspace_id, document_id, reason, max_attempts)
+                       reason: str, max_attempts: int, status: str = "failed") -> None:
+    await db.execute(GIVE_UP_TEXT, workspace_id, document_id, reason, max_attempts, status)
 
 
 async def select_texts(db: Executor, workspace_id: uuid.UUID,

@@ -14,6 +14,13 @@ audit suite checks; ``tests/test_graphql_over_http.py`` runs it):
   "simple request" can) — and keeps them in ``scope["state"]``: the rate
   limiter prices exactly the request the GraphQL view runs. A request that is
   not a well-formed GraphQL-over-HTTP request is a 400 ``validation_error``.
+* **Persisted documents.** A request may name its document by the SHA-256 of
+  its text instead of sending it: Apollo's ``extensions.persistedQuery``
+  (``{"version": 1, "sha256Hash": "<64 hex>"}``) or the draft's ``documentId``
+  (``sha256:<64 hex>``). :func:`resolve_request` finds that document (in
+  ``resolvers.persisted_operations``, once per request, before the rate limiter
+  prices it) or refuses the request as the protocol says; with the text too,
+  the hash must be the text's, and the GraphQL view registers the document.
 * **Status codes.** A response with ``data`` is 200. A GraphQL request error
   (no ``data``: syntax, validation, variables, no single operation, too many
   root fields) is 400 with ``application/graphql-response+json`` and 200 with
@@ -38,27 +45,58 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Scope
 
-from docgraph.errors import AppError, MethodNotAllowed, OperationRefused, ValidationError
+from docgraph.errors import (
+    AppError,
+    MethodNotAllowed,
+    OperationRefused,
+    PersistedQueryNotFound,
+    PersistedQueryNotSupported,
+    PersistedQueryRequired,
+    ValidationError,
+)
+from docgraph.http.context import services
 from docgraph.resolvers import json_text
+from docgraph.resolvers.persisted_operations import PersistedOperations, sha256_hex
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
 CONTENT_TYPES = {GRAPHQL_RESPONSE_JSON: f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8", JSON: JSON}
 # The request's parameters, once read: a GraphQLRequest, or the AppError refusing it.
 STATE_KEY = "graphql_request"
-PARAMETERS = ("query", "operationName", "variables", "extensions")
+# The same with its document found (resolve_request), or the AppError refusing it.
+RESOLVED_KEY = "graphql_resolved_request"
+PARAMETERS = ("query", "operationName", "variables", "extensions", "documentId")
+# The one version of Apollo's persisted-query protocol there is.
+PERSISTED_QUERY_VERSION = 1
 
 _SNAKE = re.compile(r"_([a-z0-9])")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class GraphQLRequest:
-    """A well-formed GraphQL-over-HTTP request's parameters."""
+    """A well-formed GraphQL-over-HTTP request's parameters.
 
-    query: str
+    ``query`` is None while the request names its document only by hash
+    (``sha256``, lower-case hex), until :func:`resolve_request` finds it.
+    ``extensions`` leaves ``persistedQuery`` out (read into ``sha256``).
+    ``register``: the request sent a text with its hash, checked to match; the
+    GraphQL view keeps the document if it is a valid one.
+    """
+
+    query: str | None
     operation_name: str | None = None
     variables: dict[str, Any] | None = None
     extensions: dict[str, Any] | None = None
+    sha256: str | None = None
+    register: bool = False
+
+    @property
+    def source(self) -> str:
+        """The document's text (of a request :func:`resolve_request` answered)."""
+        if self.query is None:
+            raise PersistedQueryNotFound()
+        return self.query
 
 
 # -- media types ---------------------------------------------------------------------
@@ -122,10 +160,15 @@ def query_parameters(query_string: bytes) -> list[tuple[str, str]]:
     return parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
 
 
-def carries_query(scope: Scope) -> bool:
-    """Whether the URL carries a ``query`` parameter: a GET that asks to run an operation."""
+# The parameters of a GET that asks to run an operation (its text, or its hash).
+_OPERATION_PARAMETERS = frozenset({"query", "documentId", "extensions"})
+
+
+def asks_to_run(scope: Scope) -> bool:
+    """Whether the URL asks to run an operation: a ``query`` parameter, or one that may
+    name a persisted document (``documentId``, ``extensions``)."""
     query_string = scope.get("query_string", b"")
-    return bool(query_string) and any(name == "query"
+    return bool(query_string) and any(name in _OPERATION_PARAMETERS
                                       for name, _ in query_parameters(query_string))
 
 
@@ -169,9 +212,6 @@ def _read(scope: Scope, body: bytes) -> GraphQLRequest:
     query = params.get("query")
     if query is not None and not isinstance(query, str):
         raise _invalid("query", "must be a string")
-    if not query:
-        raise ValidationError("No GraphQL query found in the request: send its document as "
-                              "`query`.", details={"fields": {"query": "is required"}})
     operation_name = params.get("operationName")
     if operation_name is not None and not isinstance(operation_name, str):
         raise _invalid("operationName", "must be a string or null")
@@ -180,7 +220,117 @@ def _read(scope: Scope, body: bytes) -> GraphQLRequest:
         raise _invalid("variables", "must be an object or null")
     if extensions is not None and not isinstance(extensions, dict):
         raise _invalid("extensions", "must be an object or null")
-    return GraphQLRequest(query, operation_name, variables, extensions)
+    extensions, sha256 = _persisted(extensions, params.get("documentId"))
+    if not query:
+        if sha256 is not None:
+            return GraphQLRequest(None, operation_name, variables, extensions, sha256)
+        raise ValidationError("No GraphQL query found in the request: send its document as "
+                              "`query`.", details={"fields": {"query": "is required"}})
+    if sha256 is not None and sha256_hex(query) != sha256:
+        # Apollo's words: a client never sends this unless it hashes another text.
+        raise ValidationError("provided sha does not match query", details={"fields": {
+            "extensions": "persistedQuery.sha256Hash (or documentId) is not the SHA-256 of "
+                          "query"}})
+    return GraphQLRequest(query, operation_name, variables, extensions, sha256,
+                          register=sha256 is not None)
+
+
+def _persisted(extensions: dict[str, Any] | None,
+               document_id: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The extensions without ``persistedQuery``, and the hash the request names."""
+    sha256 = None
+    if extensions is not None and "persistedQuery" in extensions:
+        persisted = extensions["persistedQuery"]
+        extensions = {k: v for k, v in extensions.items() if k != "persistedQuery"} or None
+        if persisted is not None:  # null: none, as for every parameter
+            sha256 = _persisted_query_hash(persisted)
+    if document_id is not None:
+        named = _document_id_hash(document_id)
+        if sha256 is not None and named != sha256:
+            raise _invalid("documentId", "names another document than "
+                                         "extensions.persistedQuery")
+        sha256 = named
+    return extensions, sha256
+
+
+def _persisted_query_hash(persisted: Any) -> str:
+    """``extensions.persistedQuery``'s hash (Apollo's protocol, version 1)."""
+    name = "extensions.persistedQuery"
+    if not isinstance(persisted, dict):
+        raise _invalid(name, 'must be an object: {"version": 1, "sha256Hash": "<64 hex '
+                             'digits>"}')
+    version = persisted.get("version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise _invalid(f"{name}.version", f"must be the integer {PERSISTED_QUERY_VERSION}")
+    if version != PERSISTED_QUERY_VERSION:
+        # Not a malformed request: a protocol this service does not speak. Clients
+        # stop sending hashes on this answer and send their queries.
+        raise PersistedQueryNotSupported(details={
+            "supported_versions": [PERSISTED_QUERY_VERSION]})
+    sha256 = persisted.get("sha256Hash")
+    if not isinstance(sha256, str) or len(sha256) != 64 or not _SHA256_HEX.fullmatch(sha256):
+        raise _invalid(f"{name}.sha256Hash",
+                       "must be the query's SHA-256 as 64 hexadecimal digits")
+    return sha256.lower()
+
+
+def _document_id_hash(document_id: Any) -> str:
+    """``documentId``'s hash: ``sha256:<64 hex>`` (the draft's) or the 64 digits alone."""
+    problem = "must be sha256: and the document's SHA-256 as 64 hexadecimal digits"
+    if not isinstance(document_id, str) or len(document_id) > 71:
+        raise _invalid("documentId", problem)
+    digits = document_id.removeprefix("sha256:")
+    if len(digits) != 64 or not _SHA256_HEX.fullmatch(digits):
+        raise _invalid("documentId", problem)
+    return digits.lower()
+
+
+async def resolve_request(scope: Scope, body: bytes,
+                          operations: PersistedOperations | None) -> GraphQLRequest:
+    """The request with its document: :func:`read_request`'s, found once per request.
+
+    A hash alone finds its document in ``operations`` (the manifest, or the
+    registered ones); with trusted documents only, a text must be one of them.
+    Raises the refusal (the same one each time it is asked):
+    ``PersistedQueryNotFound`` for a hash nobody registered (clients then send
+    the text), ``PersistedQueryNotSupported`` when hashes are not taken at all,
+    ``PersistedQueryRequired`` for another text in trusted mode.
+    """
+    state = scope.setdefault("state", {})
+    known = state.get(RESOLVED_KEY)
+    if known is None:
+        try:
+            known = await _resolve(scope, read_request(scope, body), operations)
+        except AppError as error:
+            known = error
+        state[RESOLVED_KEY] = known
+    if isinstance(known, AppError):
+        raise known
+    return known
+
+
+async def _resolve(scope: Scope, request: GraphQLRequest,
+                   operations: PersistedOperations | None) -> GraphQLRequest:
+    if operations is None or not operations.enabled:
+        if request.sha256 is not None:
+            raise PersistedQueryNotSupported()
+        return request
+    if operations.trusted:
+        sha256 = request.sha256 or sha256_hex(request.source)
+        source = operations.trusted_source(sha256)
+        if source is None:
+            if request.query is None:
+                raise PersistedQueryNotFound()
+            raise PersistedQueryRequired()
+        # The manifest's own text: the parse and validation caches know that object.
+        return dataclasses.replace(request, query=source, sha256=sha256, register=False)
+    if request.query is not None:
+        return request
+    assert request.sha256 is not None
+    source = await operations.find(services(scope["app"]).db, request.sha256)
+    if source is None:
+        raise PersistedQueryNotFound()
+    return dataclasses.replace(request, query=source)
 
 
 def _url_parameters(query_string: bytes) -> dict[str, Any]:

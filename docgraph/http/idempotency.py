@@ -26,6 +26,9 @@ its lease (``DOCGRAPH_IDEMPOTENCY_LEASE_SECONDS``) runs out; then a retry of
 the same request runs it. A response that reports a failure of the server
 (HTTP 5xx, or a GraphQL error whose code is a 5xx one, such as
 ``unavailable``) is not kept: the retry it invites runs the request again.
+Neither is one that asks for the request again in another form (the
+persisted-query protocol's ``PERSISTED_QUERY_NOT_FOUND``: the client resends
+the operation's text with the same key, and that request runs).
 """
 
 from __future__ import annotations
@@ -53,18 +56,19 @@ MAX_KEY_LENGTH = 255
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def _server_error_codes() -> frozenset[str]:
+def _codes_not_kept() -> frozenset[str]:
+    """Codes of server failures (5xx) and of answers asking for the request again."""
     codes = set()
     pending: list[type[AppError]] = [AppError]
     while pending:
         cls = pending.pop()
-        if cls.status >= 500:
+        if cls.status >= 500 or cls.asks_to_resend:
             codes.add(cls.code)
         pending.extend(cls.__subclasses__())
     return frozenset(codes)
 
 
-SERVER_ERROR_CODES = _server_error_codes()
+CODES_NOT_KEPT = _codes_not_kept()
 
 
 def idempotency_key(scope: Scope) -> str | None:
@@ -94,8 +98,9 @@ def fingerprint(scope: Scope, body: bytes) -> bytes:
     return digest.digest()
 
 
-def reports_server_failure(status: int, headers: list[list[str]], body: bytes) -> bool:
-    """Whether a response says the server failed (so a retry should run again)."""
+def not_kept(status: int, headers: list[list[str]], body: bytes) -> bool:
+    """Whether a response says the server failed, or asks for the request again in
+    another form (so the request that follows should run)."""
     if status >= 500:
         return True
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
@@ -110,7 +115,7 @@ def reports_server_failure(status: int, headers: list[list[str]], body: bytes) -
         return False
     for error in errors:
         extensions = error.get("extensions") if isinstance(error, dict) else None
-        if isinstance(extensions, dict) and extensions.get("code") in SERVER_ERROR_CODES:
+        if isinstance(extensions, dict) and extensions.get("code") in CODES_NOT_KEPT:
             return True
     return False
 
@@ -168,7 +173,7 @@ class IdempotencyMiddleware:
         headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in start["headers"]]
         body = b"".join(m.get("body", b"") for m in messages
                         if m["type"] == "http.response.body")
-        if reports_server_failure(status, headers, body):
+        if not_kept(status, headers, body):
             await idempotency.release(db, claim)
         else:
             await idempotency.keep(db, claim, status=status, headers=headers, body=body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import Scope
 
-from docgraph.http.graphql import carries_query
+from docgraph.http.graphql import asks_to_run
 
 GRAPHQL_PATH = "/graphql"
 GRAPHIQL_ASSETS_PATH = "/graphql/assets"
@@ -21,8 +21,8 @@ def is_public(scope: Scope) -> bool:
     (they hold no data).
 
     A GET of /graphql is GraphiQL's page only without a ``query`` parameter (read as
-    the GraphQL view reads it); with one it runs an operation, and needs a key like
-    every POST.
+    the GraphQL view reads it) or one naming a persisted document (``documentId``,
+    ``extensions``); with one it runs an operation, and needs a key like every POST.
     """
     path = scope["path"]
     if path in HEALTH_PATHS or path.startswith(STORAGE_PREFIX):
@@ -30,5 +30,5 @@ def is_public(scope: Scope) -> bool:
     if scope["method"] not in ("GET", "HEAD"):
         return False
     if path == GRAPHQL_PATH:
-        return not carries_query(scope)
+        return not asks_to_run(scope)
     return path == OPENAPI_PATH or path.startswith(GRAPHIQL_ASSETS_PATH + "/")

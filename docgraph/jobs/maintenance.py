@@ -1,5 +1,5 @@
-"""The app's periodic housekeeping: purging expired shared state, sweeping storage,
-retrying lost text extractions.
+"""The app's periodic housekeeping: purging expired shared state and old events,
+sweeping storage, scans, retrying lost text extractions.
 
 Each instance runs them on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from docgraph.errors import AppError, Unavailable
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
+from docgraph.resolvers.scans import scan_due
 from docgraph.resolvers.sweeper import sweep_with
 from docgraph.resolvers.texts import TEXT_LANE, TEXT_RETRY_BATCH, retry_lost_texts
 
@@ -29,12 +30,15 @@ READY_RETRY_SECONDS = 5.0
 
 
 async def purge_periodically(services: Services) -> None:
-    """Every ``DOCGRAPH_PURGE_INTERVAL_SECONDS`` (±50 %): delete expired shared state."""
+    """Every ``DOCGRAPH_PURGE_INTERVAL_SECONDS`` (±50 %): delete expired shared state and
+    the events older than ``DOCGRAPH_EVENT_RETENTION_DAYS``."""
     interval = services.settings.purge_interval_seconds
     while True:
         await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
         try:
-            purged = await purge_expired(services.db)
+            purged = await purge_expired(
+                services.db, event_retention_days=services.settings.event_retention_days,
+                persisted_operations_seconds=services.settings.graphql_apq_retention_seconds)
         except Unavailable:
             log.warning("purge skipped: the database is unavailable")
             continue
@@ -82,6 +86,25 @@ async def maintain_storage(services: Services) -> None:
             log.info("storage sweep", extra=dataclasses.asdict(report))
 
 
+async def scan_periodically(services: Services) -> None:
+    """Every ``DOCGRAPH_SCAN_POLL_SECONDS`` (±20 %): scans due (retries, tries lost to a
+    crash), and documents queued again once the scanner answers (``scans.scan_due``)."""
+    scanner = services.scanner
+    assert scanner is not None
+    interval = services.settings.scan_poll_seconds
+    while True:
+        await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        try:
+            report = await scan_due(services.db, services.store, scanner, services.settings,
+                                    services.jobs)
+        except AppError as exc:
+            log.warning("scan round failed: %s: %s", exc.code, exc.message)
+            continue
+        except Exception:
+            log.exception("scan round failed")
+            continue
+        if any(report.values()):
+            log.info("scans", extra=report)
 # While a retry finds a full batch (a backlog: documents recorded before search
 # existed, or a burst), the next one comes after this rather than the interval.
 TEXT_BACKLOG_PAUSE_SECONDS = 5.0
@@ -118,10 +141,13 @@ async def retry_texts_periodically(services: Services) -> None:
 
 @contextlib.asynccontextmanager
 async def housekeeping(services: Services) -> AsyncIterator[None]:
-    """Both loops as tasks for the block's duration (the app's lifespan)."""
+    """The loops as tasks for the block's duration (the app's lifespan); scans only
+    with a scanner."""
     tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
              asyncio.create_task(maintain_storage(services), name="storage-maintenance"),
              asyncio.create_task(retry_texts_periodically(services), name="text-retry")]
+    if services.scanner is not None:
+        tasks.append(asyncio.create_task(scan_periodically(services), name="scans"))
     try:
         yield
     finally:

@@ -1,4 +1,4 @@
-"""The ``docgraph`` command: serve, dev, migrate, workspaces, keys and configuration.
+"""The ``docgraph`` command: serve, dev, migrate, workspaces, keys, configuration, manifests.
 
 Commands that need a database use ``DOCGRAPH_DATABASE_URL`` when it is set,
 otherwise the embedded cluster under ``DOCGRAPH_DATA_DIR`` (attached to when
@@ -21,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
+import orjson
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 
@@ -216,6 +217,44 @@ def cmd_schema(settings: Settings, args: argparse.Namespace) -> None:
     sys.stdout.write(schema_sdl())
 
 
+def operation_texts(path: Path) -> list[str]:
+    """The GraphQL documents a file holds: a ``.json`` file's strings (an object's values
+    — by operation name, or a manifest by hash — or an array's items); any other file
+    is one document."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror}") from None
+    if path.suffix.lower() != ".json":
+        try:
+            return [raw.decode("utf-8")]
+        except UnicodeDecodeError:
+            raise CommandError(f"{path} is not UTF-8 text") from None
+    try:
+        content = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise CommandError(f"{path} is not JSON: {exc}") from None
+    texts = list(content.values()) if isinstance(content, dict) else content
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise CommandError(f"{path}: expected a JSON object or array of GraphQL documents "
+                           "(strings)")
+    return texts
+
+
+def cmd_persisted_documents(settings: Settings, args: argparse.Namespace) -> None:
+    """Print the manifest of trusted documents (``{sha256: document}``) of some files,
+    each document checked against the schema as the settings configure it."""
+    from docgraph.schema import build_schema
+    from docgraph.schema.persisted import manifest
+
+    texts = [text for path in args.files for text in operation_texts(path)]
+    try:
+        documents = manifest(texts, build_schema(settings))
+    except ValueError as exc:
+        raise CommandError(f"a document the schema refuses: {exc}") from None
+    sys.stdout.write(orjson.dumps(documents, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 def with_config_table(text: str) -> str:
     """``text`` (the README) with the configuration table between its markers regenerated."""
     before, start, rest = text.partition(CONFIG_TABLE_START)
@@ -260,6 +299,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     """Production: migrate once, then run the workers (each builds its own app)."""
     settings = Settings.from_env(require_database=True)
     assert settings.database_url is not None
+    if settings.trusted_documents is not None:
+        # Checked once here, so a bad manifest is one clear error, not each worker's.
+        from docgraph.schema import build_schema
+        from docgraph.schema.persisted import trusted_documents
+
+        trusted_documents(settings.trusted_documents, build_schema(settings))
     asyncio.run(migrate(settings.database_url))
     config = _uvicorn_config("docgraph.ops.cli:app_from_env", settings, factory=True,
                              workers=settings.workers)
@@ -403,6 +448,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sweep)
     sub.add_parser("schema", help="print the GraphQL schema (make schema writes schema.graphql)"
                    ).set_defaults(func=cmd_schema)
+    p = sub.add_parser(
+        "persisted-documents",
+        help="print the manifest of trusted documents (DOCGRAPH_TRUSTED_DOCUMENTS) of files")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="a .graphql file (one document), or a .json object or array of "
+                        "documents (examples/operations.json)")
+    p.set_defaults(func=cmd_persisted_documents)
     p = sub.add_parser("config", help="print the settings in effect, secrets masked")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--markdown", action="store_true",

@@ -44,6 +44,11 @@ class Principal:
         if scope not in self.scopes:
             raise missing_scope(scope)
 
+    @property
+    def actor(self) -> str:
+        """Who the events of this principal's changes name: its key's id."""
+        return str(self.key_id)
+
 
 def missing_scope(scope: str) -> InsufficientPermissions:
     """The error of a key without ``scope``."""

@@ -1,8 +1,8 @@
 """What every use case gets: the process's services, who calls, and this request's loaders.
 
 :class:`Services` is built once per process by the app (the database pool,
-the object store, the background jobs, the key verifier, the settings).
-Both faces build one :class:`RequestContext` per request from it
+the object store, the background jobs, the key verifier, the rate limiter and
+its leases, the settings). Both faces build one :class:`RequestContext` per request from it
 (``docgraph.http.context.request_context``). The dataloaders are created on
 first use and live as long as the request: their caches never outlive it,
 and never mix workspaces. Reading through them needs ``read:documents``
@@ -28,6 +28,8 @@ from docgraph.resolvers.loaders import (
     LinksByDocumentLoader,
     TextByDocumentLoader,
 )
+from docgraph.resolvers.rate_limits import RateLimiter
+from docgraph.scanning.base import Scanner
 from docgraph.storage.base import ObjectStore
 
 
@@ -49,6 +51,9 @@ class Services:
     jobs: Jobs
     settings: Settings
     keys: KeyVerifier
+    rate_limits: RateLimiter
+    # The virus scanner, when one is configured (DOCGRAPH_CLAMD_ADDRESS).
+    scanner: Scanner | None = None
 
 
 @contextlib.contextmanager
@@ -135,13 +140,14 @@ class RequestContext:
     what they changed use :attr:`loaders` itself.
     """
 
-    __slots__ = ("can_read", "db", "jobs", "loaders", "principal", "request_id", "settings",
-                 "store")
+    __slots__ = ("can_read", "db", "jobs", "loaders", "principal", "request_id", "scanner",
+                 "settings", "store")
 
     def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
         self.db = services.db
         self.store = services.store
         self.jobs = services.jobs
+        self.scanner = services.scanner
         self.settings = services.settings
         self.principal = principal
         self.request_id = request_id

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound, StorageConflict
-from docgraph.resolvers import deletion, resources, texts
+from docgraph.resolvers import deletion, resources, scans, texts
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
-from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
 from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import Edge, LinkedDocumentEdge, PageRequest, build_page
+from docgraph.resolvers.previews import has_preview_job, process_document_preview
 from docgraph.resolvers.records import (
     DeletedDocument,
+    DocumentFile,
     DocumentRecord,
     DocumentStatus,
     DocumentType,
@@ -29,6 +30,7 @@ from docgraph.resolvers.records import (
     LinkedDocumentOrder,
     Page,
     PreviewImage,
+    ScanStatus,
     SignedUrl,
 )
 
@@ -87,9 +89,14 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
        demand) and moves the upload's size from pending to the workspace's
        used bytes. A live document at ``storage_path``, or an upload recorded
        meanwhile by a concurrent request, is a ``StorageConflict``.
-    4. An image's dimensions and preview, and the text for search, are made
-       afterwards, off the request path (``process_document_image``,
-       ``texts.extract_document_text``).
+       The bytes' first few KiB must not contradict the declared type
+       (``resolvers.filetypes``); the type detected is recorded.
+    4. Off the request path: with a scanner, the virus scan
+       (``scans.scan_document``: the document is ``pending`` until then), and
+       once the bytes are clean (or when nothing scans them), an image's
+       dimensions and preview, or a PDF's page count and first-page preview
+       (``process_document_preview``), and the text inside it, for search
+       (``texts.extract_document_text``).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     new = resources.DOCUMENT_CREATE.parse(fields)
@@ -104,16 +111,26 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
         storage_path=upload.storage_path, folder=new.get("folder"), tags=new.get("tags", []),
         type=new.get("type", DocumentType.OTHER), user_data=new.get("user_data", {}),
         created_by=ctx.principal.key_id, checksum_sha256=upload.checksum_sha256,
+        actor=ctx.principal.actor,
+        detected_mime_type=upload.detected_mime_type,
+        scan_status=scans.initial_status(ctx.settings, ctx.scanner).value,
     )
     if row is None:
         raise StorageConflict("The upload at storage_path was already recorded or has expired.",
                               details={"storage_path": upload.storage_path})
     document = DocumentRecord.from_row(row)
-    if document.mime_type in IMAGE_MIME_TYPES:
-        ctx.jobs.spawn(f"preview {document.id}", process_document_image(
-            ctx.db, ctx.store, ctx.workspace_id, document.id))
-    texts.start_extraction(ctx.jobs, ctx.db, ctx.store, ctx.settings, ctx.workspace_id,
-                           document.id)
+    if document.scan_status is ScanStatus.PENDING:
+        if ctx.scanner is not None:
+            ctx.jobs.spawn(f"scan {document.id}", scans.scan_document(
+                ctx.db, ctx.store, ctx.scanner, ctx.settings, ctx.workspace_id, document.id,
+                ctx.jobs))
+    else:
+        if has_preview_job(document.mime_type):
+            ctx.jobs.spawn(f"preview {document.id}", process_document_preview(
+                ctx.db, ctx.store, ctx.workspace_id, document.id))
+        # Bytes a scanner has yet to look at are read once it found them clean (scans).
+        texts.start_extraction(ctx.jobs, ctx.db, ctx.store, ctx.settings, ctx.workspace_id,
+                               document.id)
     return _remember(ctx, document)
 
 
@@ -140,7 +157,8 @@ async def update_document(ctx: RequestContext, document_id: Any,
     async with ctx.db.transaction() as conn:
         if folder is not None:
             await documents_db.insert_folder(conn, ctx.workspace_id, folder)
-        row = await documents_db.update_document(conn, ctx.workspace_id, doc_id, cleaned)
+        row = await documents_db.update_document(conn, ctx.workspace_id, doc_id, cleaned,
+                                                 actor=ctx.principal.actor)
     if row is None:
         raise _not_found()
     return _remember(ctx, DocumentRecord.from_row(row))
@@ -161,7 +179,8 @@ async def delete_document(ctx: RequestContext, document_id: Any) -> DeletedDocum
     ctx.principal.require(WRITE_DOCUMENTS)
     doc_id = v.check("id", v.identifier, document_id)
     await ctx.store.ensure_available()
-    deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id)
+    deleted = await documents_db.soft_delete_document(ctx.db, ctx.workspace_id, doc_id,
+                                                      actor=ctx.principal.actor)
     if deleted is None:
         deleted = await documents_db.select_unmoved_deletion(ctx.db, ctx.workspace_id, doc_id)
         if deleted is None:
@@ -178,19 +197,36 @@ def download_url(ctx: RequestContext, document: DocumentRecord,
     DOCGRAPH_DOWNLOAD_URL_SECONDS, at most DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS).
 
     Signing is computation only: no SQL, no call to the store, so a list of
-    documents costs nothing more with its URLs.
+    documents costs nothing more with its URLs. Only bytes that may be served
+    are signed for: a document no scanner found clean (pending, infected,
+    failed, or not scanned where scanning is mandatory) is ``DocumentNotClean``.
     """
     ctx.principal.require(READ_DOCUMENTS)
+    scans.require_clean(document, ctx.settings)
     signed = ctx.store.presign_download(document.storage_path, expires_in=expires_in,
                                         file_name=document.name)
     return SignedUrl(url=signed.url, expires_at=signed.expires_at)
 
 
+async def document_file(ctx: RequestContext, document_id: Any) -> DocumentFile:
+    """What docgraph found in a document's bytes (type, virus scan, pages), and whether
+    it hands out URLs for them; ``NotFound`` for an unknown document."""
+    document = await require_document(ctx, document_id)
+    return DocumentFile(id=document.id, mime_type=document.mime_type,
+                        detected_mime_type=document.detected_mime_type,
+                        scan_status=document.scan_status,
+                        scan_signature=document.scan_signature,
+                        scanned_at=document.scanned_at, page_count=document.page_count,
+                        downloadable=scans.downloadable(document, ctx.settings))
+
+
 def preview_image(ctx: RequestContext, document: DocumentRecord,
                   expires_in: Any = None) -> PreviewImage | None:
-    """The image's reduced copy (seed 003's previewImage) with a signed URL, or None
-    until the background job made one (and for files that are not images)."""
+    """The image's (or a PDF's first page's) reduced copy (seed 003's previewImage) with
+    a signed URL, or None until the background job made one (and for other files).
+    Refused like :func:`download_url` while no scanner found the bytes clean."""
     ctx.principal.require(READ_DOCUMENTS)
+    scans.require_clean(document, ctx.settings)
     lifetime = ctx.store.download_lifetime(expires_in)
     if document.preview_path is None or document.preview_width is None \
             or document.preview_height is None:
@@ -205,7 +241,8 @@ async def _change_status(ctx: RequestContext, document_id: Any, to: DocumentStat
     allowed_from = TRANSITIONS[to]
     row = await documents_db.change_status(ctx.db, ctx.workspace_id, document_id, to=to,
                                            allowed_from=allowed_from,
-                                           rejection_reason=rejection_reason)
+                                           rejection_reason=rejection_reason,
+                                           actor=ctx.principal.actor)
     if row is None:
         current = await documents_db.select_document_status(ctx.db, ctx.workspace_id,
                                                             document_id)
@@ -257,7 +294,8 @@ def document_filters(filters: Mapping[str, Any] | None) -> documents_db.Document
         status=f.get("status"), mime_type=None if mime_prefix else mime,
         mime_prefix=mime_prefix, name_contains=f.get("name_contains"),
         linked_entity_type=linked_type, linked_entity_id=linked_id,
-        created_after=f.get("created_after"), created_before=f.get("created_before"))
+        created_after=f.get("created_after"), created_before=f.get("created_before"),
+        scan_status=f.get("scan_status"))
 
 
 async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
@@ -270,8 +308,8 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
     ``include_subfolders`` the whole subtree), ``tags`` (carries all of
     them), ``type``, ``status``, ``mime_type`` (exact, or ``image/*``),
     ``name_contains`` (case-insensitive), ``linked_to``
-    (``{"entity_type", "entity_id"}``) and ``created_after`` (inclusive) /
-    ``created_before`` (exclusive).
+    (``{"entity_type", "entity_id"}``), ``created_after`` (inclusive) /
+    ``created_before`` (exclusive) and ``scan_status``.
     """
     ctx.principal.require(READ_DOCUMENTS)
     filters_given = document_filters(filters)
@@ -288,44 +326,57 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
 
 
 def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None,
-                           status: Any = None, order: Any = None,
+                           status: Any = None, scan_status: Any = None, order: Any = None,
                            page: PageRequest | None = None, with_links: bool = False,
-                           with_total: bool = True) -> EntityDocumentsQuery:
+                           with_total: bool = True,
+                           scan_statuses: tuple[ScanStatus, ...] | None = None,
+                           ) -> EntityDocumentsQuery:
     """Validate the arguments of an entity's document list.
 
     ``order``: newest document first (``created_at``, the default) or newest
     link first (``linked_at``); a cursor names its order and serves only it.
+    ``scan_statuses``: only documents whose scan status is one of these (a caller
+    that lists only documents it can hand URLs for).
     ``with_links``: the caller will ask for each document's links, and they
     load with the page; ``with_total``: the caller will read the total, and it
     is counted (optimisations only: what is asked for is the same).
     """
     cleaned = v.parse_fields(
-        {"id": entity_id, "role": role, "type": type, "status": status, "order": order},
+        {"id": entity_id, "role": role, "type": type, "status": status,
+         "scan_status": scan_status, "order": order},
         {"id": v.identifier, "role": v.nullable(v.role), "type": v.nullable(v.document_type),
-         "status": v.nullable(v.document_status),
+         "status": v.nullable(v.document_status), "scan_status": v.nullable(v.scan_status),
          "order": v.nullable(v.linked_document_order)},
     )
+    if cleaned["scan_status"] is not None:
+        scan_statuses = (cleaned["scan_status"],) if scan_statuses is None else tuple(
+            s for s in scan_statuses if s is cleaned["scan_status"])
     by_link_time = cleaned["order"] is LinkedDocumentOrder.LINKED_AT
     page = (page or PageRequest()).in_order(by_link_time=by_link_time)
     return EntityDocumentsQuery(entity_id=cleaned["id"], role=cleaned["role"],
-                                type=cleaned["type"], status=cleaned["status"], page=page,
+                                type=cleaned["type"], status=cleaned["status"],
+                                scan_statuses=scan_statuses, page=page,
                                 by_link_time=by_link_time, with_links=with_links,
                                 with_total=with_total)
 
 
 async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id: Any, *,
                                 role: Any = None, type: Any = None, status: Any = None,
-                                page: PageRequest | None = None) -> EntityDocuments:
+                                page: PageRequest | None = None,
+                                downloadable_only: bool = False) -> EntityDocuments:
     """One page of an entity's live documents, newest first, each with its link.
 
     Seeds 000 and 003 (a contact's documents, filtered by link ``role``) and
     004 (a company's, filtered by ``type`` and ``status``): one statement
     answers whether the entity exists, the page and the total. An unknown
-    entity, or one of another type, is ``NotFound``.
+    entity, or one of another type, is ``NotFound``. ``downloadable_only``: only
+    documents whose bytes may be served (seed 003's attachments each carry a URL).
     """
     ctx.principal.require(READ_DOCUMENTS)
     kind = v.check("entity_type", v.entity_type, entity_type)
-    query = entity_documents_query(entity_id, role=role, type=type, status=status, page=page)
+    query = entity_documents_query(
+        entity_id, role=role, type=type, status=status, page=page,
+        scan_statuses=scans.downloadable_statuses(ctx.settings) if downloadable_only else None)
     found = await ctx.document_page_by_entity.load(query)
     if found is None or found.owner.entity_type is not kind:
         raise NotFound(f"No such {kind}.")

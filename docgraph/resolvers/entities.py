@@ -88,6 +88,7 @@ async def create_entity(ctx: RequestContext, entity_type: Any,
     row = await entities_db.insert_entity(
         ctx.db, ctx.workspace_id, new.get("id") or uuid.uuid4(), entity_type=kind,
         name=new.get("name"), attributes=new.get("attributes", {}),
+        actor=ctx.principal.actor,
     )
     return _remember(ctx, EntityRecord.from_row(row))
 
@@ -111,7 +112,8 @@ async def update_entity(ctx: RequestContext, entity_id: Any, changes: Mapping[st
         current = await _load_entity(ctx, ident, kind)
         if current.entity_type in NAMED_TYPES:
             raise _name_required()
-    row = await entities_db.update_entity(ctx.db, ctx.workspace_id, ident, cleaned, kind)
+    row = await entities_db.update_entity(ctx.db, ctx.workspace_id, ident, cleaned, kind,
+                                          actor=ctx.principal.actor)
     if row is None:
         raise _not_found(kind)
     return _remember(ctx, EntityRecord.from_row(row))

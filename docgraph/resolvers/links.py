@@ -50,7 +50,7 @@ async def link_document(ctx: RequestContext, document_id: Any,
         row = await links_db.insert_link(
             ctx.db, ctx.workspace_id, uuid.uuid4(), document_id=cleaned["document_id"],
             entity_type=cleaned["entity_type"], entity_id=cleaned["entity_id"],
-            role=cleaned.get("role"),
+            role=cleaned.get("role"), actor=ctx.principal.actor,
         )
         if not row["document_found"]:
             raise NotFound("No such document.")
@@ -70,7 +70,8 @@ async def unlink_document(ctx: RequestContext, document_id: Any,
     row = await links_db.delete_link(ctx.db, ctx.workspace_id,
                                      document_id=cleaned["document_id"],
                                      entity_type=cleaned["entity_type"],
-                                     entity_id=cleaned["entity_id"])
+                                     entity_id=cleaned["entity_id"],
+                                     actor=ctx.principal.actor)
     if row is None:
         await load_document(ctx, cleaned["document_id"])  # NotFound if it is the document
         raise NotFound("No such link.")

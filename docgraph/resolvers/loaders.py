@@ -33,6 +33,7 @@ from docgraph.resolvers.records import (
     EntityDocuments,
     EntityRecord,
     LinkRecord,
+    ScanStatus,
 )
 
 if TYPE_CHECKING:
@@ -165,6 +166,8 @@ class EntityDocumentsQuery:
     role: str | None = None
     type: DocumentType | None = None
     status: DocumentStatus | None = None
+    # Only documents whose scan status is one of these.
+    scan_statuses: tuple[ScanStatus, ...] | None = None
     page: PageRequest = dataclasses.field(default_factory=PageRequest)
     # Newest link first, instead of newest document first.
     by_link_time: bool = False
@@ -176,8 +179,8 @@ class EntityDocumentsQuery:
     @property
     def shape(self) -> tuple[Any, ...]:
         """Everything but the entity: queries of one shape share a statement."""
-        return (self.role, self.type, self.status, self.page, self.by_link_time,
-                self.with_links, self.with_total)
+        return (self.role, self.type, self.status, self.scan_statuses, self.page,
+                self.by_link_time, self.with_links, self.with_total)
 
 
 class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocuments | None]):
@@ -215,12 +218,15 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
     ) -> dict[EntityDocumentsQuery, EntityDocuments]:
         sample = keys[0]
         page = sample.page
-        after = page.after
+        after_id = page.after_id  # the page is in its order: a UUID cursor, if any
         rows = await documents_db.select_entity_document_pages(
             self.db, self.workspace_id, sorted({k.entity_id for k in keys}),
             role=sample.role, type=sample.type, status=sample.status,
+            scan_statuses=None if sample.scan_statuses is None
+            else [s.value for s in sample.scan_statuses],
             by_link_time=sample.by_link_time,
-            after=(after.created_at, after.id) if after is not None else None,
+            after=((page.after_created_at, after_id)
+                   if page.after_created_at is not None and after_id is not None else None),
             offset=page.offset, limit=page.limit, with_links=sample.with_links,
             with_total=sample.with_total,
         )

@@ -1,10 +1,11 @@
 """Pages of lists: offset or cursor, one request type, one page shape.
 
-Every list is ordered newest first by ``(created_at, id)`` of its items. A
-request asks for ``limit`` items either after ``offset`` items or after a
-cursor (an opaque token naming the ``(created_at, id)`` of the last item
-seen, so inserts at the top never shift the next page). Each page carries
-the list's total, how many items precede it, and cursors for every item.
+Every list is ordered newest first by ``(created_at, id)`` of its items (the
+events of the audit trail by ``(occurred_at, seq)``). A request asks for
+``limit`` items either after ``offset`` items or after a cursor (an opaque
+token naming the sort key of the last item seen, so inserts at the top never
+shift the next page). Each page carries the list's total, how many items
+precede it, and cursors for every item.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import enum
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,16 +21,20 @@ from typing import Any, Generic, TypeVar
 
 from docgraph.errors import ValidationError
 from docgraph.resolvers import validation
-from docgraph.resolvers.records import DocumentRecord, LinkRecord, Page, PageInfo
+from docgraph.resolvers.records import (
+    DocumentRecord,
+    EventRecord,
+    LinkRecord,
+    Page,
+    PageInfo,
+)
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 2**31 - 1
-# A cursor names its list's order: an item's own time, or (an entity's documents in
-# the order they were linked) the link's.
-_CURSOR_VERSION = "v1"
-_LINK_CURSOR_VERSION = "l1"
 _CURSOR_MAX = 200
+# The largest sequence number an event cursor may name (a bigint).
+_SEQ_MAX = 2**63 - 1
 # The instants a cursor may name, in UTC: asyncpg converts a time to UTC with
 # Python's datetime (years 1-9999; beyond, it raises), and sends the two ends
 # themselves as -infinity and +infinity. PostgreSQL's own range is wider.
@@ -37,17 +43,32 @@ _LATEST = datetime.max.replace(tzinfo=UTC)
 N = TypeVar("N")
 
 
+class CursorOrder(enum.Enum):
+    """The order of the list a cursor comes from (the value is its version tag)."""
+
+    CREATED = "v1"  # items by their own time and id
+    LINKED = "l1"  # an entity's documents in the order they were linked: the link's
+    EVENTS = "e1"  # events by their time and sequence number
+
+
+_ORDERS = {order.value: order for order in CursorOrder}
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Cursor:
-    """The sort key of the item a page starts after."""
+    """The sort key of the item a page starts after: a time and an id (a UUID; an
+    event's sequence number for ``CursorOrder.EVENTS``)."""
 
     created_at: datetime
-    id: uuid.UUID
-    by_link_time: bool = False
+    id: uuid.UUID | int
+    order: CursorOrder = CursorOrder.CREATED
+
+    @property
+    def by_link_time(self) -> bool:
+        return self.order is CursorOrder.LINKED
 
     def encode(self) -> str:
-        version = _LINK_CURSOR_VERSION if self.by_link_time else _CURSOR_VERSION
-        raw = f"{version}|{self.created_at.isoformat()}|{self.id}"
+        raw = f"{self.order.value}|{self.created_at.isoformat()}|{self.id}"
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -58,13 +79,20 @@ class Cursor:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
             version, stamp, ident = raw.split("|")
             created_at = datetime.fromisoformat(stamp)
-            if version not in (_CURSOR_VERSION, _LINK_CURSOR_VERSION) \
-                    or created_at.tzinfo is None:
-                raise ValueError(version)
+            order = _ORDERS[version]
+            if created_at.tzinfo is None:
+                raise ValueError(stamp)
             if not _EARLIEST < created_at.astimezone(UTC) < _LATEST:
                 raise ValueError(stamp)
-            return cls(created_at, uuid.UUID(ident), version == _LINK_CURSOR_VERSION)
-        except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
+            key: uuid.UUID | int
+            if order is CursorOrder.EVENTS:
+                if not ident.isdigit() or not 0 < int(ident) <= _SEQ_MAX:
+                    raise ValueError(ident)
+                key = int(ident)
+            else:
+                key = uuid.UUID(ident)
+            return cls(created_at, key, order)
+        except (ValueError, KeyError, OverflowError, binascii.Error, UnicodeDecodeError):
             raise validation.Invalid("must be a cursor returned by this API") from None
 
 
@@ -83,6 +111,17 @@ class Edge(Generic[N]):
         return cursor_of(self.node)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventEdge:
+    """An event in the audit trail: its cursor names its time and sequence number."""
+
+    node: EventRecord
+
+    @property
+    def cursor(self) -> str:
+        return Cursor(self.node.occurred_at, self.node.seq, CursorOrder.EVENTS).encode()
+
+
 @dataclasses.dataclass(slots=True, eq=False)
 class LinkedDocumentEdge:
     """A document in an entity's list, with the link that put it there (seed 000)."""
@@ -94,7 +133,7 @@ class LinkedDocumentEdge:
     @property
     def cursor(self) -> str:
         if self.by_link_time:
-            return Cursor(self.link.created_at, self.link.id, by_link_time=True).encode()
+            return Cursor(self.link.created_at, self.link.id, CursorOrder.LINKED).encode()
         return cursor_of(self.node)
 
     @property
@@ -178,10 +217,14 @@ class PageRequest:
             raise validation.fail(problems)
         return cls(limit=limit, offset=(number - 1) * limit)
 
-    def in_order(self, *, by_link_time: bool = False) -> PageRequest:
-        """This request, for a list in this order: a cursor of another order (an
-        entity's documents by link time, say) is a ``validation_error``."""
-        if self.after is not None and self.after.by_link_time is not by_link_time:
+    def in_order(self, *, by_link_time: bool = False,
+                 order: CursorOrder | None = None) -> PageRequest:
+        """This request, for a list in this order (``order``; else by link time or
+        not): a cursor of another order (an entity's documents by link time, say, or
+        another list's) is a ``validation_error``."""
+        if order is None:
+            order = CursorOrder.LINKED if by_link_time else CursorOrder.CREATED
+        if self.after is not None and self.after.order is not order:
             raise validation.fail({"after": "is a cursor of the list in another order"})
         return self
 
@@ -191,7 +234,15 @@ class PageRequest:
 
     @property
     def after_id(self) -> uuid.UUID | None:
-        return self.after.id if self.after else None
+        """The cursor's id, of a list whose items have UUIDs (see ``in_order``)."""
+        ident = self.after.id if self.after else None
+        return ident if isinstance(ident, uuid.UUID) else None
+
+    @property
+    def after_seq(self) -> int | None:
+        """The cursor's sequence number, of the events' list (see ``in_order``)."""
+        ident = self.after.id if self.after else None
+        return ident if isinstance(ident, int) else None
 
 
 

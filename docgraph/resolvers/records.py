@@ -42,6 +42,20 @@ class DocumentStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class ScanStatus(StrEnum):
+    """Whether a virus scanner found the document's bytes clean.
+
+    NOT_SCANNED: no scanner (and scanning is not mandatory): downloadable.
+    PENDING: waiting for its scan. CLEAN: downloadable. INFECTED: never served.
+    FAILED: the scanner stayed unreachable (scanned again once it answers) or
+    refused the file.
+    """
+
+    NOT_SCANNED = "not_scanned"
+    PENDING = "pending"
+    CLEAN = "clean"
+    INFECTED = "infected"
+    FAILED = "failed"
 class TextStatus(StrEnum):
     """Where a document's text extraction stands (for search)."""
 
@@ -71,6 +85,7 @@ class AttachmentType(StrEnum):
 _ENTITY_TYPES = {member.value: member for member in EntityType}
 _DOCUMENT_TYPES = {member.value: member for member in DocumentType}
 _DOCUMENT_STATUSES = {member.value: member for member in DocumentStatus}
+_SCAN_STATUSES = {member.value: member for member in ScanStatus}
 _TEXT_STATUSES = {member.value: member for member in TextStatus}
 
 # Content whose kind nobody knows: the generic binary type.
@@ -113,6 +128,11 @@ class DocumentRecord:
     created_by: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    detected_mime_type: str | None
+    scan_status: ScanStatus
+    scan_signature: str | None
+    scanned_at: datetime | None
+    page_count: int | None
     text_status: TextStatus
     text_length: int | None
     text_status_reason: str | None
@@ -146,6 +166,7 @@ class DocumentRecord:
         record = cls(*row[start:start + _DOCUMENT_FIELDS])
         record.type = _DOCUMENT_TYPES[record.type]
         record.status = _DOCUMENT_STATUSES[record.status]
+        record.scan_status = _SCAN_STATUSES[record.scan_status]
         record.text_status = _TEXT_STATUSES[record.text_status]
         return record
 
@@ -162,12 +183,30 @@ class DocumentRecord:
             preview_path=row["preview_path"], preview_width=row["preview_width"],
             preview_height=row["preview_height"], created_by=row["created_by"],
             created_at=row["created_at"], updated_at=row["updated_at"],
+            detected_mime_type=row["detected_mime_type"],
+            scan_status=_SCAN_STATUSES[row["scan_status"]],
+            scan_signature=row["scan_signature"], scanned_at=row["scanned_at"],
+            page_count=row["page_count"],
             text_status=_TEXT_STATUSES[row["text_status"]], text_length=row["text_length"],
             text_status_reason=row["text_status_reason"],
         )
 
 
 _DOCUMENT_FIELDS = len(dataclasses.fields(DocumentRecord))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentFile:
+    """What docgraph found in a document's bytes, and whether it serves them."""
+
+    id: uuid.UUID
+    mime_type: str
+    detected_mime_type: str | None
+    scan_status: ScanStatus
+    scan_signature: str | None
+    scanned_at: datetime | None
+    page_count: int | None
+    downloadable: bool
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -252,6 +291,90 @@ class EntityRecord:
             name=row[prefix + "name"], attributes=row[prefix + "attributes"],
             created_at=row[prefix + "created_at"], updated_at=row[prefix + "updated_at"],
         )
+
+
+# -- events ------------------------------------------------------------------------
+
+# Every event type, with what makes it. The type is ``object.change``; data holds the
+# object under the first part's name (a link's events are about its document).
+EVENT_TYPES: Mapping[str, str] = {
+    "document.created": "A document was recorded (createDocument, POST /v1/documents). "
+                        "data.document: the document.",
+    "document.updated": "A document's metadata changed (updateDocument, PATCH "
+                        "/v1/documents/{id}), or the system measured an image document "
+                        "(its image size and preview) or a PDF (its page count and "
+                        "preview). data.document: the document after.",
+    "document.scanned": "The virus scan's result was recorded (by the system): scanStatus "
+                        "CLEAN, INFECTED (with scanSignature) or FAILED. data.document: the "
+                        "document after.",
+    "document.deleted": "A document was deleted (deleteDocument, DELETE /v1/documents/{id}); "
+                        "its links went with it. data.document: the document as it was "
+                        "deleted, with the links it lost and deletedAt.",
+    "document.verified": "PENDING -> VERIFIED (verifyDocument). data.document: the document "
+                         "after.",
+    "document.rejected": "PENDING -> REJECTED (rejectDocument). data.document: the document "
+                         "after.",
+    "document.expired": "VERIFIED -> EXPIRED (expireDocument). data.document: the document "
+                        "after.",
+    "document.linked": "A document was linked to an entity (linkDocument, POST "
+                       "/v1/documents/{id}/link); linking again makes no event. data.link: "
+                       "the new link.",
+    "document.unlinked": "A link was removed (unlinkDocument, DELETE "
+                         "/v1/documents/{id}/link). data.link: the link as it was.",
+    "entity.created": "An entity was created (createContact, createBusiness, createEntity, "
+                      "POST /v1/contacts, /v1/businesses, /v1/entities). data.entity: the "
+                      "entity.",
+    "entity.updated": "An entity changed (updateContact, updateBusiness, updateEntity, PATCH "
+                      "on them). data.entity: the entity after.",
+}
+
+# The actor of the events no API key caused (background jobs, the command line).
+SYSTEM_ACTOR = "system"
+# The largest txid or sequence number a position may name (PostgreSQL's bigint).
+POSITION_MAX = 2**63 - 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True, order=True)
+class EventPosition:
+    """Where an event sits in the order readers of the outbox follow: its transaction,
+    then its sequence number. Spelled as the event's id, ``evt_`` and 32 hex digits,
+    so ids sort as their events are delivered."""
+
+    txid: int
+    seq: int
+
+    @property
+    def token(self) -> str:
+        return f"evt_{self.txid:016x}{self.seq:016x}"
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class EventRecord:
+    """One change, as recorded with it: see ``db.events``."""
+
+    seq: int
+    txid: int
+    type: str
+    occurred_at: datetime
+    actor: str
+    document_id: uuid.UUID | None
+    entity_ids: list[uuid.UUID]
+    data: dict[str, Any]
+
+    @property
+    def position(self) -> EventPosition:
+        return EventPosition(self.txid, self.seq)
+
+    @property
+    def id(self) -> str:
+        return self.position.token
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> EventRecord:
+        return cls(seq=row["seq"], txid=row["txid"], type=row["type"],
+                   occurred_at=row["occurred_at"], actor=row["actor"],
+                   document_id=row["document_id"], entity_ids=row["entity_ids"],
+                   data=row["data"])
 
 
 class _Edge(Protocol):

@@ -25,10 +25,12 @@ from docgraph.resolvers.fields import (
 )
 from docgraph.resolvers.pagination import MAX_OFFSET, MAX_PAGE_SIZE
 from docgraph.resolvers.records import (
+    EVENT_TYPES,
     AttachmentType,
     DocumentStatus,
     DocumentType,
     EntityType,
+    ScanStatus,
     TextStatus,
 )
 
@@ -84,6 +86,7 @@ SIZE = Kind(GraphQLType.SAFE_INT, {"type": "integer", "minimum": 0,
                                    "maximum": v.SAFE_INTEGER_MAX}, validate=v.size_bytes)
 COUNT = Kind(GraphQLType.INT, {"type": "integer", "minimum": 0})
 PIXELS = Kind(GraphQLType.INT, {"type": "integer", "minimum": 1})
+PAGES = Kind(GraphQLType.INT, {"type": "integer", "minimum": 1})
 JSON_OBJECT = Kind(GraphQLType.JSON, {"type": "object"}, validate=v.json_object)
 BOOLEAN = Kind(GraphQLType.BOOLEAN, {"type": "boolean"}, validate=_boolean)
 TIMESTAMP = Kind(GraphQLType.DATETIME, json=timestamp, output_schema={
@@ -98,6 +101,7 @@ TEXT = Kind(GraphQLType.STRING, output_schema=_string())
 ENTITY_TYPE = Kind(EntityType, _enum(EntityType), validate=v.entity_type)
 DOCUMENT_TYPE = Kind(DocumentType, _enum(DocumentType), validate=v.document_type)
 DOCUMENT_STATUS = Kind(DocumentStatus, _enum(DocumentStatus), validate=v.document_status)
+SCAN_STATUS = Kind(ScanStatus, _enum(ScanStatus), validate=v.scan_status)
 ATTACHMENT_TYPE = Kind(AttachmentType, output_schema=_enum(AttachmentType))
 TEXT_STATUS = Kind(TextStatus, output_schema=_enum(TextStatus))
 IMAGE_SIZE = Kind("ImageSize")
@@ -153,6 +157,20 @@ DOCUMENT = Output("Document", "A file's metadata; its bytes live in object stora
           "For PNG, JPEG, GIF and WebP images: their size, measured in the background "
           "shortly after recording (null until then, and for files that are not really "
           "images).", nullable=True),
+    Field("detected_mime_type", TEXT,
+          "The type read from the bytes when the document was recorded (null for an empty "
+          "file); text/plain or application/octet-stream when the detector could tell no "
+          "more.", nullable=True),
+    Field("scan_status", SCAN_STATUS,
+          "The virus scan: PENDING until a scanner looked at the bytes, then CLEAN, INFECTED "
+          "or FAILED; NOT_SCANNED where no scanner is configured. Download and preview URLs "
+          "are refused unless CLEAN (or NOT_SCANNED where scanning is not mandatory)."),
+    Field("scan_signature", TEXT, "What the scanner found; set while scan_status is "
+                                  "INFECTED.", nullable=True),
+    Field("scanned_at", TIMESTAMP, "When the scan's result was recorded.", nullable=True),
+    Field("page_count", PAGES,
+          "For PDFs: how many pages, counted in the background after recording (null "
+          "until then, and for PDFs that are encrypted or broken).", nullable=True),
     Field("text_status", TEXT_STATUS,
           "Where the extraction of the text inside the file (for search) stands: PENDING "
           "until the background job read it, then DONE, FAILED (the file could not be read) "
@@ -220,6 +238,7 @@ DOCUMENT_FILTER = Input(
         Field("status", DOCUMENT_STATUS, "Documents with this verification status."),
         Field("mime_type", MIME_TYPE_PATTERN, "A MIME type, or type/* (e.g. image/*)."),
         Field("name_contains", SEARCH, "Case-insensitive part of the name."),
+        Field("scan_status", SCAN_STATUS, "Documents with this virus-scan status."),
         Field("linked_to", Kind(ENTITY_REF, validate=_linked_to),
               "Documents linked to this entity."),
         Field("created_after", TIME, "Documents recorded at or after this time."),
@@ -374,6 +393,50 @@ PREVIEW_IMAGE = Output(
         Field("height", PIXELS, "Height in pixels."),
         Field("expires_at", TIMESTAMP, "The URL works until then."),
     ))
+
+# -- events --------------------------------------------------------------------------
+
+EVENT_ID = Kind(GraphQLType.ID, output_schema=_string(pattern="^evt_[0-9a-f]{32}$"))
+EVENT_TYPE = Kind(GraphQLType.STRING, {"type": "string", "enum": list(EVENT_TYPES)},
+                  validate=v.event_type)
+ACTOR = Kind(GraphQLType.STRING, _text(1, 64), validate=v.actor)
+INSTANT = Kind(GraphQLType.DATETIME, _string(format="date-time", maxLength=64),
+               validate=v.instant)
+EVENT_DATA = Kind(GraphQLType.JSON, {"type": "object"})
+
+EVENT = Output(
+    "ChangeEvent",
+    "A change to the workspace's documents, links or entities, recorded in the transaction "
+    "that made it: the audit trail, and what webhooks and subscriptions deliver.", (
+        Field("id", EVENT_ID,
+              "The event's id: `evt_` and 32 hex digits. Ids sort in the order events are "
+              "delivered (by transaction, then within it)."),
+        Field("type", EVENT_TYPE,
+              "What happened: " + ", ".join(EVENT_TYPES) + "."),
+        Field("occurred_at", TIMESTAMP,
+              "When it happened (the database's time at the start of the change's "
+              "transaction)."),
+        Field("actor", Kind(GraphQLType.STRING, output_schema=_string()),
+              "Who made it: the id of the API key, or `system` for background jobs."),
+        Field("data", EVENT_DATA,
+              "The object as the GraphQL API shows it (camelCase fields, enum values as "
+              "GraphQL spells them, times in ISO 8601), under its name: `document` (with "
+              "its `links`; on `document.deleted` also `deletedAt`), `link` or `entity`. "
+              "Never a signed URL."),
+    ))
+
+EVENT_FILTER = Input(
+    "ChangeEventFilter", "Every given filter must match; omitted or null ones do not filter.",
+    tuple(Accepts(field, nullable=True) for field in (
+        Field("type", EVENT_TYPE, "Events of this type."),
+        Field("document_id", ID, "Events of this document (its own and its links')."),
+        Field("entity_id", ID,
+              "Events about this entity: its own, its links', and those of documents "
+              "linked to it at the time."),
+        Field("actor", ACTOR, "Events made by this API key (its id), or by `system`."),
+        Field("since", INSTANT, "Events that occurred at or after this time."),
+        Field("until", INSTANT, "Events that occurred before this time."),
+    )))
 
 # -- workspaces ----------------------------------------------------------------------
 

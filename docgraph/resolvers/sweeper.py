@@ -11,8 +11,11 @@
 * Documents soft-deleted more than ``delete_grace`` ago: their bytes and
   preview go (from their deleted keys, and their original ones if the move
   never finished), then the row (and its links).
+* Infected documents found more than ``delete_grace`` ago: their bytes go
+  (moved out of reach when they were found); the row stays, with its
+  signature.
 * Leftovers of interrupted uploads (local backend).
-* Image documents no preview job has looked at ``IMAGE_RETRY_AFTER`` after
+* Image and PDF documents no preview job has looked at ``IMAGE_RETRY_AFTER`` after
   they were recorded (the job was lost to a crash or an outage): the job runs
   again, at most ``IMAGE_MAX_ATTEMPTS`` times per document, a batch per sweep.
 * ``deep``: every object under ``workspaces/`` older than ``orphan_after`` that
@@ -41,7 +44,8 @@ from docgraph.db.database import Database
 from docgraph.db.locks import SWEEP_LOCK_KEY, try_advisory_lock
 from docgraph.errors import Unavailable
 from docgraph.resolvers.deletion import keys_to_purge, move_objects
-from docgraph.resolvers.images import IMAGE_MIME_TYPES, process_document_image
+from docgraph.resolvers.previews import PREVIEW_MIME_TYPES, process_document_preview
+from docgraph.resolvers.scans import purge_infected
 from docgraph.storage.base import ObjectStore
 from docgraph.storage.keys import deleted_document_of
 
@@ -70,12 +74,14 @@ class SweepReport:
     incomplete_uploads: int = 0
     unreferenced_objects: int = 0
     retried_images: int = 0
+    purged_infected: int = 0
     skipped: bool = False
 
     def total(self) -> int:
         return (self.orphan_uploads + self.forgotten_uploads + self.finished_moves
                 + self.purged_documents
-                + self.incomplete_uploads + self.unreferenced_objects + self.retried_images)
+                + self.incomplete_uploads + self.unreferenced_objects + self.retried_images
+                + self.purged_infected)
 
 
 async def sweep_orphan_uploads(db: Database, store: ObjectStore,
@@ -154,20 +160,21 @@ async def purge_deleted_documents(db: Database, store: ObjectStore,
 async def retry_unchecked_images(db: Database, store: ObjectStore,
                                  created_before: dt.datetime, *,
                                  limit: int = IMAGE_BATCH) -> int:
-    """Run the preview job again for image documents recorded before ``created_before``
-    that none has looked at; return how many were tried.
+    """Run the preview job again for image and PDF documents recorded before
+    ``created_before`` that none has looked at (and whose bytes may be read: clean,
+    or not scanned); return how many were tried.
 
     Each try is counted first, so a file that crashes the process is given up
     after ``IMAGE_MAX_ATTEMPTS``. A storage outage gives the try back and ends
     the batch (``Unavailable``); any other failure is logged and costs the try.
     """
     rows = await document_files.select_unchecked_images(
-        db, sorted(IMAGE_MIME_TYPES), created_before, IMAGE_MAX_ATTEMPTS, limit)
+        db, sorted(PREVIEW_MIME_TYPES), created_before, IMAGE_MAX_ATTEMPTS, limit)
     for row in rows:
         workspace_id, document_id = row["workspace_id"], row["id"]
         await document_files.count_image_check_attempt(db, workspace_id, document_id)
         try:
-            await process_document_image(db, store, workspace_id, document_id)
+            await process_document_preview(db, store, workspace_id, document_id)
         except Unavailable:
             await document_files.count_image_check_attempt(db, workspace_id, document_id,
                                                            undo=True)
@@ -231,6 +238,7 @@ async def sweep(db: Database, store: ObjectStore, *, orphan_after: dt.timedelta,
         report.finished_moves = await finish_interrupted_moves(db, store,
                                                                now - MOVE_RETRY_AFTER)
         report.purged_documents = await purge_deleted_documents(db, store, now - delete_grace)
+        report.purged_infected = await purge_infected(db, store, now - delete_grace)
         report.incomplete_uploads = await store.purge_incomplete(now - orphan_after)
         report.retried_images = await retry_unchecked_images(db, store,
                                                              now - IMAGE_RETRY_AFTER)

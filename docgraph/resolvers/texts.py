@@ -192,6 +192,11 @@ async def retry_lost_texts(db: Database, store: ObjectStore, settings: Settings,
                                             limit=limit)
     started = 0
     for row in rows:
+        if row["infected"]:
+            await texts_db.give_up_text(
+                db, row["workspace_id"], row["id"], max_attempts=TEXT_MAX_ATTEMPTS,
+                reason="the file is infected: its text is not read", status="skipped")
+            continue
         if row["text_attempts"] >= TEXT_MAX_ATTEMPTS:
             await texts_db.give_up_text(
                 db, row["workspace_id"], row["id"], max_attempts=TEXT_MAX_ATTEMPTS,

@@ -6,8 +6,9 @@
    file name only lends a safe extension) and returns a signed URL.
 2. The client PUTs the bytes to the URL, sending the returned headers.
 3. ``verify_upload`` (createDocument, before it records): the object exists
-   under the caller's workspace, was requested through step 1, and its size
-   and SHA-256 match. The statement that then records the document
+   under the caller's workspace, was requested through step 1, its size and
+   SHA-256 match, and its first bytes (one ranged read) do not contradict the
+   declared type (``resolvers.filetypes``). The statement that then records the document
    (``db.documents.insert_uploaded_document``) turns the pending upload into
    used bytes.
 """
@@ -26,7 +27,7 @@ from docgraph.db import documents as documents_db
 from docgraph.db import uploads
 from docgraph.db.database import Database
 from docgraph.errors import NotFound, QuotaExceeded, StorageConflict, ValidationError
-from docgraph.resolvers import auth
+from docgraph.resolvers import auth, filetypes
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import Principal
 from docgraph.resolvers.resources import UPLOAD_REQUEST, sha256_digest, upload_size
@@ -59,6 +60,7 @@ class VerifiedUpload:
     mime_type: str
     file_name: str
     checksum_sha256: bytes | None
+    detected_mime_type: str | None = None
 
 
 # -- input checks (the rules of ``resolvers.validation``, and their error shape) ---------
@@ -151,6 +153,10 @@ async def verify_upload(db: Database, store: ObjectStore, principal: Principal, 
                         mime_type: str | None = None) -> VerifiedUpload:
     """Check that the bytes at ``storage_path`` arrived complete and as declared.
 
+    The bytes' type is read from their first ``filetypes.HEAD_BYTES`` (one
+    ranged read): a declared type they contradict is a ``ValidationError``
+    naming both (``details.declared``, ``details.detected``).
+
     Every failure is a ``ValidationError`` naming the problem, except a path
     a live document of the workspace already records: ``StorageConflict``. A
     path outside the caller's workspace gets exactly the answer of a path
@@ -194,6 +200,18 @@ async def verify_upload(db: Database, store: ObjectStore, principal: Principal, 
         raise invalid("storage_path", f"the object was stored as {info.content_type}, not "
                       f"the {pending['mime_type']} declared for this upload",
                       actual=info.content_type, declared=pending["mime_type"])
+    detected = None
+    if info.size > 0:
+        head = await store.read_head(key, filetypes.HEAD_BYTES)
+        if head is None:
+            raise invalid("storage_path", "nothing has been uploaded to storage_path yet")
+        detected = await filetypes.detect(head)
+        if not filetypes.compatible(pending["mime_type"], detected):
+            message = (f"the uploaded bytes are {detected}, not the declared "
+                       f"{pending['mime_type']}")
+            raise ValidationError(message, details={
+                "fields": {"mime_type": message}, "declared": pending["mime_type"],
+                "detected": detected})
     if expected_sha is not None:
         actual_sha = await store.checksum_sha256(key)
         if actual_sha is None:
@@ -204,4 +222,4 @@ async def verify_upload(db: Database, store: ObjectStore, principal: Principal, 
                           actual=actual_sha.hex())
     return VerifiedUpload(storage_path=key, size_bytes=info.size,
                           mime_type=pending["mime_type"], file_name=pending["file_name"],
-                          checksum_sha256=expected_sha)
+                          checksum_sha256=expected_sha, detected_mime_type=detected)

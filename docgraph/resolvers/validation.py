@@ -13,16 +13,22 @@ import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
 from docgraph.errors import ValidationError
 from docgraph.resolvers.json_text import UnkeptNumber
 from docgraph.resolvers.records import (
+    EVENT_TYPES,
+    POSITION_MAX,
+    SYSTEM_ACTOR,
     DocumentStatus,
     DocumentType,
     EntityType,
+    EventPosition,
     LinkedDocumentOrder,
+    ScanStatus,
 )
 
 NAME_MAX = 255
@@ -288,7 +294,64 @@ def _choice(enum: type[E]) -> Callable[[Any], E]:
 entity_type = _choice(EntityType)
 document_type = _choice(DocumentType)
 document_status = _choice(DocumentStatus)
+scan_status = _choice(ScanStatus)
 linked_document_order = _choice(LinkedDocumentOrder)
+
+
+def event_type(value: Any) -> str:
+    """One of the event types (``records.EVENT_TYPES``)."""
+    if not isinstance(value, str) or value not in EVENT_TYPES:
+        raise Invalid(f"must be one of {', '.join(EVENT_TYPES)}")
+    return value
+
+
+def actor(value: Any) -> str:
+    """Who made a change: an API key's id (a UUID, written canonically) or ``system``."""
+    if value == SYSTEM_ACTOR:
+        return SYSTEM_ACTOR
+    try:
+        return str(identifier(value))
+    except Invalid:
+        raise Invalid(f"must be an API key's id (a UUID) or {SYSTEM_ACTOR}") from None
+
+
+_INSTANT_MAX = 64
+# Times a query may name, in UTC; a wider margin than asyncpg's (years 1-9999) so that
+# converting between offsets never overflows.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def instant(value: Any) -> datetime:
+    """A time with its UTC offset: ISO 8601 text (``2026-04-17T09:00:00Z``, or with
+    ``+02:00``) or a datetime (GraphQL's DateTime), between the years 1 and 9999."""
+    if isinstance(value, str) and len(value) <= _INSTANT_MAX:
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    if not isinstance(value, datetime) or value.tzinfo is None \
+            or value.tzinfo.utcoffset(value) is None:
+        raise Invalid("must be an ISO 8601 time with a UTC offset, e.g. 2026-04-17T09:00:00Z")
+    try:
+        utc = value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not _EARLIEST <= utc <= _LATEST:
+        raise Invalid("must be a time between the years 1 and 9999")
+    return utc
+
+
+_EVENT_ID = re.compile(r"^evt_([0-9a-f]{16})([0-9a-f]{16})$")
+
+
+def event_position(value: Any) -> EventPosition:
+    """An event's id (``evt_`` and 32 hex digits), as a position in the outbox."""
+    match = _EVENT_ID.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise Invalid("must be an event id (evt_ and 32 hexadecimal digits)")
+    txid, seq = int(match[1], 16), int(match[2], 16)
+    if txid > POSITION_MAX or seq > POSITION_MAX:
+        raise Invalid("must be an event id of this API")
+    return EventPosition(txid, seq)
 
 
 def json_object(value: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from docgraph.rest import (
     attachments,
     documents,
     entities,
+    events,
     openapi,
     search,
     uploads,
@@ -40,7 +41,7 @@ async def openapi_json(request: Request, params: dict[str, str]) -> Response:
 OPERATIONS: tuple[Operation, ...] = (
     # search first: /v1/documents/search before /v1/documents/{id}
     *api, *workspace.api, *search.api, *documents.api, *uploads.api, *entities.api,
-    *attachments.api,
+    *attachments.api, *events.api,
 )
 
 

@@ -2,7 +2,9 @@
 
 ``GET /contacts/v4/attachments/{contactId}?paging.limit=&paging.offset=``
 answers ``{"attachments": [...], "metadata": {"count", "offset", "total",
-"tooManyToCount"}}``, newest first, at most 100 per page (the default). The
+"tooManyToCount"}}``, newest first, at most 100 per page (the default). Each
+attachment carries a signed URL, so only documents whose bytes may be served
+are attachments (clean, or not scanned where scanning is optional). The
 seed's own example sends ``GET /contacts/v4/attachments`` with a JSON body
 ``{"contactId", "paging": {"limit", "offset"}}``; that is answered too.
 """
@@ -79,8 +81,10 @@ async def _attachments(request: Request, contact_id: Any, limit: Any, offset: An
     page = PageRequest.parse(limit, None, offset, default_limit=MAX_ATTACHMENTS,
                              names=_PAGING_NAMES)
     ctx = request_context(request)
+    # Every attachment carries a download URL: only documents whose bytes may be
+    # served are listed (not those waiting for, or failing, their virus scan).
     found = await documents_uc.list_entity_documents(ctx, EntityType.CONTACT, contact_id,
-                                                     page=page)
+                                                     page=page, downloadable_only=True)
     attachments = [
         shapes.Attachment.of(edge.node, documents_uc.download_url(ctx, edge.node),
                              documents_uc.preview_image(ctx, edge.node))

@@ -55,8 +55,9 @@ def _count_header(description: str) -> Schema:
 RATE_LIMIT_HEADERS: dict[str, Schema] = {
     "X-RateLimit-Limit": _count_header("Requests the key (or, without a valid key, the "
                                        "client address) may make in the window."),
-    "X-RateLimit-Remaining": _count_header("Requests left in the window; never below 0, "
-                                           "never rising until the window resets."),
+    "X-RateLimit-Remaining": _count_header("Requests left in the window, as the answering "
+                                           "instance counts them; never below 0, never "
+                                           "rising until the window resets."),
     "X-RateLimit-Reset": _count_header("Seconds until the window resets."),
 }
 HEADERS: dict[str, Schema] = {"X-Request-ID": REQUEST_ID_HEADER, **RATE_LIMIT_HEADERS}

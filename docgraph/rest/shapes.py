@@ -28,6 +28,15 @@ DOCUMENT_RECORD = View("Document", "Seed 002's document record.", [
     key(D("size_bytes")), key(D("storage_path")), key(D("folder")), key(D("tags")),
     key(D("created_by")), key(D("created_at")), key(D("updated_at")),
 ])
+# Not a seed's: what docgraph found in a document's bytes (the seeds' document shapes
+# allow no field beyond their own).
+DOCUMENT_FILE = View("DocumentFile", "What docgraph found in a document's bytes: their type, "
+                                     "the virus scan, a PDF's pages.", [
+    key(D("id")), key(D("mime_type")), key(D("detected_mime_type")), key(D("scan_status")),
+    key(D("scan_signature")), key(D("scanned_at")), key(D("page_count")),
+    key(Field("downloadable", r.BOOLEAN, "Whether download and preview URLs are handed out "
+                                         "(else document_not_clean).")),
+])
 DELETED_DOCUMENT = View("DeletedDocument", r.DELETED_DOCUMENT.description,
                         [key(f) for f in r.DELETED_DOCUMENT.fields])
 
@@ -103,6 +112,10 @@ BUSINESS_DOCUMENT = View(
 # -- entities ------------------------------------------------------------------------
 
 ENTITY = View("Entity", r.ENTITY.description, [key(f) for f in r.ENTITY.fields])
+
+# -- events --------------------------------------------------------------------------
+
+EVENT = View("ChangeEvent", r.EVENT.description, [key(f) for f in r.EVENT.fields])
 
 # -- seed 002's signed-upload step, and downloads ------------------------------------
 
@@ -251,10 +264,24 @@ SEARCH_RESULT_LIST = View("SearchResultList", "Seed 000's envelope, around searc
         mapping=True)),
 ], mapping=True)
 
+# Seed 000's {data, meta} envelope, paged by cursor (the audit trail grows at the top).
+EVENT_LIST = View("ChangeEventList", "A page of the audit trail, newest first.", [
+    Key("data", view=View("ChangeEvents", None, [
+        Key("events", view=EVENT, many=True)], mapping=True)),
+    Key("meta", view=View("ChangeEventsMeta", None, [
+        key(Field("per_page", r.PAGE_SIZE, "Events per page, at most 100.")),
+        key(Field("has_more", r.BOOLEAN, "Whether older events follow this page.")),
+        key(Field("next_cursor", Kind(r.GraphQLType.STRING, output_schema={"type": "string"}),
+                  "Pass it as `after` for the next page; null on the last page.",
+                  nullable=True)),
+    ], mapping=True)),
+], mapping=True)
+
 LINK_LIST = View("LinkListResponse", None, [Key("data", view=View("LinkList", None, [
     Key("links", view=LINK, many=True)], mapping=True))], mapping=True)
 
 DOCUMENT_RESPONSE = data(DOCUMENT_RECORD)
+DOCUMENT_FILE_RESPONSE = data(DOCUMENT_FILE)
 DELETED_DOCUMENT_RESPONSE = data(DELETED_DOCUMENT)
 LINK_RESPONSE = data(LINK)
 ENTITY_RESPONSE = data(ENTITY)

@@ -6,7 +6,11 @@
   "expires_at"}}``. ``POST /v1/documents`` then records the document at
   ``storage_path``.
 * ``GET /v1/documents/{id}/download-url?expires_in=``: a signed URL that
-  serves the document's bytes, ``{"data": {"url", "expires_at"}}``.
+  serves the document's bytes, ``{"data": {"url", "expires_at"}}``; 409
+  ``document_not_clean`` while no virus scan found them clean.
+* ``GET /v1/documents/{id}/file``: what docgraph found in the bytes (detected
+  type, virus scan, a PDF's page count), ``{"data": {...}}``: not a seed's
+  shape (the seeds' document shapes allow no field beyond their own).
 """
 
 from __future__ import annotations
@@ -48,9 +52,22 @@ async def request_upload_url(request: Request, params: dict[str, str]) -> Respon
          "expires_in", r.COUNT, "Lifetime in seconds (default "
          "DOCGRAPH_DOWNLOAD_URL_SECONDS, at most DOCGRAPH_DOWNLOAD_URL_MAX_SECONDS).",
          minimum=1)),
-     responses={200: ("The URL.", shapes.SIGNED_URL_RESPONSE)}, errors=(403,))
+     responses={200: ("The URL.", shapes.SIGNED_URL_RESPONSE)}, errors=(403, 409),
+     description="409 document_not_clean while the document's virus scan has not found its "
+                 "bytes clean (details.scan_status; Retry-After while it is pending).")
 async def download_url(request: Request, params: dict[str, str]) -> Response:
     ctx = request_context(request)
     document = await documents_uc.require_document(ctx, request.path_params["id"])
     signed = documents_uc.download_url(ctx, document, integer(params.get("expires_in")))
     return JSONResponse(respond(shapes.SIGNED_URL_RESPONSE, data=signed))
+
+
+@api("GET", "/v1/documents/{id}/file",
+     summary="What a document's bytes are: detected type, virus scan, page count",
+     operation_id="document_file", tag="documents", params=(DOCUMENT_ID,),
+     responses={200: ("What docgraph found in the bytes.", shapes.DOCUMENT_FILE_RESPONSE)},
+     errors=(403,))
+async def document_file(request: Request, params: dict[str, str]) -> Response:
+    found = await documents_uc.document_file(request_context(request),
+                                             request.path_params["id"])
+    return JSONResponse(respond(shapes.DOCUMENT_FILE_RESPONSE, data=found))

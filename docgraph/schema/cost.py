@@ -3,12 +3,13 @@
 Each root field of the operation that runs counts as one request, aliases
 included (``a: document(id: 1) b: document(id: 2)`` costs 2), fields reached
 through fragments at the root included. The operation is the one the GraphQL
-view runs, chosen alike: the request is read once (``http.graphql.read_request``,
-kept for the view), its document parsed once (``schema.documents``' cache, the
-view's), and its operation picked by GraphQL's GetOperation (``get_operation_ast``:
-the one named ``operationName``, or the only one). Anything that cannot be
-read or parsed, or names no single operation, costs 1: the GraphQL layer
-refuses it without executing anything.
+view runs, chosen alike: the request is read once and its document found once
+(``http.graphql.resolve_request``, kept for the view: a persisted document's hash
+is priced as its document), its document parsed once (``schema.documents``'
+cache, the view's), and its operation picked by GraphQL's GetOperation
+(``get_operation_ast``: the one named ``operationName``, or the only one).
+Anything that cannot be read, found or parsed, or names no single operation,
+costs 1: the GraphQL layer refuses it without executing anything.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from graphql.language import (
 from starlette.types import Scope
 
 from docgraph.errors import AppError
-from docgraph.http.graphql import read_request
+from docgraph.http.graphql import resolve_request
 from docgraph.http.rate_limits import Pricing
+from docgraph.resolvers.persisted_operations import PersistedOperations
 from docgraph.schema.documents import parse_document
 
 
@@ -63,21 +65,25 @@ def root_fields(query: str, operation_name: str | None = None, *,
     return _count(operation.selection_set, fragments, frozenset())
 
 
-def request_cost(scope: Scope, body: bytes, *, max_tokens: int | None = None) -> int:
+async def request_cost(scope: Scope, body: bytes, *, max_tokens: int | None = None,
+                       operations: PersistedOperations | None = None) -> int:
     """The cost of one HTTP request to the GraphQL endpoint (``body``: a POST's).
 
     ``max_tokens`` is the GraphQL layer's own limit: a longer document is not
     parsed further here either (it will be refused, so it costs 1).
+    ``operations``: where a persisted document's hash finds its document.
     """
     try:
-        request = read_request(scope, body)
+        request = await resolve_request(scope, body, operations)
     except AppError:
         return 1
-    return max(1, root_fields(request.query, request.operation_name, max_tokens=max_tokens))
+    return max(1, root_fields(request.source, request.operation_name, max_tokens=max_tokens))
 
 
-def pricing(*, max_body_bytes: int, max_root_fields: int, max_tokens: int) -> Pricing:
+def pricing(*, max_body_bytes: int, max_root_fields: int, max_tokens: int,
+            operations: PersistedOperations | None = None) -> Pricing:
     """What the rate limiter counts a request to the GraphQL endpoint as: its root fields."""
-    return Pricing(price=functools.partial(request_cost, max_tokens=max_tokens),
+    return Pricing(price=functools.partial(request_cost, max_tokens=max_tokens,
+                                           operations=operations),
                    max_body_bytes=max_body_bytes, max_cost=max_root_fields,
                    unit="root_fields")

@@ -28,6 +28,7 @@ from docgraph.resolvers.records import (
     DocumentType,
     EntityType,
     LinkedDocumentOrder,
+    ScanStatus,
     TextStatus,
 )
 
@@ -53,6 +54,9 @@ strawberry.enum(EntityType, description="What a link points at. GraphQL calls a 
 strawberry.enum(DocumentType, description="What kind of document it is.")
 strawberry.enum(DocumentStatus, description="Verification status: PENDING -> VERIFIED or "
                                             "REJECTED; VERIFIED -> EXPIRED.")
+strawberry.enum(ScanStatus, description="Whether a virus scanner found the bytes clean: "
+                                        "PENDING -> CLEAN, INFECTED or FAILED; NOT_SCANNED "
+                                        "where no scanner is configured.")
 strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are ordered, "
                                                 "newest first.")
 strawberry.enum(TextStatus, description="Where a document's text extraction stands: PENDING, "

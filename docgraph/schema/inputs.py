@@ -75,3 +75,8 @@ class CreateEntityInput:
 @input_of(r.ENTITY_UPDATE)
 class UpdateEntityInput:
     pass
+
+
+@input_of(r.EVENT_FILTER)
+class ChangeEventFilter:
+    pass

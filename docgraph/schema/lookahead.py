@@ -36,10 +36,12 @@ from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from docgraph.schema.info import Info
 
-_DEFAULTS: dict[str, Any] = {"role": None, "type": None, "status": None, "orderBy": None,
-                             "first": DEFAULT_PAGE_SIZE, "after": None, "offset": None}
+_DEFAULTS: dict[str, Any] = {"role": None, "type": None, "status": None, "scanStatus": None,
+                             "orderBy": None, "first": DEFAULT_PAGE_SIZE, "after": None,
+                             "offset": None}
 _ENUMS: dict[str, type[StrEnum]] = {"type": records.DocumentType,
                                     "status": records.DocumentStatus,
+                                    "scanStatus": records.ScanStatus,
                                     "orderBy": records.LinkedDocumentOrder}
 _UNREADABLE = object()
 
@@ -81,7 +83,7 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
     try:
         return entity_documents_query(
             entity_id, role=args["role"], type=args["type"], status=args["status"],
-            order=args["orderBy"],
+            scan_status=args["scanStatus"], order=args["orderBy"],
             page=PageRequest.parse(args["first"], args["after"], args["offset"]),
             with_links=selects_document_links(fields),
             with_total=may_select(fields, "totalCount"))

@@ -8,15 +8,17 @@ import strawberry
 
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import entities as entities_uc
+from docgraph.resolvers import events as events_uc
 from docgraph.resolvers import search as search_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import EntityType as EntityKind
 from docgraph.schema import lookahead
 from docgraph.schema.info import Info
-from docgraph.schema.inputs import DocumentFilter, provided
+from docgraph.schema.inputs import ChangeEventFilter, DocumentFilter, provided
 from docgraph.schema.types import (
     After,
     Business,
+    ChangeEventConnection,
     Contact,
     Document,
     DocumentConnection,
@@ -110,4 +112,18 @@ class Query:
         page = PageRequest.parse(first, after, offset)
         return await entities_uc.list_entities(  # type: ignore[return-value]
             info.context, entity_type=type, name_contains=name_contains, page=page,
+            with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"))
+
+    @strawberry.field(description="The workspace's audit trail: every change to its "
+                                  "documents, links and entities, newest first, kept "
+                                  "DOCGRAPH_EVENT_RETENTION_DAYS days (90 by default).")
+    async def events(
+        self, info: Info,
+        filter: Annotated[ChangeEventFilter | None, strawberry.argument(
+            description="Only the events it matches (default: all).")] = None,
+        first: First = DEFAULT_PAGE_SIZE, after: After = None, offset: Offset = None,
+    ) -> ChangeEventConnection:
+        page = PageRequest.parse(first, after, offset)
+        return await events_uc.list_events(  # type: ignore[return-value]
+            info.context, provided(filter) if filter else None, page,
             with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"))

@@ -24,6 +24,7 @@ from docgraph.resolvers.records import (
     EntityType,
     LinkedDocumentOrder,
     LinkRecord,
+    ScanStatus,
 )
 from docgraph.resolvers.uploads import UploadTicket
 from docgraph.schema import lookahead
@@ -95,15 +96,19 @@ class Document:
     # resolvers, so a list's URLs add no statement and no await per document.
     @strawberry.field(description="A signed URL that downloads the bytes under the "
                                   "document's name (seed 003's url and urlExpirationDate). "
+                                  "Null with a document_not_clean error unless scanStatus is "
+                                  "CLEAN, or NOT_SCANNED where scanning is not mandatory. "
                                   + NEEDS_READ)
     def download(root: DocumentRecord, info: Info,
                  expires_in: ExpiresIn = None) -> DownloadUrl | None:
         return documents_uc.download_url(  # type: ignore[return-value]
             info.context, root, expires_in)
 
-    @strawberry.field(description="The image's preview, made in the background after "
-                                  "recording; null until it exists, and for documents that "
-                                  "are not images. " + NEEDS_READ)
+    @strawberry.field(description="The preview of an image, or of a PDF's first page, made "
+                                  "in the background after recording (after the virus scan "
+                                  "found the bytes clean, when a scanner is configured); null "
+                                  "until it exists, and for other documents. Refused "
+                                  "(document_not_clean) while download is. " + NEEDS_READ)
     def preview_image(root: DocumentRecord, info: Info,
                       expires_in: ExpiresIn = None) -> PreviewImage | None:
         return documents_uc.preview_image(  # type: ignore[return-value]
@@ -191,6 +196,8 @@ class Entity:
             description="Only documents of this type.")] = None,
         status: Annotated[DocumentStatus | None, strawberry.argument(
             description="Only documents with this verification status.")] = None,
+        scan_status: Annotated[ScanStatus | None, strawberry.argument(
+            description="Only documents with this virus-scan status.")] = None,
         order_by: Annotated[LinkedDocumentOrder, strawberry.argument(
             description="CREATED_AT: newest document first (the default); LINKED_AT: "
                         "the documents most recently linked to this entity first. A "
@@ -202,7 +209,8 @@ class Entity:
     ) -> LinkedDocumentConnection | None:
         fields = info._raw_info.field_nodes
         query = documents_uc.entity_documents_query(
-            root.id, role=role, type=type, status=status, order=order_by,
+            root.id, role=role, type=type, status=status, scan_status=scan_status,
+            order=order_by,
             page=PageRequest.parse(first, after, offset),
             with_links=lookahead.selects_document_links(fields),
             with_total=lookahead.may_select(fields, "totalCount"))
@@ -315,6 +323,29 @@ class EntityConnection:
     page_info: PageInfo = strawberry.field(description=PAGE_INFO)
     total_count: int = strawberry.field(
         description="How many entities match the arguments, across all pages.")
+
+
+@strawberry.type(description=graphql_text(r.EVENT.description))
+@object_fields(r.EVENT)
+class ChangeEvent:
+    pass
+
+
+@strawberry.type(description="An event in a page of events, with its cursor.")
+class ChangeEventEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: ChangeEvent = strawberry.field(description="The event.")
+
+
+@strawberry.type(description="A page of events, newest first.")
+class ChangeEventConnection:
+    edges: list[ChangeEventEdge] = strawberry.field(
+        description="The page's events, each with its cursor.")
+    nodes: list[ChangeEvent] = strawberry.field(
+        description="The page's events alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many events match the arguments, across all pages.")
 
 
 @strawberry.type(description="What linkDocument answers: the link, and whether this call "

@@ -16,7 +16,14 @@
   Refusals of the request itself (malformed, wrong method, and those of the
   HTTP layers in front) are GraphQL responses too (``http.graphql.error_response``).
 * GET without a ``query`` parameter serves GraphiQL to browsers (no key: it
-  holds no data) when ``DOCGRAPH_GRAPHQL_GRAPHIQL`` is on.
+  holds no data) when ``DOCGRAPH_GRAPHQL_GRAPHIQL`` is on (and not only trusted
+  documents run: GraphiQL sends queries of its own).
+* Persisted documents (``http.graphql.resolve_request``): a request may name its
+  document by hash, and runs as if it had sent the text, byte for byte the same
+  answer. One that sends a text with its hash registers it here (automatic
+  persisted queries), once the document parses and validates: garbage is never
+  kept. The manifest of trusted documents is read and checked when the app is
+  built (``schema.persisted.trusted_documents``).
 """
 
 from __future__ import annotations
@@ -36,23 +43,26 @@ from strawberry.types.graphql import OperationType as StrawberryOperationType
 from docgraph.config import Settings
 from docgraph.errors import InvalidKey, MethodNotAllowed, NotAcceptable
 from docgraph.http.bodies import buffer_body
-from docgraph.http.context import request_context
+from docgraph.http.context import request_context, services
 from docgraph.http.graphql import (
     CONTENT_TYPES,
     GRAPHQL_RESPONSE_JSON,
     JSON,
     GraphQLRequest,
-    carries_query,
+    asks_to_run,
     header,
     media_type_of,
     needs_body,
     read_request,
     request_error_status,
+    resolve_request,
 )
+from docgraph.resolvers.persisted_operations import PersistedOperations
 from docgraph.schema import DocgraphSchema, build_schema, graphiql
 from docgraph.schema.documents import parse_document
 from docgraph.schema.errors import formatted, retry_after
 from docgraph.schema.fast import FastPath
+from docgraph.schema.persisted import is_valid, persisted_operations
 
 # What each method may run (subscriptions: neither; the schema has none).
 _ALLOWED = {
@@ -65,12 +75,15 @@ class GraphQLApp:
     """The ASGI app of ``/graphql`` (see the module's docstring)."""
 
     def __init__(self, schema: DocgraphSchema, settings: Settings,
-                 fast: FastPath | None = None) -> None:
+                 fast: FastPath | None = None,
+                 operations: PersistedOperations | None = None) -> None:
         self.schema = schema
-        self.graphiql = settings.graphql_graphiql
+        self.graphiql = settings.serves_graphiql
         self.max_body_bytes = settings.graphql_max_body_bytes
         # The fast path, if the schema runs its executor (see ``graphql_app``).
         self.fast = fast
+        # Where hashes find their documents (None: requests must send their text).
+        self.operations = operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
@@ -87,18 +100,22 @@ class GraphQLApp:
             body = b""
             if needs_body(scope):
                 body, receive = await buffer_body(scope, receive, self.max_body_bytes)
-            response = await self._run(scope, read_request(scope, body), media_type)
+            read_request(scope, body)  # a malformed request is refused before a missing key
+            response = await self._run(scope, body, media_type)
         await response(scope, receive, send)
 
     @staticmethod
     def _wants_graphiql(scope: Scope) -> bool:
         """A browser's GET without an operation: the GraphiQL page."""
         accept = header(scope, b"accept")
-        return not carries_query(scope) and ("text/html" in accept or "*/*" in accept)
+        return not asks_to_run(scope) and ("text/html" in accept or "*/*" in accept)
 
-    async def _run(self, scope: Scope, request: GraphQLRequest, media_type: str) -> Response:
+    async def _run(self, scope: Scope, body: bytes, media_type: str) -> Response:
         if "principal" not in scope["state"]:  # authentication lets no operation through
             raise InvalidKey()
+        request = await resolve_request(scope, body, self.operations)
+        if request.register and self.operations is not None:
+            await self._register(scope, request, self.operations)
         context = request_context(Request(scope))
         if self.fast is not None:
             prepared = self.fast.prepare(self.schema, request)
@@ -110,7 +127,7 @@ class GraphQLApp:
             return self._respond(ExecutionResult(data=None, errors=[refusal]), media_type)
         try:
             result = await self.schema.execute(
-                request.query, variable_values=request.variables, context_value=context,
+                request.source, variable_values=request.variables, context_value=context,
                 operation_name=request.operation_name, allowed_operation_types=_ALLOWED[method],
                 operation_extensions=request.extensions)
         except CannotGetOperationTypeError as exc:
@@ -122,13 +139,22 @@ class GraphQLApp:
             result = ExecutionResult(data=None, errors=[GraphQLError("No GraphQL query found.")])
         return self._respond(result, media_type)
 
+    async def _register(self, scope: Scope, request: GraphQLRequest,
+                        operations: PersistedOperations) -> None:
+        """Keep a text sent with its (checked) hash, if it is a valid document: its hash
+        alone then finds it. Not kept: too large, or a document that will be refused."""
+        assert request.sha256 is not None
+        if operations.storable(request.source) and is_valid(self.schema, request.source):
+            await operations.register(services(scope["app"]).db, request.sha256,
+                                      request.source)
+
     def _no_single_operation(self, method: str, request: GraphQLRequest) -> GraphQLError | None:
         """GraphQL's GetOperation: the request error when the document names no single
         operation to run (which strawberry would answer by running the first); 405 for
         a GET that names a mutation. None otherwise (a syntax error: strawberry reports it).
         """
         try:
-            document = parse_document(request.query, self.schema.max_tokens)
+            document = parse_document(request.source, self.schema.max_tokens)
         except GraphQLError:
             return None
         operation = get_operation_ast(document, request.operation_name)
@@ -174,9 +200,13 @@ def graphql_app(settings: Settings) -> GraphQLApp:
     With ``DOCGRAPH_GRAPHQL_COMPILED`` (the default), the fast path's executor
     runs every operation and its shortcut takes plain queries past strawberry's
     ``Schema.execute``; without, strawberry and graphql-core do everything.
+    Its persisted operations (``app.operations``, which the rate limiter's pricing
+    shares) come from the settings; a bad manifest of trusted documents raises
+    ``ConfigError`` here, before anything serves.
     """
     if not settings.graphql_compiled:
-        return GraphQLApp(build_schema(settings), settings)
+        schema = build_schema(settings)
+        return GraphQLApp(schema, settings, operations=persisted_operations(settings, schema))
     fast = FastPath()
     schema = build_schema(settings, execution_context_class=fast.execution_context_class)
-    return GraphQLApp(schema, settings, fast)
+    return GraphQLApp(schema, settings, fast, persisted_operations(settings, schema))

@@ -101,6 +101,11 @@ class ObjectStore(abc.ABC):
         """The object's bytes, in chunks; ``NotFound`` when there is none."""
 
     @abc.abstractmethod
+    async def read_head(self, key: str, length: int) -> bytes | None:
+        """The object's first ``length`` bytes (fewer if it is shorter), in one ranged
+        read; None when there is no object at ``key``."""
+
+    @abc.abstractmethod
     async def checksum_sha256(self, key: str) -> bytes | None:
         """SHA-256 of the object (streamed, off the event loop), or None if absent."""
 

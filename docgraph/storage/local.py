@@ -158,6 +158,18 @@ class LocalObjectStore(ObjectStore):
         finally:
             f.close()
 
+    def _head(self, key: str, length: int) -> bytes | None:
+        path = self.path_of(key)
+        with _disk_errors():
+            try:
+                with path.open("rb") as f:
+                    return f.read(length)
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                return None
+
+    async def read_head(self, key: str, length: int) -> bytes | None:
+        return await asyncio.to_thread(self._head, key, length)
+
     def _sha256(self, key: str) -> bytes | None:
         path = self.path_of(key)
         with _disk_errors():

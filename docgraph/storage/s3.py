@@ -164,6 +164,23 @@ class S3ObjectStore(ObjectStore):
             response.close()
             response.release_conn()
 
+    async def read_head(self, key: str, length: int) -> bytes | None:
+        """One ranged GET (``Range: bytes=0-{length - 1}``)."""
+        key = validate_key(key, "key")
+
+        def get() -> bytes:
+            response = self.client.get_object(self.bucket, key, offset=0, length=length)
+            try:
+                return bytes(response.read(length))[:length]
+            finally:
+                response.close()
+                response.release_conn()
+
+        try:
+            return await self._call(get)
+        except _Missing:
+            return None
+
     async def checksum_sha256(self, key: str) -> bytes | None:
         try:
             response = await self._open(key)

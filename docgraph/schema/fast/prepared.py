@@ -68,7 +68,7 @@ def prepare(schema: DocgraphSchema, request: GraphQLRequest) -> PreparedQuery | 
     """
     if request.extensions is not None:
         return None
-    document = prepared_document(schema, request.query, request.operation_name)
+    document = prepared_document(schema, request.source, request.operation_name)
     if document is None:
         return None
     return PreparedQuery(schema, document, request.variables, request.operation_name)

@@ -1,0 +1,1 @@
+"""Virus scanning: the Scanner interface, and ClamAV's clamd behind it."""
