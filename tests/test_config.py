@@ -222,3 +222,20 @@ def test_the_compose_file_configures_a_servable_s3_deployment():
     minio = compose["services"]["minio"]["environment"]
     assert env["DOCGRAPH_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"]
     assert env["DOCGRAPH_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+
+
+def test_the_compose_file_pulls_images_that_exist_and_cannot_move():
+    import yaml
+
+    compose = yaml.safe_load((README.parent / "docker-compose.yml").read_text())
+    images = {name: service["image"] for name, service in compose["services"].items()
+              if "image" in service}
+    for name, image in images.items():
+        reference = image.split("@")[0]
+        assert ":" in reference.rsplit("/", 1)[-1], f"{name}: {image} has no tag"
+        assert not reference.endswith(":latest"), f"{name}: {image} moves"
+    # Docker Hub's minio/minio is gone; MinIO's last image, on Quay, by digest.
+    store = images["minio"]
+    assert store.startswith("quay.io/minio/minio:RELEASE.")
+    assert re.fullmatch(r"[^@]+@sha256:[0-9a-f]{64}", store)
+    assert store.split("@")[0] in README.read_text(), "the README names the image in use"
