@@ -52,8 +52,12 @@ log = logging.getLogger("docgraph.app")
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
+def create_app(settings: Settings, database_url: str, *,
+               graphiql_dev_key: str | None = None) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
+
+    ``graphiql_dev_key``: ``docgraph dev``'s key, put in GraphiQL's headers for
+    browsers on this machine (``docgraph serve`` never passes one).
 
     The object store is built here (no network call). The lifespan runs the
     housekeeping in the background (readiness, creating the bucket when
@@ -93,7 +97,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(STORAGE_PREFIX + "{key:path}", storage_object, methods=["GET", "PUT"]),
-        Route(GRAPHQL_PATH, graphql_app(settings)),
+        Route(GRAPHQL_PATH, graphql_app(settings, graphiql_dev_key)),
         *rest.routes(),
     ]
     if settings.graphql_graphiql:
