@@ -197,8 +197,12 @@ async def test_bad_input_exits_with_its_status_in_one_line(server, api, other_ap
         (1, tenant.key, [note, "--link", link + ":"], "a role has 1 to 64 characters"),
         (1, tenant.key, [note, "--link", link + ":" + "r" * 65], "1 to 64 characters"),
         (1, None, [note], "DOCGRAPH_API_KEY is not set"),
+        (1, "wbk_ key", [note], "characters an HTTP header cannot carry"),
+        (1, "wbk_clé", [note], "characters an HTTP header cannot carry"),
         (1, tenant.key, [note, "--url", "ftp://example.com"], "not an http(s) URL"),
         (1, tenant.key, [], "the following arguments are required: FILE"),
+        (1, tenant.key, [note, "--timeout", "-1"], "expected seconds"),
+        (1, tenant.key, [note, "--timeout", "nan"], "expected seconds"),
         # 2: the service refused.
         (2, "wbk_" + "A" * 43, [note], "invalid_key"),
         (2, "not-a-key", [note], "invalid_key"),

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import math
 import os
 import secrets
 import signal
@@ -157,6 +158,16 @@ def _url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"not an http(s) URL: {value!r}")
     return value.strip().rstrip("/")
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"expected seconds (0 to 86400), got {value!r}")
+    return seconds
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -491,6 +502,9 @@ def _dev(settings: Settings, stop_signals: _StopSignals) -> None:
 def _api_key(settings: Settings, url: str) -> str:
     """DOCGRAPH_API_KEY; else, for a service on this machine, ``make run``'s key."""
     if settings.api_key:
+        if not settings.api_key.isascii() or not settings.api_key.isprintable() \
+                or " " in settings.api_key:
+            raise UsageError("DOCGRAPH_API_KEY holds characters an HTTP header cannot carry")
         return settings.api_key
     key_file = settings.data_dir / DEV_KEY_FILE
     if is_loopback(urlsplit(url).hostname):
@@ -659,7 +673,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", type=_url, default=None,
                    help="the service's base URL (default: DOCGRAPH_API_URL, "
                         "http://127.0.0.1:8000)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+    p.add_argument("--timeout", type=_seconds, default=60.0, metavar="SECONDS",
                    help="give up on a request that gets no answer for this long (default 60)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _json_flag(p)
