@@ -137,11 +137,27 @@ def formatter_for(fmt: str, stream: IO[str]) -> logging.Formatter:
     return TextFormatter(colour=_isatty(stream) and not os.environ.get("NO_COLOR"))
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, not to the object it
+    was when logging was set up (which whoever replaced it may have closed since)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: IO[str]) -> None:
+        pass
+
+
 def configure_logging(level: str = "info", fmt: str = "auto",
                       stream: IO[str] | None = None) -> None:
-    stream = sys.stderr if stream is None else stream
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(formatter_for(fmt, stream))
+    """Every record to stderr (or ``stream``), in ``fmt`` (see the module's docstring)."""
+    handler = StderrHandler() if stream is None else logging.StreamHandler(stream)
+    handler.setFormatter(formatter_for(fmt, sys.stderr if stream is None else stream))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -136,7 +136,7 @@ def test_docgraph_config_writes_the_readme_table(tmp_path, capsys):
     assert readme.read_text() == (f"# x\n\n<!-- config:start -->\n\n{markdown_table()}\n"
                                   "<!-- config:end -->\n\nmore\n")
     readme.write_text("no markers\n")
-    assert main(["config", "--readme", str(readme)]) == 2
+    assert main(["config", "--readme", str(readme)]) == 1  # usage: not a file it can rewrite
     assert "config:start" in capsys.readouterr().err
 
 

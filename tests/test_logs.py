@@ -20,7 +20,13 @@ import time
 
 import httpx
 
-from docgraph.logs import JsonFormatter, TextFormatter, formatter_for, wants_text
+from docgraph.logs import (
+    JsonFormatter,
+    TextFormatter,
+    configure_logging,
+    formatter_for,
+    wants_text,
+)
 from tests.instances import Instance, fresh_database
 
 
@@ -67,6 +73,23 @@ def test_the_format_follows_the_stream_unless_told():
     finally:
         os.close(controller)
         os.close(terminal)
+
+
+def test_records_go_to_the_stderr_of_the_moment(monkeypatch):
+    """Not to the stream stderr was at set-up: whoever replaced it may have closed it."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    first, second = io.StringIO(), io.StringIO()
+    try:
+        monkeypatch.setattr(sys, "stderr", first)
+        configure_logging("info", "json")
+        first.close()
+        monkeypatch.setattr(sys, "stderr", second)
+        logging.getLogger("docgraph.test").info("after the swap")
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    assert json.loads(second.getvalue())["message"] == "after the swap"
 
 
 def serve_env(database_url, tmp_path) -> dict[str, str]:

@@ -327,7 +327,7 @@ def with_config_table(text: str) -> str:
     before, start, rest = text.partition(CONFIG_TABLE_START)
     _, end, after = rest.partition(CONFIG_TABLE_END)
     if not start or not end:
-        raise CommandError(f"no {CONFIG_TABLE_START} ... {CONFIG_TABLE_END} block to replace")
+        raise UsageError(f"no {CONFIG_TABLE_START} ... {CONFIG_TABLE_END} block to replace")
     return f"{before}{start}\n\n{markdown_table()}\n{end}{after}"
 
 
@@ -339,7 +339,7 @@ def cmd_config(settings: Settings, args: argparse.Namespace) -> None:
         try:
             args.readme.write_text(with_config_table(args.readme.read_text()))
         except OSError as exc:
-            raise CommandError(f"cannot rewrite {args.readme}: {exc.strerror}") from None
+            raise UsageError(f"cannot rewrite {args.readme}: {exc.strerror}") from None
     elif args.json:
         print_json(environment(settings))
     else:
