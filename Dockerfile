@@ -15,9 +15,13 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# The locked versions, hashes checked, wheels only (its own layer: it changes with the lock).
+COPY requirements/runtime.txt requirements/runtime.txt
+RUN pip install --require-hashes --only-binary :all: -r requirements/runtime.txt
+# docgraph itself, built with the locked setuptools; its dependencies are all above.
 COPY pyproject.toml README.md ./
 COPY docgraph ./docgraph
-RUN pip install . && useradd --system --uid 10001 --no-create-home docgraph
+RUN pip install --no-deps --no-build-isolation . && useradd --system --uid 10001 --no-create-home docgraph
 
 USER docgraph
 EXPOSE 8000

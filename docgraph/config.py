@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from docgraph.logs import FORMATS
+
 T = TypeVar("T")
 
 
@@ -201,8 +203,13 @@ class Settings:
         help="Base URL clients reach this service at; signed local-storage URLs start with it.")
     log_level: str = setting(
         "info", parse=_choice("debug", "info", "warning", "error"),
-        help="Log level of the JSON logs (`debug`, `info`, `warning`, `error`).")
-    access_log: bool = setting(True, parse=_bool, help="Write one JSON line per request.")
+        help="Log level (`debug`, `info`, `warning`, `error`).")
+    log_format: str = setting(
+        "auto", parse=_choice(*FORMATS),
+        help="`json`: one JSON object per line (production, log collectors); `text`: one "
+             "readable line per event; `auto`: `text` when stderr is a terminal (`make run`), "
+             "`json` otherwise.")
+    access_log: bool = setting(True, parse=_bool, help="Log one line per request.")
     db_pool_min: int = setting(2, parse=_int(0, 1000), help="Connections the pool keeps open.")
     db_pool_max: int = setting(10, parse=_int(1, 1000), help="Most connections the pool opens.")
     db_acquire_timeout: float = setting(
@@ -427,6 +434,17 @@ class Settings:
              "GraphQL Codegen's `persisted-documents.json`; `docgraph persisted-documents` writes "
              "one). Checked at startup. Requests name a document by hash or send its exact text; "
              "anything else is refused (`persisted_query_required`).")
+    # The command line's client commands (docgraph upload) talk to a running service
+    # through its public API; the service itself reads neither of these.
+    api_url: str = setting(
+        "http://127.0.0.1:8000", parse=_http_url,
+        help="Base URL of the running service that `docgraph upload` talks to (`--url` "
+             "overrides it). The service itself does not read it.")
+    api_key: str | None = setting(
+        None, parse=_text, secret=True,
+        help="API key `docgraph upload` sends. When unset and the URL is on this machine, the "
+             "development key of `make run` (DATA_DIR`/dev-api-key`) is used. The service itself "
+             "does not read it.")
 
     @property
     def base_url(self) -> str:
