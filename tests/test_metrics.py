@@ -337,11 +337,19 @@ def two_workers(metrics_url, tmp_root) -> Iterator[Instance]:
 
 
 def on_both_workers(instance: Instance) -> list[httpx.Client]:
-    """Two keep-alive clients, one held by each worker."""
-    clients = [httpx.Client(base_url=instance.url, timeout=30) for _ in range(2)]
-    for client in clients:
-        assert client.get("/healthz").status_code == 200
-    assert sorted(served_connections(instance).values()) == [1, 1]
+    """Two keep-alive clients, one held by each worker (once both accept connections:
+    a worker still starting leaves both to the other)."""
+    clients: list[httpx.Client] = []
+
+    def one_each() -> bool:
+        for client in clients:
+            client.close()
+        clients[:] = [httpx.Client(base_url=instance.url, timeout=30) for _ in range(2)]
+        for client in clients:
+            assert client.get("/healthz").status_code == 200
+        return sorted(served_connections(instance).values()) == [1, 1]
+
+    until(one_each, "a connection held by each worker")
     return clients
 
 
