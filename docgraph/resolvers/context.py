@@ -20,13 +20,14 @@ from collections.abc import Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from docgraph.config import Settings
-from docgraph.db.database import Database, statement_counter
+from docgraph.db.database import Database, StatementTally, statement_counter
 from docgraph.resolvers.auth import READ_DOCUMENTS, KeyVerifier, Principal, missing_scope
 from docgraph.resolvers.loaders import (
     DocumentByIdLoader,
     DocumentPageByEntityLoader,
     EntityByIdLoader,
     LinksByDocumentLoader,
+    TextByDocumentLoader,
 )
 from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.scanning.base import Scanner
@@ -39,7 +40,10 @@ if TYPE_CHECKING:
 class Jobs(Protocol):
     """Work a use case starts after its response (``docgraph.jobs.runner`` runs it)."""
 
-    def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> Any: ...
+    def spawn(self, name: str, job: Coroutine[Any, Any, Any],
+              lane: str | None = None) -> Any: ...
+
+    def pending(self, lane: str | None = None) -> int: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -59,12 +63,20 @@ class Services:
 
 
 @contextlib.contextmanager
-def counting_statements() -> Iterator[list[int]]:
-    """Count the SQL statements sent within the block (into the list's one item)."""
-    counter = [0]
-    token = statement_counter.set(counter)
+def counting_statements() -> Iterator[StatementTally]:
+    """Count (and time) the SQL statements sent within the block.
+
+    Inside a block that counts already, the outer tally counts on: the
+    ``X-Statement-Count`` header and the metrics of one request read one tally.
+    """
+    tally = statement_counter.get()
+    if tally is not None:
+        yield tally
+        return
+    tally = StatementTally()
+    token = statement_counter.set(tally)
     try:
-        yield counter
+        yield tally
     finally:
         statement_counter.reset(token)
 
@@ -84,7 +96,7 @@ class Loaders:
     """
 
     __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
-                 "_links_by_document", "db", "workspace_id")
+                 "_links_by_document", "_text_by_document", "db", "workspace_id")
 
     def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
         self.db = db
@@ -93,6 +105,7 @@ class Loaders:
         self._links_by_document: LinksByDocumentLoader | None = None
         self._entity_by_id: EntityByIdLoader | None = None
         self._document_page_by_entity: DocumentPageByEntityLoader | None = None
+        self._text_by_document: TextByDocumentLoader | None = None
 
     @property
     def document_by_id(self) -> DocumentByIdLoader:
@@ -111,6 +124,12 @@ class Loaders:
         if self._entity_by_id is None:
             self._entity_by_id = EntityByIdLoader(self.db, self.workspace_id)
         return self._entity_by_id
+
+    @property
+    def text_by_document(self) -> TextByDocumentLoader:
+        if self._text_by_document is None:
+            self._text_by_document = TextByDocumentLoader(self.db, self.workspace_id)
+        return self._text_by_document
 
     @property
     def document_page_by_entity(self) -> DocumentPageByEntityLoader:
@@ -170,6 +189,12 @@ class RequestContext:
         if not self.can_read:
             raise missing_scope(READ_DOCUMENTS)
         return self.loaders.entity_by_id
+
+    @property
+    def text_by_document(self) -> TextByDocumentLoader:
+        if not self.can_read:
+            raise missing_scope(READ_DOCUMENTS)
+        return self.loaders.text_by_document
 
     @property
     def document_page_by_entity(self) -> DocumentPageByEntityLoader:

@@ -29,6 +29,7 @@ from docgraph.resolvers.records import (
     EntityType,
     LinkedDocumentOrder,
     ScanStatus,
+    TextStatus,
 )
 
 SafeInt = NewType("SafeInt", int)
@@ -58,6 +59,8 @@ strawberry.enum(ScanStatus, description="Whether a virus scanner found the bytes
                                         "where no scanner is configured.")
 strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are ordered, "
                                                 "newest first.")
+strawberry.enum(TextStatus, description="Where a document's text extraction stands: PENDING, "
+                                        "then DONE, FAILED or SKIPPED.")
 strawberry.enum(AttachmentType, description="IMAGE for image/* types, UNKNOWN for "
                                             "application/octet-stream, OTHER for the rest.")
 
