@@ -146,6 +146,10 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
                                     # the key's lookup, its own. Leases are tested with
                                     # settings of their own (tests/test_rate_limits.py).
                                     "rate_limit_lease": 1,
+                                    # No webhook deliveries: the tests that want them
+                                    # (tests/test_webhooks.py) say so, on a database of
+                                    # their own, and nothing is ever sent off this machine.
+                                    "webhook_concurrency": 0,
                                     **overrides})
 
 

@@ -102,9 +102,12 @@ class Connection:
 class Database:
     """A bounded asyncpg pool with error translation and statement counting."""
 
-    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0,
+                 url: str | None = None) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        # Where the pool connects: a connection of its own (db.listen) opens there too.
+        self.url = url
         # One slot per pooled connection, handed out in arrival order. asyncpg's pool
         # queue is not fair: a waiter woken for a released connection loses it to any
         # newcomer that asks first, and goes back to the end of the line; under load a
@@ -132,7 +135,7 @@ class Database:
             )
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc
-        return cls(pool, acquire_timeout=acquire_timeout)
+        return cls(pool, acquire_timeout=acquire_timeout, url=url)
 
     async def close(self) -> None:
         await self.pool.close()

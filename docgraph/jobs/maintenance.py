@@ -1,5 +1,5 @@
 """The app's periodic housekeeping: purging expired shared state and old events,
-sweeping storage, scans.
+sweeping storage, scans, and webhook deliveries (``jobs.webhooks``).
 
 Each instance runs both on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 
 from docgraph.errors import AppError, Unavailable
+from docgraph.jobs.webhooks import WebhookWorker
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
 from docgraph.resolvers.scans import scan_due
@@ -107,11 +108,13 @@ async def scan_periodically(services: Services) -> None:
 @contextlib.asynccontextmanager
 async def housekeeping(services: Services) -> AsyncIterator[None]:
     """The loops as tasks for the block's duration (the app's lifespan); scans only
-    with a scanner."""
+    with a scanner, webhook deliveries unless ``DOCGRAPH_WEBHOOK_CONCURRENCY`` is 0."""
     tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
              asyncio.create_task(maintain_storage(services), name="storage-maintenance")]
     if services.scanner is not None:
         tasks.append(asyncio.create_task(scan_periodically(services), name="scans"))
+    if services.settings.webhook_concurrency > 0:
+        tasks.append(asyncio.create_task(WebhookWorker(services).run(), name="webhooks"))
     try:
         yield
     finally:

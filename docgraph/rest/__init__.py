@@ -24,6 +24,7 @@ from docgraph.rest import (
     events,
     openapi,
     uploads,
+    webhooks,
     workspace,
 )
 from docgraph.rest.operations import Operation, Operations
@@ -39,7 +40,7 @@ async def openapi_json(request: Request, params: dict[str, str]) -> Response:
 
 OPERATIONS: tuple[Operation, ...] = (
     *api, *workspace.api, *documents.api, *uploads.api, *entities.api, *attachments.api,
-    *events.api,
+    *events.api, *webhooks.api,
 )
 
 

@@ -24,6 +24,8 @@ from strawberry.utils.str_converters import to_camel_case
 from docgraph.resolvers.fields import NO_DEFAULT, Field, GraphQLType, Input, Kind, Output
 from docgraph.resolvers.records import (
     AttachmentType,
+    AttemptStatus,
+    DeliveryStatus,
     DocumentStatus,
     DocumentType,
     EntityType,
@@ -58,6 +60,10 @@ strawberry.enum(ScanStatus, description="Whether a virus scanner found the bytes
                                         "where no scanner is configured.")
 strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are ordered, "
                                                 "newest first.")
+strawberry.enum(DeliveryStatus, description="A webhook delivery: PENDING until an attempt "
+                                           "succeeds (SUCCEEDED) or its retries run out "
+                                           "(FAILED).")
+strawberry.enum(AttemptStatus, description="One attempt at a webhook delivery.")
 strawberry.enum(AttachmentType, description="IMAGE for image/* types, UNKNOWN for "
                                             "application/octet-stream, OTHER for the rest.")
 
