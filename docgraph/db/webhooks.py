@@ -28,8 +28,10 @@ from docgraph.db.database import Executor
 from docgraph.db.events import COMPLETE, EVENT_COLUMNS
 
 # The channel a dispatcher that queued deliveries notifies (payload: empty), so that
-# every instance's workers look for them at once.
+# every instance's workers look for them at once; and a change to the endpoints
+# (payload: ENDPOINTS_CHANGED, a trigger of migration 0014).
 DELIVERIES_CHANNEL = "docgraph_webhook_deliveries"
+ENDPOINTS_CHANGED = "endpoints"
 
 ENDPOINT_COLUMNS = """
     p.id, p.url, p.event_types, p.description, p.enabled, p.disabled_at, p.disabled_reason,
@@ -110,6 +112,11 @@ returning {ENDPOINT_COLUMNS}
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 # -- the dispatcher ------------------------------------------------------------------------
+
+# The workspaces that have an enabled endpoint.
+SELECT_HOOKED_WORKSPACES = """
+select distinct workspace_id from webhook_endpoints where enabled
+"""
 
 # One round: up to $2 enabled endpoints (of the workspaces $1, or all when null)
 # that have complete events after their cursor, each locked (skipping those another
@@ -407,6 +414,10 @@ async def rotate_secret(db: Executor, workspace_id: uuid.UUID, endpoint_id: uuid
                         secret: bytes, overlap_seconds: float) -> Mapping[str, Any] | None:
     return await db.fetchrow(ROTATE_SECRET, workspace_id, endpoint_id, secret,
                              float(overlap_seconds))
+
+
+async def select_hooked_workspaces(db: Executor) -> list[uuid.UUID]:
+    return [row["workspace_id"] for row in await db.fetch(SELECT_HOOKED_WORKSPACES)]
 
 
 async def fan_out(db: Executor, workspace_ids: Sequence[uuid.UUID] | None, *,

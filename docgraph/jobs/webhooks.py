@@ -2,8 +2,11 @@
 
 One loop per worker process (``DOCGRAPH_WEBHOOK_CONCURRENCY`` > 0). It wakes
 
-* at once when a change commits (``LISTEN docgraph_events`` on a connection of
-  its own; the payload names the workspace, whose new events it then queues),
+* at once when a change commits in a workspace that has an enabled endpoint
+  (``LISTEN docgraph_events`` on a connection of its own; the payload names the
+  workspace, whose new events it then queues); the loop knows those
+  workspaces, reading them again when an endpoint is registered, enabled or
+  disabled (a notification) and at every poll,
 * when another instance queued deliveries (``docgraph_webhook_deliveries``),
 * when one of its own attempts finishes (the next delivery of the same
   document may be due now),
@@ -41,8 +44,14 @@ class WebhookWorker:
         self.settings = services.settings
         self.slots = services.settings.webhook_concurrency
         self._wake = asyncio.Event()
+        # Workspaces that have an enabled endpoint (None: not known yet): a commit in
+        # another workspace wakes nothing, so a deployment without webhooks sends no
+        # statement per change.
+        self._hooked: set[uuid.UUID] | None = None
+        self._refresh = True
         # Workspaces whose new events wait to be queued; None: every workspace.
         self._dirty: set[uuid.UUID] | None = None
+        self._claim = True
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- wake-ups (called from the listener's callbacks) --
@@ -51,27 +60,33 @@ class WebhookWorker:
         try:
             workspace = uuid.UUID(payload)
         except ValueError:
-            workspace = None
+            return
+        if self._hooked is not None and workspace not in self._hooked:
+            return
         if self._dirty is not None:
-            if workspace is None:
-                self._dirty = None
-            else:
-                self._dirty.add(workspace)
+            self._dirty.add(workspace)
         self._wake.set()
 
     def _deliveries(self) -> None:
+        self._claim = True
+        self._wake.set()
+
+    def _endpoints(self) -> None:
+        self._refresh = True
+        self._dirty = None
         self._wake.set()
 
     def _connected(self) -> None:
-        self._dirty = None  # what happened while nobody listened
-        self._wake.set()
+        self._endpoints()  # and what happened while nobody listened
+        self._claim = True
 
     # -- the loop --
 
     async def run(self) -> None:
         sender = webhook_delivery.Sender(self.settings)
         listener = asyncio.create_task(
-            webhook_delivery.listen(self.db, self._event, self._deliveries, self._connected),
+            webhook_delivery.listen(self.db, self._event, self._deliveries, self._endpoints,
+                                    self._connected),
             name="webhook-listener")
         try:
             await self._loop(sender)
@@ -89,27 +104,36 @@ class WebhookWorker:
                 async with asyncio.timeout(poll * random.uniform(0.8, 1.2)):  # noqa: S311
                     await self._wake.wait()
             except TimeoutError:
-                self._dirty = None
+                self._endpoints()
+                self._claim = True
             self._wake.clear()
-            dirty, self._dirty = self._dirty, set()
             try:
-                if dirty is None or dirty:
-                    await webhook_delivery.dispatch(self.db, None if dirty is None
-                                                    else sorted(dirty))
-                await self._start_due(sender)
+                await self._round(sender)
             except AppError as exc:
                 log.warning("webhook round failed: %s: %s", exc.code, exc.message)
-                self._dirty = None
+                self._connected()
                 await asyncio.sleep(ERROR_PAUSE_SECONDS)
             except Exception:
                 log.exception("webhook round failed")
-                self._dirty = None
+                self._connected()
                 await asyncio.sleep(ERROR_PAUSE_SECONDS)
+
+    async def _round(self, sender: webhook_delivery.Sender) -> None:
+        if self._refresh:
+            self._refresh = False
+            self._hooked = await webhook_delivery.hooked_workspaces(self.db)
+        dirty, self._dirty = self._dirty, set()
+        if (dirty is None or dirty) and await webhook_delivery.dispatch(
+                self.db, None if dirty is None else sorted(dirty)):
+            self._claim = True
+        if self._claim:
+            self._claim = False
+            await self._start_due(sender)
 
     async def _start_due(self, sender: webhook_delivery.Sender) -> None:
         free = self.slots - len(self._tasks)
         if free <= 0:
-            return
+            return  # a task that ends asks again
         for claimed in await webhook_delivery.claim(self.db, self.settings, free):
             task = asyncio.create_task(self._deliver(sender, claimed),
                                        name=f"webhook-{claimed.delivery_id}")
@@ -118,7 +142,8 @@ class WebhookWorker:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        self._wake.set()  # a slot is free, and what waited for this delivery may be due
+        self._claim = True  # a slot is free, and what waited for this delivery may be due
+        self._wake.set()
 
     async def _deliver(self, sender: webhook_delivery.Sender,
                        claimed: webhook_delivery.Claimed) -> None:

@@ -161,22 +161,34 @@ async def dispatch(db: Database, workspace_ids: Sequence[uuid.UUID] | None = Non
         row = await webhooks_db.fan_out(db, workspace_ids, endpoints=FAN_OUT_ENDPOINTS,
                                         events=FAN_OUT_EVENTS)
         queued += row["queued"]
-        if not row["read"]:
+        # Fewer events than one endpoint may read, of fewer endpoints than a round
+        # takes: every endpoint read all it had (those another instance held are its).
+        if row["read"] < FAN_OUT_EVENTS and row["endpoints"] < FAN_OUT_ENDPOINTS:
             break
     return queued
 
 
+async def hooked_workspaces(db: Database) -> set[uuid.UUID]:
+    """The workspaces that have an enabled endpoint: only their events are dispatched
+    as they are notified (others', at the poll, find nothing to do)."""
+    return set(await webhooks_db.select_hooked_workspaces(db))
+
+
 async def listen(db: Database, on_event: Callable[[str], None],
-                 on_deliveries: Callable[[], None], on_connect: Callable[[], None]) -> None:
+                 on_deliveries: Callable[[], None], on_endpoints: Callable[[], None],
+                 on_connect: Callable[[], None]) -> None:
     """Until cancelled: ``on_event(workspace_id)`` at each commit that wrote events,
-    ``on_deliveries()`` when a dispatcher queued deliveries, ``on_connect()`` after
-    each (re)connection (notifications may have been missed before it)."""
+    ``on_deliveries()`` when a dispatcher queued deliveries, ``on_endpoints()`` when
+    an endpoint was registered, enabled or disabled, ``on_connect()`` after each
+    (re)connection (notifications may have been missed before it)."""
     if db.url is None:
         raise RuntimeError("the database's URL is unknown: nothing to listen on")
 
     def notified(channel: str, payload: str) -> None:
         if channel == EVENTS_CHANNEL:
             on_event(payload)
+        elif payload == webhooks_db.ENDPOINTS_CHANGED:
+            on_endpoints()
         else:
             on_deliveries()
 

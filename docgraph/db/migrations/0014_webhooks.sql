@@ -108,3 +108,15 @@ create table webhook_attempts (
     foreign key (workspace_id, delivery_id)
         references webhook_deliveries (workspace_id, id) on delete cascade
 );
+
+-- Tell every instance's webhook workers that the endpoints changed (one was
+-- registered, enabled or disabled), so that they learn which workspaces have
+-- endpoints and look at once at the events of those workspaces.
+create function webhook_endpoints_notify() returns trigger language plpgsql as $$
+begin
+    perform pg_notify('docgraph_webhook_deliveries', 'endpoints');
+    return null;
+end $$;
+
+create trigger webhook_endpoints_notify after insert or update of enabled on webhook_endpoints
+    for each statement execute function webhook_endpoints_notify();
