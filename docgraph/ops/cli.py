@@ -565,6 +565,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except AppError as exc:
         print(f"docgraph: error: {exc.code}: {exc.message}", file=sys.stderr)
+        fields = exc.details.get("fields") if isinstance(exc.details, dict) else None
+        for name, problem in (fields or {}).items():
+            print(f"  {name}: {problem}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
