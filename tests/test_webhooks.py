@@ -765,3 +765,82 @@ def test_retries_last_at_least_24_hours_with_backoff_and_jitter():
     assert len(set(delays)) > 100  # jittered
     assert retry_delay(settings, 1, retry_after=600) >= 600  # Retry-After is honoured
     assert retry_delay(settings, 1, retry_after=10**9) <= settings.webhook_retry_max_seconds
+
+
+# -- instances ---------------------------------------------------------------------------
+
+
+async def test_an_instance_killed_mid_delivery_loses_nothing(cluster, tmp_path):
+    """SIGKILL while the receiver holds the attempt open: the other instance makes the
+    delivery once the claim's lease runs out, and the lost attempt shows interrupted."""
+    from tests.instances import Instance
+
+    url = await fresh_database(cluster, "webhooks_kill")
+    db = await Database.connect(url, min_size=1, max_size=2)
+    env = {"DOCGRAPH_WEBHOOK_CONCURRENCY": "4",
+           "DOCGRAPH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
+           "DOCGRAPH_WEBHOOK_POLL_SECONDS": "0.2",
+           "DOCGRAPH_WEBHOOK_TIMEOUT_SECONDS": "2",  # the lease: 2 x 2 + 10 s
+           "DOCGRAPH_KEY_CACHE_SECONDS": "0"}
+    first = Instance(url, tmp_path, **env)
+    second = Instance(url, tmp_path, **env)
+    try:
+        tenant = await make_tenant(db, "Killed")
+        first.start()
+        with Receiver() as receiver:
+            receiver.hold()  # the first request stays unanswered
+            async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
+                gql = GraphQL(client, tenant)
+                endpoint, secret = await register(gql, receiver.url)
+                doc = await gql.create_document()
+            [held] = await receiver.wait_count(1)
+            first.kill()
+            receiver.release()
+            second.start()
+            requests = await receiver.wait_count(2, within=60)
+            async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+                gql = GraphQL(client, tenant)
+
+                async def delivered() -> list[dict[str, Any]] | None:
+                    found = await deliveries(gql, endpoint["id"])
+                    return found if found[0]["status"] == "SUCCEEDED" else None
+
+                [delivery] = await eventually(delivered)
+    finally:
+        first.kill()
+        second.stop()
+        await db.close()
+    assert held.id == requests[1].id == delivery["eventId"]
+    assert verified(secret, requests[1])["data"]["document"]["id"] == doc["id"]
+    assert [a["status"] for a in delivery["attempts"]] == ["INTERRUPTED", "SUCCEEDED"]
+    assert "stopped before it finished" in delivery["attempts"][0]["error"]
+
+
+# -- retention -----------------------------------------------------------------------------
+
+
+async def test_deliveries_and_attempts_are_purged_with_the_events(db):
+    from docgraph.resolvers.maintenance import purge_expired
+
+    tenant = await make_tenant(db, "Retention")
+    settings = Settings.from_env({}, webhook_allow_private_addresses=True)
+    endpoint = (await webhooks_uc.register_endpoint(
+        db, settings, tenant.id, {"url": "http://127.0.0.1:9/hooks"})).endpoint
+    ids = {}
+    for age, seq in (("91 days", 1), ("89 days", 2)):
+        ids[age] = await db.fetchval(
+            "insert into webhook_deliveries (workspace_id, endpoint_id, event_txid, event_seq,"
+            " event_type, status, next_attempt_at, created_at) values ($1, $2, '1'::xid8, $3,"
+            " 'document.created', 'failed', null, now() - $4::text::interval) returning id",
+            tenant.id, endpoint.id, seq, age)
+        await db.execute("insert into webhook_attempts (workspace_id, delivery_id, number, "
+                         "status) values ($1, $2, 1, 'failed')", tenant.id, ids[age])
+    purged = await purge_expired(db, event_retention_days=90)
+    assert purged["webhook_deliveries"] >= 1
+    left = await db.fetch("select id from webhook_deliveries where workspace_id = $1",
+                          tenant.id)
+    assert [row["id"] for row in left] == [ids["89 days"]]
+    attempts = await db.fetch("select delivery_id from webhook_attempts where "
+                              "workspace_id = $1", tenant.id)
+    assert [row["delivery_id"] for row in attempts] == [ids["89 days"]]
+    await db.execute("delete from webhook_endpoints where workspace_id = $1", tenant.id)
