@@ -4,15 +4,34 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install schema readme-config
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# The lock: uv.lock (every dependency's version and hashes), exported for pip to
+# requirements/runtime.txt (the Docker image) and requirements/dev.txt (+ the dev extra).
+EXPORT := $(BIN)/uv export --quiet --frozen --no-emit-project --group build
+
+.PHONY: run test lint bench clean install schema readme-config lock upgrade
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+## Install exactly the locked versions (hashes checked), then docgraph itself, editable.
+$(STAMP): pyproject.toml requirements/dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --require-hashes --only-binary :all: -r requirements/dev.txt
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## Re-lock after editing pyproject.toml's dependencies (locked versions stay where they fit).
+lock: $(STAMP)
+	$(BIN)/uv lock
+	$(EXPORT) -o requirements/runtime.txt
+	$(EXPORT) --extra dev -o requirements/dev.txt
+
+## Move every dependency to its newest version within pyproject.toml's ranges, then test.
+upgrade: $(STAMP)
+	$(BIN)/uv lock --upgrade
+	$(EXPORT) -o requirements/runtime.txt
+	$(EXPORT) --extra dev -o requirements/dev.txt
+	$(MAKE) test
 
 ## Serve on http://127.0.0.1:8000 with embedded PostgreSQL and local storage.
 run: $(STAMP)

@@ -16,7 +16,9 @@ from typing import Any
 
 import asyncpg
 
-from docgraph.db.documents import EntityPageShape, entity_document_pages
+from docgraph.db.documents import DocumentFilters, EntityPageShape, entity_document_pages
+from docgraph.db.search import SEARCH_DOCUMENTS
+from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS, split_query
 
 # The statements of the floors: the same docgraph sends for scenarios 1 to 3.
 CONTACT_PAGE_WITH_LINKS = entity_document_pages(EntityPageShape(
@@ -47,6 +49,20 @@ query BusinessDocuments($id: ID!) {
     documents(first: 25, type: CONTRACT, status: VERIFIED) {
       totalCount
       nodes { id name type status mimeType sizeBytes userData verifiedAt createdAt updatedAt }
+    }
+  }
+}"""
+
+
+# What a search page shows: ten results, each with its snippet, and how many there are.
+SEARCH_QUERY = """\
+query Search($q: String!) {
+  searchDocuments(query: $q, first: 10) {
+    totalCount
+    edges {
+      rank
+      snippet
+      node { id name mimeType sizeBytes folder tags createdAt textStatus }
     }
   }
 }"""
@@ -88,7 +104,7 @@ class Scenario:
     title: str
     method: str
     path: str
-    ids: str  # "contacts" or "businesses"
+    ids: str  # "contacts", "businesses" or "search-queries" (the lines of DIR/IDS.txt)
     body: str | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     floor: Floor | None = None
@@ -110,6 +126,15 @@ async def contact_page_floor(conn: asyncpg.Connection, workspace_id: Any,
 async def business_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                                    entity_id: str) -> None:
     await conn.fetch(BUSINESS_PAGE, workspace_id, entity_id, "contract", "verified", 0, 26)
+
+
+async def search_floor(conn: asyncpg.Connection, workspace_id: Any, line: str) -> None:
+    # The line is the query as it stands inside a JSON string.
+    query = json.loads(f'"{line}"')
+    terms = split_query(query)
+    await conn.fetch(SEARCH_DOCUMENTS, workspace_id, query, terms.name_words, terms.excluded,
+                     *DocumentFilters().arguments(), None, None, None, 0, 11, True, True,
+                     SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
 
 
 SCENARIOS: list[Scenario] = [
@@ -152,6 +177,14 @@ SCENARIOS: list[Scenario] = [
             "fileName": "scan-__N__.pdf", "mimeType": "application/pdf",
             "sizeBytes": 183204}}),
         headers={"Content-Type": "application/json"},
+    ),
+    Scenario(
+        name="graphql_search",
+        title="GraphQL: searchDocuments, 10 results + snippets",
+        method="POST", path="/graphql", ids="search-queries",
+        body=graphql_body(SEARCH_QUERY, {"q": "__ID__"}),
+        headers={"Content-Type": "application/json"},
+        floor=search_floor,
     ),
 ]
 

@@ -50,10 +50,10 @@ def _uuid(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-async def seed(db: Database, *, scale: int = 1, seed: int = 42) -> Dataset:
+async def seed(db: Database, *, scale: float = 1, seed: int = 42) -> Dataset:
     rng = random.Random(seed)
-    n_contacts, n_businesses = CONTACTS * scale, BUSINESSES * scale
-    n_documents, n_links = DOCUMENTS * scale, LINKS * scale
+    n_contacts, n_businesses = int(CONTACTS * scale), int(BUSINESSES * scale)
+    n_documents, n_links = int(DOCUMENTS * scale), int(LINKS * scale)
 
     workspace = await workspaces.create_workspace(db, f"bench x{scale}",
                                                   quota_bytes=10**15)

@@ -39,6 +39,7 @@ from docgraph.jobs.runner import BackgroundJobs
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.rate_limits import RateLimiter
+from docgraph.resolvers.texts import TEXT_LANE
 from docgraph.scanning.factory import build_scanner
 from docgraph.schema import cost, graphiql
 from docgraph.schema.view import graphql_app
@@ -54,8 +55,12 @@ log = logging.getLogger("docgraph.app")
 GC_THRESHOLDS = (50_000, 20, 100)
 
 
-def create_app(settings: Settings, database_url: str) -> Starlette:
+def create_app(settings: Settings, database_url: str, *,
+               graphiql_dev_key: str | None = None) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
+
+    ``graphiql_dev_key``: ``docgraph dev``'s key, put in GraphiQL's headers for
+    browsers on this machine (``docgraph serve`` never passes one).
 
     The object store and the scanner are built here (no network call), and the
     GraphQL app with the manifest of trusted documents, if any (a bad one:
@@ -67,7 +72,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
     store = build_store(settings, local_route=STORAGE_PREFIX)
     scanner = build_scanner(settings)
     # Built first: a bad manifest of trusted documents stops the app here (ConfigError).
-    graphql = graphql_app(settings)
+    graphql = graphql_app(settings, graphiql_dev_key)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -78,7 +83,7 @@ def create_app(settings: Settings, database_url: str) -> Starlette:
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
-        jobs = BackgroundJobs()
+        jobs = BackgroundJobs(lanes={TEXT_LANE: settings.text_jobs})
         limiter = RateLimiter(db, lease=settings.rate_limit_lease,
                               window_seconds=settings.rate_limit_window_seconds)
         app.state.services = services = Services(

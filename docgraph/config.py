@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from docgraph.logs import FORMATS
+
 T = TypeVar("T")
 
 
@@ -113,6 +115,17 @@ def _origins(raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _languages(raw: str) -> tuple[str, ...]:
+    languages = tuple(part.strip() for part in re.split(r"[,+]", raw) if part.strip())
+    if not languages:
+        raise ValueError("must name at least one language, e.g. eng")
+    for language in languages:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{1,31}", language):
+            raise ValueError(f"expected Tesseract language names like eng or deu separated by "
+                             f"commas, got {language!r}")
+    return languages
+
+
 def _path(raw: str) -> Path:
     return Path(_text(raw)).expanduser()
 
@@ -190,8 +203,13 @@ class Settings:
         help="Base URL clients reach this service at; signed local-storage URLs start with it.")
     log_level: str = setting(
         "info", parse=_choice("debug", "info", "warning", "error"),
-        help="Log level of the JSON logs (`debug`, `info`, `warning`, `error`).")
-    access_log: bool = setting(True, parse=_bool, help="Write one JSON line per request.")
+        help="Log level (`debug`, `info`, `warning`, `error`).")
+    log_format: str = setting(
+        "auto", parse=_choice(*FORMATS),
+        help="`json`: one JSON object per line (production, log collectors); `text`: one "
+             "readable line per event; `auto`: `text` when stderr is a terminal (`make run`), "
+             "`json` otherwise.")
+    access_log: bool = setting(True, parse=_bool, help="Log one line per request.")
     db_pool_min: int = setting(2, parse=_int(0, 1000), help="Connections the pool keeps open.")
     db_pool_max: int = setting(10, parse=_int(1, 1000), help="Most connections the pool opens.")
     db_acquire_timeout: float = setting(
@@ -382,6 +400,27 @@ class Settings:
         5.0, parse=_float(0.01),
         help="How often each instance looks for scans due (retries, documents queued while "
              "`clamd` was away) and checks whether `clamd` answers again.")
+    text_jobs: int = setting(
+        1, parse=_int(0, 64),
+        help="Text extraction jobs (for search) each worker runs at once; more wait their turn "
+             "(`0`: none run, documents stay `PENDING` until an instance with jobs retries them).")
+    text_max_bytes: int = setting(
+        100 * 1024 * 1024, parse=_int(1),
+        help="Largest file whose text is extracted, in bytes; larger ones are `SKIPPED`.")
+    text_max_pages: int = setting(
+        100, parse=_int(1, 100_000),
+        help="Most pages of a PDF whose text is read (or recognised); the rest are left out.")
+    text_max_chars: int = setting(
+        200_000, parse=_int(1, 10_000_000),
+        help="Most characters of text kept per document; the rest is left out.")
+    text_time_limit_seconds: float = setting(
+        60.0, parse=_float(1.0),
+        help="Longest a document's text extraction may take (OCR included); past it the job "
+             "is stopped and the document's text `FAILED`.")
+    ocr_languages: tuple[str, ...] = setting(
+        ("eng",), parse=_languages,
+        help="Tesseract languages images and scanned PDF pages are read in, comma-separated "
+             "(each needs its `tesseract-ocr-LANG` package, e.g. `eng,deu`).")
     graphql_max_depth: int = setting(
         10, parse=_int(1, 100),
         help="Deepest field nesting a GraphQL operation may have (introspection fields excluded).")
@@ -431,6 +470,17 @@ class Settings:
              "GraphQL Codegen's `persisted-documents.json`; `docgraph persisted-documents` writes "
              "one). Checked at startup. Requests name a document by hash or send its exact text; "
              "anything else is refused (`persisted_query_required`).")
+    # The command line's client commands (docgraph upload) talk to a running service
+    # through its public API; the service itself reads neither of these.
+    api_url: str = setting(
+        "http://127.0.0.1:8000", parse=_http_url,
+        help="Base URL of the running service that `docgraph upload` talks to (`--url` "
+             "overrides it). The service itself does not read it.")
+    api_key: str | None = setting(
+        None, parse=_text, secret=True,
+        help="API key `docgraph upload` sends. When unset and the URL is on this machine, the "
+             "development key of `make run` (DATA_DIR`/dev-api-key`) is used. The service itself "
+             "does not read it.")
 
     @property
     def base_url(self) -> str:

@@ -132,7 +132,8 @@ TEST_ADDRESS_RATE_LIMIT = 100_000
 
 
 def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
-    """Test settings: local storage under ``tmp_root/data/objects``, no background sweep."""
+    """Test settings: local storage under ``tmp_root/data/objects``, no background sweep,
+    no text extraction jobs."""
     port = overrides.pop("port", None) or free_port()
     return Settings.from_env({}, **{"data_dir": tmp_root / "data", "port": port,
                                     "key_cache_seconds": 0.0, "expose_statement_count": True,
@@ -146,6 +147,10 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
                                     # the key's lookup, its own. Leases are tested with
                                     # settings of their own (tests/test_rate_limits.py).
                                     "rate_limit_lease": 1,
+                                    # No text extraction: what other tests record stays as
+                                    # it is (their events, their documents' fields). The
+                                    # search tests serve with text_jobs=1.
+                                    "text_jobs": 0,
                                     # No webhook deliveries: the tests that want them
                                     # (tests/test_webhooks.py) say so, on a database of
                                     # their own, and nothing is ever sent off this machine.

@@ -16,6 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
+import httpx
 import orjson
 import pytest
 from PIL import Image
@@ -28,6 +29,9 @@ from docgraph.schema.persisted import manifest
 
 from .browser import ConsoleLog, browser  # noqa: F401 - the fixture
 from .conftest import LiveServer, make_settings
+from .gql import GraphQL
+from .test_search import finished as text_extracted
+from .textfiles import pdf_with_text
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -55,7 +59,7 @@ def example_origin() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cors_server(tmp_root, database_url, example_origin) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_root, cors_origins=(example_origin,))
+    settings = make_settings(tmp_root, cors_origins=(example_origin,), text_jobs=1)
     live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
     try:
         yield live
@@ -177,3 +181,46 @@ async def test_the_example_runs_against_trusted_documents_only(
     # The manifest holds every operation: none is ever sent as text.
     assert [body["extensions"]["persistedQuery"]["version"] for body in bodies] == [1, 1]
     assert all("query" not in body for body in bodies), bodies
+async def test_search_box_finds_a_document_by_the_text_in_its_file(
+        browser, cors_server, example_origin, tenant):  # noqa: F811
+    # Recorded through cors_server, which runs text extraction jobs.
+    async with httpx.AsyncClient(base_url=cors_server.url, timeout=30) as client:
+        await search_box_finds_a_document(browser, cors_server, example_origin, tenant,
+                                          GraphQL(client, tenant))
+
+
+async def search_box_finds_a_document(browser, cors_server, example_origin, tenant,  # noqa: F811
+                                      gql):
+    pdf = pdf_with_text("Minutes of the Armadillidium steering committee.")
+    document = await gql.create_document(pdf, name="minutes-0417.pdf",
+                                         mimeType="application/pdf")
+    await gql.create_document(b"Nothing relevant here.", name="other.txt",
+                              mimeType="text/plain")
+    await text_extracted(gql, document["id"])
+
+    context = await browser.new_context()
+    page = await context.new_page()
+    log = ConsoleLog(page)
+    try:
+        query = urlencode({"base": cors_server.url, "key": tenant.key})
+        await page.goto(f"{example_origin}/index.html?{query}")
+        await page.fill("#query", "armadillidium committee")
+        await page.press("#query", "Enter")
+        await page.locator("#status").get_by_text(
+            "1 result(s) for armadillidium committee.").wait_for(timeout=15_000)
+        item = page.locator("ul#results li")
+        assert await item.count() == 1
+        assert await item.locator("a.name").inner_text() == "minutes-0417.pdf"
+        marks = await item.locator(".snippet mark").all_inner_texts()
+        assert marks == ["Armadillidium", "committee"]
+        href = await item.locator("a.name").get_attribute("href")
+        assert href and href.startswith(cors_server.url + "/storage/")
+        # An exclusion leaves it out.
+        await page.fill("#query", "armadillidium -steering")
+        await page.click("#search-button")
+        await page.locator("#status").get_by_text(
+            "0 result(s) for armadillidium -steering.").wait_for(timeout=15_000)
+        assert await page.locator("ul#results li").count() == 0
+    finally:
+        await context.close()
+    assert log.errors == [], log.errors

@@ -138,7 +138,7 @@ def test_docgraph_config_writes_the_readme_table(tmp_path, capsys):
     assert readme.read_text() == (f"# x\n\n<!-- config:start -->\n\n{markdown_table()}\n"
                                   "<!-- config:end -->\n\nmore\n")
     readme.write_text("no markers\n")
-    assert main(["config", "--readme", str(readme)]) == 2
+    assert main(["config", "--readme", str(readme)]) == 1  # usage: not a file it can rewrite
     assert "config:start" in capsys.readouterr().err
 
 
@@ -224,3 +224,20 @@ def test_the_compose_file_configures_a_servable_s3_deployment():
     minio = compose["services"]["minio"]["environment"]
     assert env["DOCGRAPH_S3_ACCESS_KEY"] == minio["MINIO_ROOT_USER"]
     assert env["DOCGRAPH_S3_SECRET_KEY"] == minio["MINIO_ROOT_PASSWORD"]
+
+
+def test_the_compose_file_pulls_images_that_exist_and_cannot_move():
+    import yaml
+
+    compose = yaml.safe_load((README.parent / "docker-compose.yml").read_text())
+    images = {name: service["image"] for name, service in compose["services"].items()
+              if "image" in service}
+    for name, image in images.items():
+        reference = image.split("@")[0]
+        assert ":" in reference.rsplit("/", 1)[-1], f"{name}: {image} has no tag"
+        assert not reference.endswith(":latest"), f"{name}: {image} moves"
+    # Docker Hub's minio/minio is gone; MinIO's last image, on Quay, by digest.
+    store = images["minio"]
+    assert store.startswith("quay.io/minio/minio:RELEASE.")
+    assert re.fullmatch(r"[^@]+@sha256:[0-9a-f]{64}", store)
+    assert store.split("@")[0] in README.read_text(), "the README names the image in use"

@@ -26,7 +26,8 @@ from tests.rest import TIMESTAMP, assert_error, bad_fields, png
 LINK_FIELDS = "id documentId entityType entityId role createdAt"
 # Everything an event carries of a document: the fields tests read and the file's facts.
 EVENT_DOCUMENT_FIELDS = f"""{DOCUMENT_FIELDS}
-    detectedMimeType scanStatus scanSignature scannedAt pageCount"""
+    detectedMimeType scanStatus scanSignature scannedAt pageCount
+    textStatus textLength textStatusReason"""
 DOCUMENT = f"""query($id: ID!) {{ document(id: $id) {{ {EVENT_DOCUMENT_FIELDS}
     links {{ {LINK_FIELDS} }} }} }}"""
 ENTITY = """query($id: ID!) { entity(id: $id) {

@@ -2,7 +2,10 @@
 
 import base64
 import hashlib
+import json
 import re
+
+import httpx
 
 from docgraph.schema.graphiql import ASSETS, ASSETS_DIR
 
@@ -72,3 +75,56 @@ async def test_graphiqls_introspection_fits_the_default_limits(gql):
     data = await gql(query)
     names = {t["name"] for t in data["__schema"]["types"]}
     assert {"Document", "Link", "Entity", "Contact", "Business", "SafeInt"} <= names
+
+
+DEV_KEY = "wbk_" + "D" * 43
+KEY_PATTERN = re.compile(r"wbk_[A-Za-z0-9_-]{43}")
+
+
+def dev_key_on(page: str) -> list[str]:
+    """The keys the page holds (the placeholder, wbk_your_api_key_here, is none)."""
+    return KEY_PATTERN.findall(page)
+
+
+async def test_the_serve_page_holds_no_key(client, tenant):
+    r = await client.get("/graphql", headers={"Accept": "text/html", **tenant.headers()})
+    assert dev_key_on(r.text) == [] and "wbk_your_api_key_here" in r.text
+    assert "const DEV_HEADERS = /* docgraph:dev-headers */ null;" in r.text
+    assert "cache-control" not in r.headers
+
+
+async def test_the_dev_page_holds_the_key_for_this_machine_only(tmp_root, database_url):
+    from docgraph.app import create_app
+    from tests.conftest import LiveServer, make_settings
+
+    settings = make_settings(tmp_root)
+    live = LiveServer(create_app(settings, database_url, graphiql_dev_key=DEV_KEY),
+                      settings.host, settings.port).start()
+    try:
+        port = settings.port
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            async def page(**headers):
+                r = await http.get("/graphql", headers={"Accept": "text/html", **headers})
+                assert r.status_code == 200
+                assert r.headers["cache-control"] == "no-store"
+                assert r.headers["vary"] == "Host, Origin"
+                return r.text
+
+            # A browser on this machine, by any loopback name; a same-origin request.
+            for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+                shown = await page(Host=host)
+                assert dev_key_on(shown) == [DEV_KEY], host
+                assert json.dumps({"Authorization": f"Bearer {DEV_KEY}"}, indent=2) in (
+                    json.loads(re.search(r"const DEV_HEADERS = (\".*?\");", shown)[1]))
+            assert dev_key_on(await page(Origin=live.url)) == [DEV_KEY]
+            # Another origin's script (it could read the page with DOCGRAPH_CORS_ORIGINS),
+            # a DNS name rebound to 127.0.0.1, a page asked for from another machine: none.
+            for headers in ({"Origin": "https://evil.example"},
+                            {"Origin": f"http://localhost:{port + 1}"},
+                            {"Origin": "null"},
+                            {"Host": f"evil.example:{port}"},
+                            {"Host": f"192.168.1.20:{port}"},
+                            {"Host": ""}):
+                assert dev_key_on(await page(**headers)) == [], headers
+    finally:
+        live.stop()

@@ -181,6 +181,11 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
     for other in [doc, *others]:
         await api.link(other["id"], "company", business["id"])
     await call("GET", "/v1/documents/{id}/links", f"{d}/links", 200)
+    await call("GET", "/v1/documents/{id}/text", f"{d}/text", 200)
+    r = await call("GET", "/v1/documents/search", "/v1/documents/search", 200,
+                   params={"q": "a.pdf", "tags": "nda", "include_subfolders": "false",
+                           "per_page": 5})
+    assert [x["id"] for x in r.json()["data"]["documents"]] == [doc["id"]]
     attachments_path = f"/contacts/v4/attachments/{contact['id']}"
     await wait_for_preview(api, attachments_path)
     r = await call("GET", "/contacts/v4/attachments/{contactId}", attachments_path, 200,
@@ -252,6 +257,7 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
     await call("POST", "/v1/contacts", "/v1/contacts", 409,
                json={"id": contact["id"], "name": "Twin"})
     await call("GET", "/v1/contacts/{id}/documents", "/v1/contacts/x/documents", 400)
+    await call("GET", "/v1/documents/search", "/v1/documents/search", 400, params={"q": "-x"})
     await call("GET", "/v1/businesses/{id}/documents",
                f"/v1/businesses/{business['id']}/documents", 400, params={"limit": 101})
     r = await api.client.get(f"/v1/contacts/{contact['id']}/documents")

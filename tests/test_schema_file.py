@@ -56,5 +56,6 @@ async def test_the_server_serves_that_schema(gql):
         "id", "name", "description", "mimeType", "sizeBytes", "storagePath", "folder", "tags",
         "type", "status", "userData", "verifiedAt", "rejectionReason", "createdBy", "createdAt",
         "updatedAt", "attachmentType", "sha256", "image", "download", "previewImage", "links",
-        "detectedMimeType", "scanStatus", "scanSignature", "scannedAt", "pageCount"}
+        "detectedMimeType", "scanStatus", "scanSignature", "scannedAt", "pageCount",
+        "textStatus", "textLength", "textStatusReason", "text"}
     assert "type Document {" in SCHEMA_FILE.read_text()

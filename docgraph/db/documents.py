@@ -21,7 +21,8 @@ DOCUMENT_COLUMNS = """
     d.tags, d.type, d.status, d.user_data, d.verified_at, d.rejection_reason,
     d.checksum_sha256, d.image_width, d.image_height, d.preview_path, d.preview_width,
     d.preview_height, d.created_by, d.created_at, d.updated_at, d.detected_mime_type,
-    d.scan_status, d.scan_signature, d.scanned_at, d.page_count"""
+    d.scan_status, d.scan_signature, d.scanned_at, d.page_count, d.text_status,
+    d.text_length, d.text_status_reason"""
 
 INSERT_FOLDER = """
 insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
@@ -149,44 +150,84 @@ SELECT_DOCUMENT_STATUS = """
 select status from documents where workspace_id = $1 and id = $2 and deleted_at is null
 """
 
-# The workspace's live documents matching every given filter ($2..$11, $17; null: any).
-_DOCUMENT_FILTER = """
+FILTER_PARAMETERS = 13
+
+
+def document_filter(n: int) -> str:
+    """The workspace's ($1) live documents ``d`` matching every given filter: the
+    ``FILTER_PARAMETERS`` parameters from $n on (null: any), in this order: folder,
+    folder prefix (its subfolders), tags (all of them), type, status, MIME type, MIME
+    prefix, part of the name, linked entity's type and id, created at or after,
+    created before, scan status."""
+    p = [f"${n + i}" for i in range(FILTER_PARAMETERS)]
+    return f"""
     d.workspace_id = $1 and d.deleted_at is null
-    and ($2::text is null or d.folder = $2::text or starts_with(d.folder, $3::text))
-    and ($4::text[] is null or d.tags @> $4::text[])
-    and ($5::text is null or d.type = $5::text)
-    and ($6::text is null or d.status = $6::text)
-    and ($7::text is null or d.mime_type = $7::text)
-    and ($8::text is null or starts_with(d.mime_type, $8::text))
-    and ($9::text is null or strpos(lower(d.name), lower($9::text)) > 0)
-    and ($10::text is null or exists (
+    and ({p[0]}::text is null or d.folder = {p[0]}::text or starts_with(d.folder, {p[1]}::text))
+    and ({p[2]}::text[] is null or d.tags @> {p[2]}::text[])
+    and ({p[3]}::text is null or d.type = {p[3]}::text)
+    and ({p[4]}::text is null or d.status = {p[4]}::text)
+    and ({p[5]}::text is null or d.mime_type = {p[5]}::text)
+    and ({p[6]}::text is null or starts_with(d.mime_type, {p[6]}::text))
+    and ({p[7]}::text is null or strpos(lower(d.name), lower({p[7]}::text)) > 0)
+    and ({p[8]}::text is null or exists (
         select 1 from links l
         where l.workspace_id = $1 and l.document_id = d.id
-          and l.entity_type = $10::text and l.entity_id = $11::uuid))
-    and ($17::text is null or d.scan_status = $17::text)"""
+          and l.entity_type = {p[8]}::text and l.entity_id = {p[9]}::uuid))
+    and ({p[10]}::timestamptz is null or d.created_at >= {p[10]}::timestamptz)
+    and ({p[11]}::timestamptz is null or d.created_at < {p[11]}::timestamptz)
+    and ({p[12]}::text is null or d.scan_status = {p[12]}::text)"""  # noqa: S608
 
-# One page, newest first ($15: the page's size plus one, which tells whether a
-# next page exists). The total is counted only when $16 is true (a one-time
-# filter: otherwise nothing is scanned for it); after a cursor ($12, $13),
+
+_DOCUMENT_FILTER = document_filter(2)
+
+# One page, newest first ($18: the page's size plus one, which tells whether a
+# next page exists). The total is counted only when $19 is true (a one-time
+# filter: otherwise nothing is scanned for it); after a cursor ($15, $16),
 # whether anything precedes it is one probe.
 SELECT_DOCUMENT_PAGE = f"""
-select (select count(*) from documents d where $16 and {_DOCUMENT_FILTER}) as total_count,
-       $12::timestamptz is not null and exists (
+select (select count(*) from documents d where $19 and {_DOCUMENT_FILTER}) as total_count,
+       $15::timestamptz is not null and exists (
            select 1 from documents d
            where {_DOCUMENT_FILTER}
-             and (d.created_at, d.id) >= ($12::timestamptz, $13::uuid)) as has_preceding,
+             and (d.created_at, d.id) >= ($15::timestamptz, $16::uuid)) as has_preceding,
        p.*
 from (select 1) one
 left join lateral (
     select {DOCUMENT_COLUMNS}
     from documents d
     where {_DOCUMENT_FILTER}
-      and ($12::timestamptz is null or (d.created_at, d.id) < ($12::timestamptz, $13::uuid))
+      and ($15::timestamptz is null or (d.created_at, d.id) < ($15::timestamptz, $16::uuid))
     order by d.created_at desc, d.id desc
-    offset $14 limit $15
+    offset $17 limit $18
 ) p on true
 order by p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentFilters:
+    """The values of :func:`document_filter`'s parameters (None: any)."""
+
+    folder: str | None = None
+    folder_prefix: str | None = None
+    tags: Sequence[str] | None = None
+    type: str | None = None
+    status: str | None = None
+    mime_type: str | None = None
+    mime_prefix: str | None = None
+    name_contains: str | None = None
+    linked_entity_type: str | None = None
+    linked_entity_id: uuid.UUID | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    scan_status: str | None = None
+
+    def arguments(self) -> list[Any]:
+        return [self.folder, self.folder_prefix,
+                list(self.tags) if self.tags is not None else None, self.type, self.status,
+                self.mime_type, self.mime_prefix, self.name_contains, self.linked_entity_type,
+                self.linked_entity_id, self.created_after, self.created_before,
+                self.scan_status]
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class EntityPageShape:
@@ -417,23 +458,16 @@ async def select_document_status(db: Executor, workspace_id: uuid.UUID,
 
 
 async def select_document_page(
-    db: Executor, workspace_id: uuid.UUID, *, folder: str | None, folder_prefix: str | None,
-    tags: Sequence[str] | None, type: str | None, status: str | None,
-    mime_type: str | None, mime_prefix: str | None, name_contains: str | None,
-    linked_entity_type: str | None, linked_entity_id: uuid.UUID | None,
+    db: Executor, workspace_id: uuid.UUID, filters: DocumentFilters, *,
     after_created_at: datetime | None, after_id: uuid.UUID | None, offset: int, limit: int,
-    with_total: bool = True, scan_status: str | None = None,
+    with_total: bool = True,
 ) -> list[Mapping[str, Any]]:
     """Up to ``limit + 1`` rows; each carries ``total_count`` (null unless
     ``with_total``) and ``has_preceding``. An empty page is one row whose document
     columns are null.
     """
-    return await db.fetch(
-        SELECT_DOCUMENT_PAGE, workspace_id, folder, folder_prefix,
-        list(tags) if tags is not None else None, type, status, mime_type, mime_prefix,
-        name_contains, linked_entity_type, linked_entity_id, after_created_at, after_id,
-        offset, limit + 1, with_total, scan_status,
-    )
+    return await db.fetch(SELECT_DOCUMENT_PAGE, workspace_id, *filters.arguments(),
+                          after_created_at, after_id, offset, limit + 1, with_total)
 
 
 async def select_entity_document_pages(

@@ -70,6 +70,8 @@ def document_json(d: str, links: str) -> str:
         'detectedMimeType', {d}.detected_mime_type, 'scanStatus', upper({d}.scan_status),
         'scanSignature', {d}.scan_signature, 'scannedAt', {_time(f"{d}.scanned_at")},
         'pageCount', {d}.page_count,
+        'textStatus', upper({d}.text_status), 'textLength', {d}.text_length,
+        'textStatusReason', {d}.text_status_reason,
         'links', {links})"""
 
 

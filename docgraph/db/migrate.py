@@ -10,6 +10,7 @@ the advisory lock, so a migration is applied exactly once.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import logging
 import re
@@ -34,6 +35,11 @@ create table if not exists schema_migrations (
 )
 """
 SELECT_APPLIED = "select version, name, checksum from schema_migrations order by version"
+# For ``docgraph migrate --status``, which changes nothing (the table may not exist yet).
+MIGRATIONS_TABLE_EXISTS = "select to_regclass('schema_migrations') is not null"
+SELECT_APPLIED_AT = """
+select version, name, checksum, applied_at from schema_migrations order by version
+"""
 INSERT_APPLIED = "insert into schema_migrations (version, name, checksum) values ($1, $2, $3)"
 LOCK = "select pg_advisory_lock($1)"
 UNLOCK = "select pg_advisory_unlock($1)"
@@ -96,6 +102,47 @@ async def apply_migrations(conn: asyncpg.Connection,
         return done
     finally:
         await conn.execute(UNLOCK, ADVISORY_LOCK_KEY)
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationStatus:
+    """One migration as the database and the code see it.
+
+    ``state``: ``applied``; ``pending`` (in the code, not in the database);
+    ``changed`` (applied, but its file has changed since: start-up refuses);
+    ``unknown`` (applied, but this code has no such file: a newer version ran).
+    """
+
+    version: int
+    name: str
+    state: str
+    applied_at: datetime.datetime | None
+
+
+async def migration_status(database_url: str,
+                           migrations: list[Migration] | None = None) -> list[MigrationStatus]:
+    """Every migration, applied or not, in order; reads only (no lock, no table created)."""
+    migrations = load_migrations() if migrations is None else migrations
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = (await conn.fetch(SELECT_APPLIED_AT)
+                if await conn.fetchval(MIGRATIONS_TABLE_EXISTS) else [])
+    finally:
+        await conn.close()
+    applied = {row["version"]: row for row in rows}
+    known = {m.version for m in migrations}
+    found = []
+    for migration in migrations:
+        row = applied.get(migration.version)
+        if row is None:
+            found.append(MigrationStatus(migration.version, migration.name, "pending", None))
+        else:
+            state = "applied" if row["checksum"] == migration.checksum else "changed"
+            found.append(MigrationStatus(migration.version, migration.name, state,
+                                         row["applied_at"]))
+    found += [MigrationStatus(row["version"], row["name"], "unknown", row["applied_at"])
+              for version, row in applied.items() if version not in known]
+    return sorted(found, key=lambda m: m.version)
 
 
 async def migrate(database_url: str) -> list[Migration]:

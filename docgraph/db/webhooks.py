@@ -1,4 +1,4 @@
-"""Webhooks: endpoints, the delivery queue and its attempts (migration 0014).
+"""Webhooks: endpoints, the delivery queue and its attempts (migration 0015).
 
 The queue. The dispatcher turns events into deliveries in one statement per
 round (``FAN_OUT``): it locks the enabled endpoints that have events after their
@@ -29,7 +29,7 @@ from docgraph.db.events import COMPLETE, EVENT_COLUMNS
 
 # The channel a dispatcher that queued deliveries notifies (payload: empty), so that
 # every instance's workers look for them at once; and a change to the endpoints
-# (payload: ENDPOINTS_CHANGED, a trigger of migration 0014).
+# (payload: ENDPOINTS_CHANGED, a trigger of migration 0015).
 DELIVERIES_CHANNEL = "docgraph_webhook_deliveries"
 ENDPOINTS_CHANGED = "endpoints"
 

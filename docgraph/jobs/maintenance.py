@@ -1,9 +1,11 @@
 """The app's periodic housekeeping: purging expired shared state and old events,
-sweeping storage, scans, and webhook deliveries (``jobs.webhooks``).
+sweeping storage, scans, retrying lost text extractions, and webhook deliveries
+(``jobs.webhooks``).
 
-Each instance runs both on its own schedule, jittered so instances drift
+Each instance runs them on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
-on one instance at a time (an advisory lock, see ``resolvers.sweeper``).
+on one instance at a time (an advisory lock, see ``resolvers.sweeper``); a
+text extraction is claimed by the one job that runs it (``resolvers.texts``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
 from docgraph.resolvers.scans import scan_due
 from docgraph.resolvers.sweeper import sweep_with
+from docgraph.resolvers.texts import TEXT_LANE, TEXT_RETRY_BATCH, retry_lost_texts
 
 log = logging.getLogger("docgraph.jobs.maintenance")
 
@@ -94,7 +97,8 @@ async def scan_periodically(services: Services) -> None:
     while True:
         await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
         try:
-            report = await scan_due(services.db, services.store, scanner, services.settings)
+            report = await scan_due(services.db, services.store, scanner, services.settings,
+                                    services.jobs)
         except AppError as exc:
             log.warning("scan round failed: %s: %s", exc.code, exc.message)
             continue
@@ -103,6 +107,38 @@ async def scan_periodically(services: Services) -> None:
             continue
         if any(report.values()):
             log.info("scans", extra=report)
+# While a retry finds a full batch (a backlog: documents recorded before search
+# existed, or a burst), the next one comes after this rather than the interval.
+TEXT_BACKLOG_PAUSE_SECONDS = 5.0
+
+
+async def retry_texts_periodically(services: Services) -> None:
+    """Every ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %): start again the text extractions
+    that were lost, while this instance's own queue of them is short (``0`` or no text
+    jobs: never). A full batch means a backlog: the next batch follows as soon as the
+    queue is short again."""
+    settings = services.settings
+    interval = settings.sweep_interval_seconds
+    if interval <= 0 or settings.text_jobs <= 0:
+        return
+    backlog = False
+    while True:
+        pause = TEXT_BACKLOG_PAUSE_SECONDS if backlog else interval
+        await asyncio.sleep(pause * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+        if services.jobs.pending(TEXT_LANE) > settings.text_jobs:
+            continue
+        try:
+            started = await retry_lost_texts(services.db, services.store, settings,
+                                             services.jobs)
+        except Unavailable:
+            log.warning("text retry skipped: the database is unavailable")
+            continue
+        except Exception:
+            log.exception("text retry failed")
+            continue
+        backlog = started >= TEXT_RETRY_BATCH
+        if started:
+            log.info("text extractions retried", extra={"started": started})
 
 
 @contextlib.asynccontextmanager
@@ -110,7 +146,8 @@ async def housekeeping(services: Services) -> AsyncIterator[None]:
     """The loops as tasks for the block's duration (the app's lifespan); scans only
     with a scanner, webhook deliveries unless ``DOCGRAPH_WEBHOOK_CONCURRENCY`` is 0."""
     tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
-             asyncio.create_task(maintain_storage(services), name="storage-maintenance")]
+             asyncio.create_task(maintain_storage(services), name="storage-maintenance"),
+             asyncio.create_task(retry_texts_periodically(services), name="text-retry")]
     if services.scanner is not None:
         tasks.append(asyncio.create_task(scan_periodically(services), name="scans"))
     if services.settings.webhook_concurrency > 0:

@@ -1,7 +1,9 @@
 """Work that runs after a response, off the request path (image previews, for one).
 
 ``BackgroundJobs`` keeps a reference to every task (so none is garbage
-collected mid-flight), runs at most ``concurrency`` at a time, logs failures
+collected mid-flight), runs at most ``concurrency`` at a time (and, in each
+named lane, at most that lane's own number: text extraction, which may take a
+minute, never holds up image previews), logs failures
 instead of losing them, and cancels what is left when the app stops. A job
 keeps the request id of the request that spawned it (for its logs) but not
 its statement counter: its SQL is not the request's cost.
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from docgraph.errors import AppError
@@ -22,22 +24,36 @@ log = logging.getLogger("docgraph.jobs.runner")
 
 
 class BackgroundJobs:
-    def __init__(self, concurrency: int = 2) -> None:
+    def __init__(self, concurrency: int = 2, lanes: Mapping[str, int] | None = None) -> None:
         self._slots = asyncio.Semaphore(concurrency)
+        self._lanes = {name: asyncio.Semaphore(max(1, size))
+                       for name, size in (lanes or {}).items()}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._lane_tasks: dict[str, set[asyncio.Task[Any]]] = {name: set() for name in self._lanes}
 
-    def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run ``job`` in the background; ``name`` identifies it in logs."""
+    def spawn(self, name: str, job: Coroutine[Any, Any, Any],
+              lane: str | None = None) -> asyncio.Task[Any]:
+        """Run ``job`` in the background; ``name`` identifies it in logs. In a ``lane``
+        it waits for that lane's slots instead of the common ones."""
         context = contextvars.copy_context()
         context.run(without_statement_count)
-        task = asyncio.create_task(self._run(name, job), name=name, context=context)
+        slots = self._slots if lane is None else self._lanes[lane]
+        task = asyncio.create_task(self._run(name, job, slots), name=name, context=context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if lane is not None:
+            self._lane_tasks[lane].add(task)
+            task.add_done_callback(self._lane_tasks[lane].discard)
         return task
 
-    async def _run(self, name: str, job: Coroutine[Any, Any, Any]) -> Any:
+    def pending(self, lane: str | None = None) -> int:
+        """How many jobs were started and have not finished (all of them, or a lane's)."""
+        return len(self._tasks if lane is None else self._lane_tasks.get(lane, ()))
+
+    async def _run(self, name: str, job: Coroutine[Any, Any, Any],
+                   slots: asyncio.Semaphore) -> Any:
         try:
-            async with self._slots:
+            async with slots:
                 return await job
         except asyncio.CancelledError:
             raise

@@ -26,6 +26,7 @@ from docgraph.resolvers.loaders import (
     DocumentPageByEntityLoader,
     EntityByIdLoader,
     LinksByDocumentLoader,
+    TextByDocumentLoader,
 )
 from docgraph.resolvers.rate_limits import RateLimiter
 from docgraph.scanning.base import Scanner
@@ -35,7 +36,10 @@ from docgraph.storage.base import ObjectStore
 class Jobs(Protocol):
     """Work a use case starts after its response (``docgraph.jobs.runner`` runs it)."""
 
-    def spawn(self, name: str, job: Coroutine[Any, Any, Any]) -> Any: ...
+    def spawn(self, name: str, job: Coroutine[Any, Any, Any],
+              lane: str | None = None) -> Any: ...
+
+    def pending(self, lane: str | None = None) -> int: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
@@ -78,7 +82,7 @@ class Loaders:
     """
 
     __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
-                 "_links_by_document", "db", "workspace_id")
+                 "_links_by_document", "_text_by_document", "db", "workspace_id")
 
     def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
         self.db = db
@@ -87,6 +91,7 @@ class Loaders:
         self._links_by_document: LinksByDocumentLoader | None = None
         self._entity_by_id: EntityByIdLoader | None = None
         self._document_page_by_entity: DocumentPageByEntityLoader | None = None
+        self._text_by_document: TextByDocumentLoader | None = None
 
     @property
     def document_by_id(self) -> DocumentByIdLoader:
@@ -105,6 +110,12 @@ class Loaders:
         if self._entity_by_id is None:
             self._entity_by_id = EntityByIdLoader(self.db, self.workspace_id)
         return self._entity_by_id
+
+    @property
+    def text_by_document(self) -> TextByDocumentLoader:
+        if self._text_by_document is None:
+            self._text_by_document = TextByDocumentLoader(self.db, self.workspace_id)
+        return self._text_by_document
 
     @property
     def document_page_by_entity(self) -> DocumentPageByEntityLoader:
@@ -164,6 +175,12 @@ class RequestContext:
         if not self.can_read:
             raise missing_scope(READ_DOCUMENTS)
         return self.loaders.entity_by_id
+
+    @property
+    def text_by_document(self) -> TextByDocumentLoader:
+        if not self.can_read:
+            raise missing_scope(READ_DOCUMENTS)
+        return self.loaders.text_by_document
 
     @property
     def document_page_by_entity(self) -> DocumentPageByEntityLoader:

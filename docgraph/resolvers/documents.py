@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgraph.db import documents as documents_db
 from docgraph.errors import Conflict, NotFound, StorageConflict
-from docgraph.resolvers import deletion, resources, scans
+from docgraph.resolvers import deletion, resources, scans, texts
 from docgraph.resolvers import uploads as uploads_uc
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS, WRITE_DOCUMENTS
@@ -95,7 +95,8 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
        (``scans.scan_document``: the document is ``pending`` until then), and
        once the bytes are clean (or when nothing scans them), an image's
        dimensions and preview, or a PDF's page count and first-page preview
-       (``process_document_preview``).
+       (``process_document_preview``), and the text inside it, for search
+       (``texts.extract_document_text``).
     """
     ctx.principal.require(WRITE_DOCUMENTS)
     new = resources.DOCUMENT_CREATE.parse(fields)
@@ -121,10 +122,15 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
     if document.scan_status is ScanStatus.PENDING:
         if ctx.scanner is not None:
             ctx.jobs.spawn(f"scan {document.id}", scans.scan_document(
-                ctx.db, ctx.store, ctx.scanner, ctx.settings, ctx.workspace_id, document.id))
-    elif has_preview_job(document.mime_type):
-        ctx.jobs.spawn(f"preview {document.id}", process_document_preview(
-            ctx.db, ctx.store, ctx.workspace_id, document.id))
+                ctx.db, ctx.store, ctx.scanner, ctx.settings, ctx.workspace_id, document.id,
+                ctx.jobs))
+    else:
+        if has_preview_job(document.mime_type):
+            ctx.jobs.spawn(f"preview {document.id}", process_document_preview(
+                ctx.db, ctx.store, ctx.workspace_id, document.id))
+        # Bytes a scanner has yet to look at are read once it found them clean (scans).
+        texts.start_extraction(ctx.jobs, ctx.db, ctx.store, ctx.settings, ctx.workspace_id,
+                               document.id)
     return _remember(ctx, document)
 
 
@@ -273,6 +279,25 @@ async def expire_document(ctx: RequestContext, document_id: Any) -> DocumentReco
     return await _change_status(ctx, doc_id, DocumentStatus.EXPIRED)
 
 
+def document_filters(filters: Mapping[str, Any] | None) -> documents_db.DocumentFilters:
+    """A caller's ``DocumentFilter`` (validated here) as the statements' filter values."""
+    f = resources.DOCUMENT_FILTER.parse(filters or {})
+    folder = f.get("folder")
+    folder_prefix = None
+    if folder is not None and f.get("include_subfolders"):
+        folder_prefix = folder if folder == "/" else folder + "/"
+    mime = f.get("mime_type")
+    mime_prefix = mime[:-1] if mime is not None and mime.endswith("/*") else None
+    linked_type, linked_id = f.get("linked_to") or (None, None)
+    return documents_db.DocumentFilters(
+        folder=folder, folder_prefix=folder_prefix, tags=f.get("tags"), type=f.get("type"),
+        status=f.get("status"), mime_type=None if mime_prefix else mime,
+        mime_prefix=mime_prefix, name_contains=f.get("name_contains"),
+        linked_entity_type=linked_type, linked_entity_id=linked_id,
+        created_after=f.get("created_after"), created_before=f.get("created_before"),
+        scan_status=f.get("scan_status"))
+
+
 async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
                          page: PageRequest, *,
                          with_total: bool = True) -> Page[Edge[DocumentRecord]]:
@@ -283,27 +308,15 @@ async def list_documents(ctx: RequestContext, filters: Mapping[str, Any] | None,
     ``include_subfolders`` the whole subtree), ``tags`` (carries all of
     them), ``type``, ``status``, ``mime_type`` (exact, or ``image/*``),
     ``name_contains`` (case-insensitive), ``linked_to``
-    (``{"entity_type", "entity_id"}``) and ``scan_status``.
+    (``{"entity_type", "entity_id"}``), ``created_after`` (inclusive) /
+    ``created_before`` (exclusive) and ``scan_status``.
     """
     ctx.principal.require(READ_DOCUMENTS)
-    f = resources.DOCUMENT_FILTER.parse(filters or {})
+    filters_given = document_filters(filters)
     page = page.in_order()
-    folder = f.get("folder")
-    folder_prefix = None
-    if folder is not None and f.get("include_subfolders"):
-        folder_prefix = folder if folder == "/" else folder + "/"
-    mime = f.get("mime_type")
-    mime_prefix = mime[:-1] if mime is not None and mime.endswith("/*") else None
-    linked_type, linked_id = f.get("linked_to") or (None, None)
     rows = await documents_db.select_document_page(
-        ctx.db, ctx.workspace_id, folder=folder, folder_prefix=folder_prefix,
-        tags=f.get("tags"), type=f.get("type"), status=f.get("status"),
-        mime_type=None if mime_prefix else mime, mime_prefix=mime_prefix,
-        name_contains=f.get("name_contains"), linked_entity_type=linked_type,
-        linked_entity_id=linked_id, after_created_at=page.after_created_at,
-        after_id=page.after_id, offset=page.offset, limit=page.limit,
-        with_total=with_total, scan_status=f.get("scan_status"),
-    )
+        ctx.db, ctx.workspace_id, filters_given, after_created_at=page.after_created_at,
+        after_id=page.after_id, offset=page.offset, limit=page.limit, with_total=with_total)
     documents = [DocumentRecord.from_row(row) for row in rows if row["id"] is not None]
     for document in documents:
         ctx.document_by_id.prime(document.id, document)

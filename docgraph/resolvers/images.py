@@ -16,7 +16,8 @@ import io
 import logging
 import tempfile
 import uuid
-from typing import IO
+from collections.abc import Callable
+from typing import IO, TypeVar
 
 from PIL import Image, ImageOps
 
@@ -35,6 +36,7 @@ PREVIEW_LONG_SIDE = 256
 MAX_PIXELS = 50_000_000
 MAX_IMAGE_BYTES = 100 * 1024 * 1024
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+T = TypeVar("T")
 _SWAPPED_ORIENTATIONS = {5, 6, 7, 8}  # EXIF orientations that turn the image a quarter
 _EXIF_ORIENTATION = 0x0112
 
@@ -106,6 +108,17 @@ def _has_alpha(im: Image.Image) -> bool:
         im.mode == "P" and "transparency" in im.info)
 
 
+async def read_spooled(store: ObjectStore, path: str, analyse: Callable[[IO[bytes]], T]) -> T:
+    """``analyse`` (in a thread) of the object at ``path``, copied to a spool first (in
+    memory up to ``SPOOL_IN_MEMORY_BYTES``, then a temporary file). ``NotFound``
+    when the object is gone."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
+        async for chunk in store.read(path):
+            await asyncio.to_thread(spool.write, chunk)
+        await asyncio.to_thread(spool.seek, 0)
+        return await asyncio.to_thread(analyse, spool)
+
+
 async def process_document_image(db: Database, store: ObjectStore, workspace_id: uuid.UUID,
                                  document_id: uuid.UUID) -> ImageAnalysis | None:
     """Record an image document's size and preview; None when there is nothing to record.
@@ -122,14 +135,10 @@ async def process_document_image(db: Database, store: ObjectStore, workspace_id:
     info = await store.stat(path)
     analysis = None
     if info is not None and info.size <= MAX_IMAGE_BYTES:
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-            try:
-                async for chunk in store.read(path):
-                    await asyncio.to_thread(spool.write, chunk)
-            except NotFound:  # the document was deleted meanwhile: its bytes moved away
-                return None
-            await asyncio.to_thread(spool.seek, 0)
-            analysis = await asyncio.to_thread(analyse_image, spool)
+        try:
+            analysis = await read_spooled(store, path, analyse_image)
+        except NotFound:  # the document was deleted meanwhile: its bytes moved away
+            return None
     if analysis is None:
         await document_files.mark_image_checked(db, workspace_id, document_id,
                                                 storage_path=path)

@@ -24,6 +24,7 @@ from aiodataloader import DataLoader
 from docgraph.db import documents as documents_db
 from docgraph.db import entities as entities_db
 from docgraph.db import links as links_db
+from docgraph.db import texts as texts_db
 from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_page
 from docgraph.resolvers.records import (
     DocumentRecord,
@@ -128,6 +129,19 @@ class LinksByDocumentLoader(RequestLoader[uuid.UUID, list[LinkRecord]]):
             link = LinkRecord.from_columns(row)
             by_document[link.document_id].append(link)
         return [by_document[key] for key in keys]
+
+
+class TextByDocumentLoader(RequestLoader[uuid.UUID, str | None]):
+    """The text extracted from each live document (``None`` where there is none)."""
+
+    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
+        super().__init__()
+        self.db = db
+        self.workspace_id = workspace_id
+
+    async def batch_load_fn(self, keys: Sequence[uuid.UUID]) -> list[str | None]:
+        found = await texts_db.select_texts(self.db, self.workspace_id, keys)
+        return [found.get(key) for key in keys]
 
 
 class EntityByIdLoader(RequestLoader[uuid.UUID, EntityRecord | None]):

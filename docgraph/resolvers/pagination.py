@@ -54,6 +54,29 @@ class CursorOrder(enum.Enum):
 _ORDERS = {order.value: order for order in CursorOrder}
 
 
+def encode_token(*parts: str) -> str:
+    """An opaque cursor: ``parts`` joined by ``|``, in URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode("|".join(parts).encode()).decode().rstrip("=")
+
+
+def decode_token(token: Any) -> list[str]:
+    """The parts of a cursor ``encode_token`` made; ``ValueError`` for anything else."""
+    if not isinstance(token, str) or not 0 < len(token) <= _CURSOR_MAX:
+        raise ValueError("not a cursor")
+    try:
+        return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split("|")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("not a cursor") from exc
+
+
+def parse_time(stamp: str) -> datetime:
+    """A cursor's time: ISO 8601 with its offset, within what a datetime holds in UTC."""
+    created_at = datetime.fromisoformat(stamp)
+    if created_at.tzinfo is None or not _EARLIEST < created_at.astimezone(UTC) < _LATEST:
+        raise ValueError(stamp)
+    return created_at
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Cursor:
     """The sort key of the item a page starts after: a time and an id (a UUID; an
@@ -68,22 +91,14 @@ class Cursor:
         return self.order is CursorOrder.LINKED
 
     def encode(self) -> str:
-        raw = f"{self.order.value}|{self.created_at.isoformat()}|{self.id}"
-        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+        return encode_token(self.order.value, self.created_at.isoformat(), str(self.id))
 
     @classmethod
     def decode(cls, token: Any) -> Cursor:
-        if not isinstance(token, str) or not 0 < len(token) <= _CURSOR_MAX:
-            raise validation.Invalid("must be a cursor returned by this API")
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-            version, stamp, ident = raw.split("|")
-            created_at = datetime.fromisoformat(stamp)
+            version, stamp, ident = decode_token(token)
+            created_at = parse_time(stamp)
             order = _ORDERS[version]
-            if created_at.tzinfo is None:
-                raise ValueError(stamp)
-            if not _EARLIEST < created_at.astimezone(UTC) < _LATEST:
-                raise ValueError(stamp)
             key: uuid.UUID | int
             if order is CursorOrder.EVENTS:
                 if not ident.isdigit() or not 0 < int(ident) <= _SEQ_MAX:
@@ -92,7 +107,7 @@ class Cursor:
             else:
                 key = uuid.UUID(ident)
             return cls(created_at, key, order)
-        except (ValueError, KeyError, OverflowError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, KeyError, OverflowError):
             raise validation.Invalid("must be a cursor returned by this API") from None
 
 

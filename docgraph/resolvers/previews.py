@@ -9,8 +9,6 @@ configured, and has not answered yet).
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 import uuid
 
 from docgraph.db import document_files
@@ -19,8 +17,8 @@ from docgraph.errors import NotFound
 from docgraph.resolvers.images import (
     IMAGE_MIME_TYPES,
     MAX_IMAGE_BYTES,
-    SPOOL_IN_MEMORY_BYTES,
     process_document_image,
+    read_spooled,
 )
 from docgraph.resolvers.pdfs import PDF_MIME_TYPE, PdfAnalysis, analyse_pdf
 from docgraph.resolvers.records import ScanStatus
@@ -59,14 +57,10 @@ async def _process_pdf(db: Database, store: ObjectStore, workspace_id: uuid.UUID
     info = await store.stat(path)
     analysis = None
     if info is not None and info.size <= MAX_PDF_BYTES:
-        with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY_BYTES) as spool:
-            try:
-                async for chunk in store.read(path):
-                    await asyncio.to_thread(spool.write, chunk)
-            except NotFound:  # deleted meanwhile: its bytes moved away
-                return None
-            await asyncio.to_thread(spool.seek, 0)
-            analysis = await asyncio.to_thread(analyse_pdf, spool)
+        try:
+            analysis = await read_spooled(store, path, analyse_pdf)
+        except NotFound:  # deleted meanwhile: its bytes moved away
+            return None
     if analysis is None:
         await document_files.mark_image_checked(db, workspace_id, document_id,
                                                 storage_path=path)

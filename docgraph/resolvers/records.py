@@ -56,6 +56,13 @@ class ScanStatus(StrEnum):
     CLEAN = "clean"
     INFECTED = "infected"
     FAILED = "failed"
+class TextStatus(StrEnum):
+    """Where a document's text extraction stands (for search)."""
+
+    PENDING = "pending"  # not read yet
+    DONE = "done"  # read: the text is searchable
+    FAILED = "failed"  # the file could not be read (text_status_reason says why)
+    SKIPPED = "skipped"  # nothing to read: a type without text, too large, no OCR
 
 
 class LinkedDocumentOrder(StrEnum):
@@ -79,6 +86,7 @@ _ENTITY_TYPES = {member.value: member for member in EntityType}
 _DOCUMENT_TYPES = {member.value: member for member in DocumentType}
 _DOCUMENT_STATUSES = {member.value: member for member in DocumentStatus}
 _SCAN_STATUSES = {member.value: member for member in ScanStatus}
+_TEXT_STATUSES = {member.value: member for member in TextStatus}
 
 # Content whose kind nobody knows: the generic binary type.
 UNKNOWN_MIME_TYPES = frozenset({"application/octet-stream"})
@@ -125,6 +133,9 @@ class DocumentRecord:
     scan_signature: str | None
     scanned_at: datetime | None
     page_count: int | None
+    text_status: TextStatus
+    text_length: int | None
+    text_status_reason: str | None
 
     @property
     def sha256(self) -> str | None:
@@ -156,6 +167,7 @@ class DocumentRecord:
         record.type = _DOCUMENT_TYPES[record.type]
         record.status = _DOCUMENT_STATUSES[record.status]
         record.scan_status = _SCAN_STATUSES[record.scan_status]
+        record.text_status = _TEXT_STATUSES[record.text_status]
         return record
 
     @classmethod
@@ -175,6 +187,8 @@ class DocumentRecord:
             scan_status=_SCAN_STATUSES[row["scan_status"]],
             scan_signature=row["scan_signature"], scanned_at=row["scanned_at"],
             page_count=row["page_count"],
+            text_status=_TEXT_STATUSES[row["text_status"]], text_length=row["text_length"],
+            text_status_reason=row["text_status_reason"],
         )
 
 

@@ -34,6 +34,7 @@ from docgraph.resolvers.records import (
     DocumentType,
     EntityType,
     ScanStatus,
+    TextStatus,
 )
 
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
@@ -94,6 +95,10 @@ BOOLEAN = Kind(GraphQLType.BOOLEAN, {"type": "boolean"}, validate=_boolean)
 TIMESTAMP = Kind(GraphQLType.DATETIME, json=timestamp, output_schema={
     "type": "string", "format": "date-time", "pattern": TIMESTAMP_PATTERN,
     "description": "ISO 8601, UTC, milliseconds, e.g. 2026-04-17T09:00:00.000Z"})
+TIME = Kind(GraphQLType.DATETIME, _string(
+    maxLength=64, description="ISO 8601, e.g. 2026-04-17T09:00:00Z (UTC unless it says "
+                              "otherwise), or a date"), validate=v.timestamp)
+QUERY = Kind(GraphQLType.STRING, _text(1, v.QUERY_MAX), validate=v.query_text)
 URL = Kind(GraphQLType.STRING, output_schema=_string(format="uri"))
 TEXT = Kind(GraphQLType.STRING, output_schema=_string())
 ENTITY_TYPE = Kind(EntityType, _enum(EntityType), validate=v.entity_type)
@@ -101,6 +106,7 @@ DOCUMENT_TYPE = Kind(DocumentType, _enum(DocumentType), validate=v.document_type
 DOCUMENT_STATUS = Kind(DocumentStatus, _enum(DocumentStatus), validate=v.document_status)
 SCAN_STATUS = Kind(ScanStatus, _enum(ScanStatus), validate=v.scan_status)
 ATTACHMENT_TYPE = Kind(AttachmentType, output_schema=_enum(AttachmentType))
+TEXT_STATUS = Kind(TextStatus, output_schema=_enum(TextStatus))
 IMAGE_SIZE = Kind("ImageSize")
 SCOPES = Kind(GraphQLType.STRING, list_of=True,
               output_schema={"type": "array", "items": _string()})
@@ -168,6 +174,14 @@ DOCUMENT = Output("Document", "A file's metadata; its bytes live in object stora
     Field("page_count", PAGES,
           "For PDFs: how many pages, counted in the background after recording (null "
           "until then, and for PDFs that are encrypted or broken).", nullable=True),
+    Field("text_status", TEXT_STATUS,
+          "Where the extraction of the text inside the file (for search) stands: PENDING "
+          "until the background job read it, then DONE, FAILED (the file could not be read) "
+          "or SKIPPED (nothing to read: a type without text, a file too large, no OCR)."),
+    Field("text_length", COUNT, "How many characters of text were extracted, once DONE.",
+          nullable=True),
+    Field("text_status_reason", TEXT, "Why the extraction FAILED or was SKIPPED.",
+          nullable=True),
 ))
 
 DOCUMENT_CREATE = Input(
@@ -230,6 +244,8 @@ DOCUMENT_FILTER = Input(
         Field("scan_status", SCAN_STATUS, "Documents with this virus-scan status."),
         Field("linked_to", Kind(ENTITY_REF, validate=_linked_to),
               "Documents linked to this entity."),
+        Field("created_after", TIME, "Documents recorded at or after this time."),
+        Field("created_before", TIME, "Documents recorded before this time."),
     )))
 
 DELETED_DOCUMENT = Output("DeletedDocument", "A document just deleted.", (
@@ -568,6 +584,10 @@ WORKSPACE = Output("Workspace", "A tenant: its documents, keys and storage quota
     Field("name", TEXT, "Its name."),
     Field("quota_bytes", COUNT, "Bytes its documents and pending uploads may take."),
     Field("used_bytes", COUNT, "Bytes its documents take."),
+    Field("text_search_config", TEXT,
+          "The text search configuration (stemming, stop words) its documents and queries "
+          "are read in: english unless chosen otherwise (docgraph workspace "
+          "search-language)."),
     Field("created_at", TIMESTAMP, "When it was created."),
 ))
 

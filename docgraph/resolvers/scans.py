@@ -6,7 +6,9 @@ job): it claims a try (``db.scans``: counted first, held for a lease, so no
 two instances scan it at once and a crash only delays it), streams the object
 to the scanner and records the result:
 
-* clean: the document may be downloaded; its preview job runs now;
+* clean: the document may be downloaded; its preview job runs now, and its text
+  extraction starts (``resolvers.texts``, in the jobs' text lane when the caller
+  passes ``jobs``);
 * infected: the signature is recorded and the bytes leave their key at once
   (moved as a deletion moves them, so no URL can ever serve them); the sweep
   removes them after the delete grace period;
@@ -30,18 +32,22 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from docgraph.config import Settings
 from docgraph.db import scans as scans_db
 from docgraph.db.database import Database
 from docgraph.errors import DocumentNotClean, NotFound, Unavailable
+from docgraph.resolvers import texts
 from docgraph.resolvers.deletion import keys_to_purge
 from docgraph.resolvers.previews import has_preview_job, process_document_preview
 from docgraph.resolvers.records import DocumentRecord, ScanStatus
 from docgraph.scanning.base import Scanner, ScannerUnavailable, ScanRefused
 from docgraph.storage.base import ObjectStore
 from docgraph.storage.keys import deleted_key
+
+if TYPE_CHECKING:
+    from docgraph.resolvers.context import Jobs
 
 log = logging.getLogger("docgraph.scans")
 
@@ -105,7 +111,7 @@ def _retry_delay(settings: Settings, attempts: int) -> float:
 
 async def scan_document(db: Database, store: ObjectStore, scanner: Scanner | None,
                         settings: Settings, workspace_id: uuid.UUID,
-                        document_id: uuid.UUID) -> ScanStatus | None:
+                        document_id: uuid.UUID, jobs: Jobs | None = None) -> ScanStatus | None:
     """Scan one document now if its try is due (the job right after recording)."""
     if scanner is None:
         return None
@@ -113,11 +119,12 @@ async def scan_document(db: Database, store: ObjectStore, scanner: Scanner | Non
                                         lease_seconds=lease_seconds(settings))
     if claimed is None:
         return None
-    return await _scan_claimed(db, store, scanner, settings, claimed)
+    return await _scan_claimed(db, store, scanner, settings, claimed, jobs)
 
 
 async def _scan_claimed(db: Database, store: ObjectStore, scanner: Scanner,
-                        settings: Settings, claimed: Mapping[str, Any]) -> ScanStatus | None:
+                        settings: Settings, claimed: Mapping[str, Any],
+                        jobs: Jobs | None = None) -> ScanStatus | None:
     workspace_id, document_id = claimed["workspace_id"], claimed["id"]
     path, attempts = claimed["storage_path"], claimed["scan_attempts"]
     extra = {"document_id": str(document_id), "attempt": attempts}
@@ -153,9 +160,11 @@ async def _scan_claimed(db: Database, store: ObjectStore, scanner: Scanner,
             log.warning("infected document: %s", result.signature, extra=extra)
             await quarantine(db, store, workspace_id, document_id, path)
         return ScanStatus.INFECTED
-    if await scans_db.record_clean(db, workspace_id, document_id, path) \
-            and has_preview_job(claimed["mime_type"]):
-        await process_document_preview(db, store, workspace_id, document_id)
+    if await scans_db.record_clean(db, workspace_id, document_id, path):
+        if jobs is not None:
+            texts.start_extraction(jobs, db, store, settings, workspace_id, document_id)
+        if has_preview_job(claimed["mime_type"]):
+            await process_document_preview(db, store, workspace_id, document_id)
     return ScanStatus.CLEAN
 
 
@@ -180,7 +189,7 @@ async def quarantine(db: Database, store: ObjectStore, workspace_id: uuid.UUID,
 
 
 async def scan_due(db: Database, store: ObjectStore, scanner: Scanner,
-                   settings: Settings) -> dict[str, int]:
+                   settings: Settings, jobs: Jobs | None = None) -> dict[str, int]:
     """One round of the periodic scan work; how many documents each step touched.
 
     If the scanner answers, documents it failed to reach are queued again;
@@ -197,7 +206,7 @@ async def scan_due(db: Database, store: ObjectStore, scanner: Scanner,
                                              limit=DUE_BATCH)
     for row in claimed:
         try:
-            await _scan_claimed(db, store, scanner, settings, row)
+            await _scan_claimed(db, store, scanner, settings, row, jobs)
         except Unavailable:
             log.warning("scan postponed: object storage is unavailable")
             break

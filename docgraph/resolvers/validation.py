@@ -9,6 +9,7 @@ every bad field, so a caller can fix all of them at once.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -39,6 +40,7 @@ TAG_MAX = 64
 PATH_MAX = 1_024
 MIME_TYPE_MAX = 255
 SEARCH_MAX = 255
+QUERY_MAX = 500
 JSON_MAX_BYTES = 64 * 1024
 JSON_MAX_DEPTH = 32
 SAFE_INTEGER_MAX = 2**53 - 1
@@ -171,6 +173,28 @@ def rejection_reason(value: Any) -> str:
 
 def search_text(value: Any) -> str:
     return _string(value, low=1, high=SEARCH_MAX, blank_ok=True)
+
+
+def query_text(value: Any) -> str:
+    """What a full-text search looks for: 1-500 characters, not blank."""
+    return _string(value, low=1, high=QUERY_MAX)
+
+
+def timestamp(value: Any) -> dt.datetime:
+    """A time: ISO 8601 (``2026-04-17T09:00:00Z``, or a date), UTC unless it says
+    otherwise; GraphQL hands over a datetime already."""
+    if isinstance(value, str) and len(value) <= 64:
+        with contextlib.suppress(ValueError):
+            value = dt.datetime.fromisoformat(value)
+    if not isinstance(value, dt.datetime):
+        raise Invalid("must be an ISO 8601 time, e.g. 2026-04-17T09:00:00Z")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise Invalid("must be a time between the years 1 and 9999") from None
+    return value
 
 
 def mime_type(value: Any) -> str:

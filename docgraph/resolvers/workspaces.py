@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from docgraph.db import workspaces
 from docgraph.db.database import Database
-from docgraph.errors import NotFound
+from docgraph.errors import NotFound, ValidationError
 from docgraph.resolvers.auth import READ_DOCUMENTS
+from docgraph.resolvers.texts import reindex_workspace
 
 if TYPE_CHECKING:
     from docgraph.resolvers.context import RequestContext
@@ -22,6 +23,7 @@ class WorkspaceRecord:
     name: str
     quota_bytes: int | None
     used_bytes: int
+    text_search_config: str
     created_at: datetime
 
 
@@ -38,6 +40,20 @@ async def list_workspaces(db: Database) -> list[dict]:
     return await workspaces.list_workspaces(db)
 
 
+async def set_text_search_config(db: Database, workspace_id: uuid.UUID, config: str) -> int:
+    """Search the workspace's documents in another text search configuration (stemming
+    and stop words: ``english``, ``german``, ``simple``...): the workspace's documents
+    are indexed again, in batches (returns how many). ``NotFound`` for an unknown
+    workspace, ``ValidationError`` for a configuration PostgreSQL does not have."""
+    if await workspaces.get_workspace(db, workspace_id) is None:
+        raise NotFound("Workspace not found.")
+    if not await workspaces.set_text_search_config(db, workspace_id, config):
+        known = await workspaces.text_search_configs(db)
+        raise ValidationError(f"No text search configuration {config!r}; there are: "
+                              + ", ".join(known) + ".", details={"known": known})
+    return await reindex_workspace(db, workspace_id)
+
+
 async def current_workspace(ctx: RequestContext) -> WorkspaceRecord:
     """The workspace of the caller's key."""
     ctx.principal.require(READ_DOCUMENTS)
@@ -45,4 +61,6 @@ async def current_workspace(ctx: RequestContext) -> WorkspaceRecord:
     if row is None:
         raise NotFound("Workspace not found.")
     return WorkspaceRecord(id=row["id"], name=row["name"], quota_bytes=row["quota_bytes"],
-                           used_bytes=row["used_bytes"], created_at=row["created_at"])
+                           used_bytes=row["used_bytes"],
+                           text_search_config=row["text_search_config"],
+                           created_at=row["created_at"])

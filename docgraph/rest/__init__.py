@@ -23,6 +23,7 @@ from docgraph.rest import (
     entities,
     events,
     openapi,
+    search,
     uploads,
     webhooks,
     workspace,
@@ -39,8 +40,9 @@ async def openapi_json(request: Request, params: dict[str, str]) -> Response:
 
 
 OPERATIONS: tuple[Operation, ...] = (
-    *api, *workspace.api, *documents.api, *uploads.api, *entities.api, *attachments.api,
-    *events.api, *webhooks.api,
+    # search first: /v1/documents/search before /v1/documents/{id}
+    *api, *workspace.api, *search.api, *documents.api, *uploads.api, *entities.api,
+    *attachments.api, *events.api, *webhooks.api,
 )
 
 

@@ -40,6 +40,34 @@ DOCUMENT_FILE = View("DocumentFile", "What docgraph found in a document's bytes:
 DELETED_DOCUMENT = View("DeletedDocument", r.DELETED_DOCUMENT.description,
                         [key(f) for f in r.DELETED_DOCUMENT.fields])
 
+# -- search results: seed 002's record, with how well and where it matched ----------
+
+SEARCH_RANK = Field("rank", Kind(r.GraphQLType.STRING, output_schema={"type": "number"}),
+                    "How well it matched (higher is better).")
+SEARCH_SNIPPET = Field("snippet", r.TEXT, "Where the words were found: HTML, the text escaped, "
+                                          "each match in <mark>...</mark>.", nullable=True)
+SEARCH_RESULT = View("SearchResult", "Seed 002's document record, with the rank and snippet "
+                                     "of the match.", [
+    *(key(D(k.name), path=f"node.{k.name}") for k in DOCUMENT_RECORD.keys if k.field),
+    key(SEARCH_RANK), key(SEARCH_SNIPPET),
+])
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DocumentText:
+    """A document's text extraction: where it stands, and the text."""
+
+    id: uuid.UUID
+    text_status: str
+    text_length: int | None
+    text_status_reason: str | None
+    text: str | None
+
+
+DOCUMENT_TEXT = View("DocumentText", "The text extracted from a document's file.", [
+    key(D("id")), key(D("text_status")), key(D("text_length")), key(D("text_status_reason")),
+    key(Field("text", r.TEXT, "The text, once text_status is done.", nullable=True)),
+])
+
 # -- seed 001: links -----------------------------------------------------------------
 
 LINK = View("Link", "Seed 001's link.", [
@@ -250,6 +278,16 @@ ATTACHMENT_LIST = View("AttachmentList", "Seed 003's ListAttachmentsResponse.", 
     ], mapping=True)),
 ], mapping=True)
 
+SEARCH_RESULT_LIST = View("SearchResultList", "Seed 000's envelope, around search results.", [
+    Key("data", view=View("SearchResults", None, [
+        Key("documents", view=SEARCH_RESULT, many=True)], mapping=True)),
+    Key("meta", view=View("SearchResultsMeta", None, [
+        key(PAGE_NUMBER),
+        key(Field("per_page", r.PAGE_SIZE, "Results per page, at most 100.")),
+        key(Field("total", r.COUNT, "How many documents match the query and filters."))],
+        mapping=True)),
+], mapping=True)
+
 # Seed 000's {data, meta} envelope, paged by cursor (the audit trail grows at the top).
 EVENT_LIST = View("ChangeEventList", "A page of the audit trail, newest first.", [
     Key("data", view=View("ChangeEvents", None, [
@@ -290,6 +328,7 @@ ENTITY_RESPONSE = data(ENTITY)
 UPLOAD_TICKET_RESPONSE = data(UPLOAD_TICKET)
 SIGNED_URL_RESPONSE = data(SIGNED_URL)
 WORKSPACE_RESPONSE = data(WORKSPACE)
+DOCUMENT_TEXT_RESPONSE = data(DOCUMENT_TEXT)
 WEBHOOK_ENDPOINT_RESPONSE = data(WEBHOOK_ENDPOINT)
 WEBHOOK_ENDPOINT_WITH_SECRET_RESPONSE = data(WEBHOOK_ENDPOINT_WITH_SECRET)
 DELETED_WEBHOOK_ENDPOINT_RESPONSE = data(DELETED_WEBHOOK_ENDPOINT)

@@ -31,6 +31,7 @@ from docgraph.resolvers.records import (
     EntityType,
     LinkedDocumentOrder,
     ScanStatus,
+    TextStatus,
 )
 
 SafeInt = NewType("SafeInt", int)
@@ -60,6 +61,8 @@ strawberry.enum(ScanStatus, description="Whether a virus scanner found the bytes
                                         "where no scanner is configured.")
 strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are ordered, "
                                                 "newest first.")
+strawberry.enum(TextStatus, description="Where a document's text extraction stands: PENDING, "
+                                        "then DONE, FAILED or SKIPPED.")
 strawberry.enum(DeliveryStatus, description="A webhook delivery: PENDING until an attempt "
                                            "succeeds (SUCCEEDED) or its retries run out "
                                            "(FAILED).")

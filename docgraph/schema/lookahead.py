@@ -102,6 +102,19 @@ def may_select(connections: Sequence[FieldNode], name: str) -> bool:
     return False
 
 
+def may_select_on_edges(connections: Sequence[FieldNode], name: str) -> bool:
+    """Whether these selections of a connection may ask for the field ``name`` of its
+    edges: true unless certainly not (a fragment may select it)."""
+    for connection in connections:
+        for selection in (connection.selection_set.selections
+                          if connection.selection_set is not None else ()):
+            if not isinstance(selection, FieldNode):
+                return True
+            if selection.name.value == "edges" and may_select([selection], name):
+                return True
+    return False
+
+
 def selects_document_links(connections: Sequence[FieldNode]) -> bool:
     """Whether these selections of a documents connection ask for each document's
     ``links`` (under ``nodes`` or ``edges { node }``), so that the page can load

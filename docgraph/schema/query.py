@@ -10,6 +10,7 @@ from docgraph.errors import NotFound
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import entities as entities_uc
 from docgraph.resolvers import events as events_uc
+from docgraph.resolvers import search as search_uc
 from docgraph.resolvers import webhooks as webhooks_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import EntityType as EntityKind
@@ -23,6 +24,7 @@ from docgraph.schema.types import (
     Contact,
     Document,
     DocumentConnection,
+    DocumentSearchConnection,
     Entity,
     EntityConnection,
     EntityType,
@@ -73,6 +75,29 @@ class Query:
         return await documents_uc.list_documents(  # type: ignore[return-value]
             info.context, provided(filter) if filter else None, page,
             with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"))
+
+    @strawberry.field(description="Full-text search: the workspace's documents that match "
+                                  "the query (and the filter), best first. The query is "
+                                  "words that must all be there (stemmed: signed finds "
+                                  "sign), \"quoted phrases\", -excluded words and OR "
+                                  "between alternatives; it searches names (a misspelt or "
+                                  "partial name matches too), tags, folders, descriptions "
+                                  "and the text inside the files.")
+    async def search_documents(
+        self, info: Info,
+        query: Annotated[str, strawberry.argument(
+            description="What to look for, 1-500 characters, e.g. "
+                        "'\"signed with acme\" nda -draft'.")],
+        filter: Annotated[DocumentFilter | None, strawberry.argument(
+            description="Only the documents it matches (default: all).")] = None,
+        first: First = DEFAULT_PAGE_SIZE, after: After = None, offset: Offset = None,
+    ) -> DocumentSearchConnection:
+        page = search_uc.SearchPage.parse(first, after, offset)
+        fields = info._raw_info.field_nodes
+        return await search_uc.search_documents(  # type: ignore[return-value]
+            info.context, query, provided(filter) if filter else None, page,
+            with_total=lookahead.may_select(fields, "totalCount"),
+            with_snippet=lookahead.may_select_on_edges(fields, "snippet"))
 
     @strawberry.field(description="A contact by id; null if there is none.")
     async def contact(self, info: Info, id: ContactId) -> Contact | None:

@@ -127,6 +127,13 @@ class Document:
     def links(root: DocumentRecord, info: Info) -> list[Link] | None:
         return info.context.links_by_document.load(root.id)  # type: ignore[return-value]
 
+    @strawberry.field(description="The text extracted from the file (what search reads): "
+                                  "null until textStatus is DONE, and when there was none. "
+                                  + NEEDS_READ)
+    @loads("text_by_document", "id")
+    def text(root: DocumentRecord, info: Info) -> str | None:
+        return info.context.text_by_document.load(root.id)  # type: ignore[return-value]
+
 
 @strawberry.type(description=r.LINK.description)
 @object_fields(r.LINK)
@@ -276,6 +283,32 @@ class DocumentConnection:
     page_info: PageInfo = strawberry.field(description=PAGE_INFO)
     total_count: int = strawberry.field(
         description="How many documents match the arguments, across all pages.")
+
+
+@strawberry.type(description="A document found by searchDocuments: how well it matched, "
+                             "and where.")
+class DocumentSearchEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: Document = strawberry.field(description="The document.")
+    rank: float = strawberry.field(
+        description="How well it matched (higher is better): words in the name count most, "
+                    "then in tags and folder, description, and the file's text; a name that "
+                    "only resembles the query counts by how close it is.")
+    snippet: str | None = strawberry.field(
+        description="Where the words were found: a few words around them from the name, "
+                    "description and text, as HTML (the text escaped, each match in "
+                    "<mark>...</mark>); from the beginning when no word is in them.")
+
+
+@strawberry.type(description="A page of search results, best first.")
+class DocumentSearchConnection:
+    edges: list[DocumentSearchEdge] = strawberry.field(
+        description="The page's documents, each with its cursor, rank and snippet.")
+    nodes: list[Document] = strawberry.field(
+        description="The page's documents alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many documents match the query and filter, across all pages.")
 
 
 @strawberry.type(description="An entity in a page of entities, with its cursor.")

@@ -76,9 +76,12 @@ class GraphQLApp:
 
     def __init__(self, schema: DocgraphSchema, settings: Settings,
                  fast: FastPath | None = None,
-                 operations: PersistedOperations | None = None) -> None:
+                 operations: PersistedOperations | None = None,
+                 dev_key: str | None = None) -> None:
         self.schema = schema
         self.graphiql = settings.serves_graphiql
+        # ``docgraph dev``'s key, for GraphiQL's headers (see graphiql.dev_key_for).
+        self.dev_key = dev_key
         self.max_body_bytes = settings.graphql_max_body_bytes
         # The fast path, if the schema runs its executor (see ``graphql_app``).
         self.fast = fast
@@ -88,7 +91,10 @@ class GraphQLApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
         if method == "GET" and self.graphiql and self._wants_graphiql(scope):
-            response: Response = HTMLResponse(graphiql.page())
+            key = graphiql.dev_key_for(scope, self.dev_key)
+            # With a development key, the page depends on who asks, and is kept nowhere.
+            response: Response = HTMLResponse(graphiql.page(key), headers={
+                "Cache-Control": "no-store", "Vary": "Host, Origin"} if self.dev_key else None)
         elif method not in _ALLOWED:
             raise MethodNotAllowed("Send GraphQL operations with POST, or queries with GET.",
                                    headers={"Allow": "GET, POST"})
@@ -194,7 +200,7 @@ class GraphQLApp:
         return response
 
 
-def graphql_app(settings: Settings) -> GraphQLApp:
+def graphql_app(settings: Settings, dev_key: str | None = None) -> GraphQLApp:
     """``/graphql``'s app: the one place that decides which execution path runs.
 
     With ``DOCGRAPH_GRAPHQL_COMPILED`` (the default), the fast path's executor
@@ -202,11 +208,14 @@ def graphql_app(settings: Settings) -> GraphQLApp:
     ``Schema.execute``; without, strawberry and graphql-core do everything.
     Its persisted operations (``app.operations``, which the rate limiter's pricing
     shares) come from the settings; a bad manifest of trusted documents raises
-    ``ConfigError`` here, before anything serves.
+    ``ConfigError`` here, before anything serves. ``dev_key``: ``docgraph dev``'s
+    key, which GraphiQL's page then holds.
     """
     if not settings.graphql_compiled:
         schema = build_schema(settings)
-        return GraphQLApp(schema, settings, operations=persisted_operations(settings, schema))
+        return GraphQLApp(schema, settings, operations=persisted_operations(settings, schema),
+                          dev_key=dev_key)
     fast = FastPath()
     schema = build_schema(settings, execution_context_class=fast.execution_context_class)
-    return GraphQLApp(schema, settings, fast, persisted_operations(settings, schema))
+    return GraphQLApp(schema, settings, fast, persisted_operations(settings, schema),
+                      dev_key=dev_key)
