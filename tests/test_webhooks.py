@@ -394,7 +394,7 @@ async def test_another_workspaces_endpoints_never_see_its_events(cluster, tmp_ro
 async def test_a_rotated_secret_and_the_previous_one_both_verify_during_the_overlap(
         cluster, tmp_root):
     with Receiver() as receiver:
-        async with world(cluster, tmp_root, webhook_secret_overlap_seconds=2.0) as w:
+        async with world(cluster, tmp_root, webhook_secret_overlap_seconds=3.0) as w:
             endpoint, old = await register(w.gql, receiver.url)
             rotated = (await w.gql(ROTATE, {"id": endpoint["id"]}))["rotateWebhookSecret"]
             new = rotated["secret"]
@@ -402,7 +402,7 @@ async def test_a_rotated_secret_and_the_previous_one_both_verify_during_the_over
             assert rotated["endpoint"]["previousSecretExpiresAt"] is not None
             await w.gql.create_entity("DEAL", None)
             [during] = await receiver.wait_count(1)
-            await asyncio.sleep(2.2)  # the overlap is over
+            await asyncio.sleep(3.2)  # the overlap is over
             listed = (await w.gql(ENDPOINTS))["webhookEndpoints"][0]
             await w.gql.create_entity("TASK", None)
             _, after = await receiver.wait_count(2)
