@@ -26,7 +26,7 @@ from docgraph.http.idempotency import IdempotencyMiddleware
 from docgraph.http.paths import (
     GRAPHIQL_ASSETS_PATH,
     GRAPHQL_PATH,
-    HEALTH_PATHS,
+    PROBE_PATHS,
     STORAGE_PREFIX,
     is_public,
 )
@@ -36,6 +36,7 @@ from docgraph.http.statements import StatementCountMiddleware
 from docgraph.http.storage import storage_object
 from docgraph.jobs.maintenance import housekeeping
 from docgraph.jobs.runner import BackgroundJobs
+from docgraph.observability import Observability
 from docgraph.resolvers.auth import KeyVerifier
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.rate_limits import RateLimiter
@@ -56,7 +57,8 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def create_app(settings: Settings, database_url: str, *,
-               graphiql_dev_key: str | None = None) -> Starlette:
+               graphiql_dev_key: str | None = None,
+               observability: Observability | None = None) -> Starlette:
     """Build the app; its lifespan opens the database pool and closes it.
 
     ``graphiql_dev_key``: ``docgraph dev``'s key, put in GraphiQL's headers for
@@ -68,8 +70,13 @@ def create_app(settings: Settings, database_url: str, *,
     (readiness, creating the bucket when missing, the periodic sweep and purge,
     and scans due), so the app starts even while storage or the scanner is down:
     metadata reads need neither.
+
+    ``observability``: what is measured (default: as the settings and the ``OTEL_*``
+    variables say); when it is off, nothing of it is installed.
     """
+    observe = observability or Observability.from_settings(settings)
     store = build_store(settings, local_route=STORAGE_PREFIX)
+    observe.instrument_store(store)
     scanner = build_scanner(settings)
     # Built first: a bad manifest of trusted documents stops the app here (ConfigError).
     graphql = graphql_app(settings, graphiql_dev_key)
@@ -83,7 +90,7 @@ def create_app(settings: Settings, database_url: str, *,
             acquire_timeout=settings.db_acquire_timeout,
             statement_timeout_ms=settings.db_statement_timeout_ms,
         )
-        jobs = BackgroundJobs(lanes={TEXT_LANE: settings.text_jobs})
+        jobs = BackgroundJobs(lanes={TEXT_LANE: settings.text_jobs}, observer=observe.jobs)
         limiter = RateLimiter(db, lease=settings.rate_limit_lease,
                               window_seconds=settings.rate_limit_window_seconds)
         app.state.services = services = Services(
@@ -97,12 +104,17 @@ def create_app(settings: Settings, database_url: str, *,
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
         try:
-            async with housekeeping(services):
-                yield
+            # Observed until the jobs are cancelled: their last spans and counts go out.
+            async with observe.running(db):
+                try:
+                    async with housekeeping(services, observe.jobs):
+                        yield
+                finally:
+                    await jobs.aclose()
+                    # Served its last request: what its leases hold goes back to their
+                    # windows.
+                    await limiter.give_back()
         finally:
-            await jobs.aclose()
-            # Served its last request: what its leases hold goes back to their windows.
-            await limiter.give_back()
             await store.close()
             await db.close()
 
@@ -110,7 +122,8 @@ def create_app(settings: Settings, database_url: str, *,
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(STORAGE_PREFIX + "{key:path}", storage_object, methods=["GET", "PUT"]),
-        Route(GRAPHQL_PATH, graphql),
+        Route(GRAPHQL_PATH, observe.graphql(graphql)),
+        *observe.routes(),
         *rest.routes(),
     ]
     if settings.serves_graphiql:
@@ -123,8 +136,9 @@ def create_app(settings: Settings, database_url: str, *,
     # so that their 413 and 401 carry the rate-limit headers (it identifies the
     # key itself, through the same cached verifier).
     # A request waits for its turn in the worker (admission) before anything
-    # touches the database.
-    middleware: list[Middleware] = []
+    # touches the database. Tracing and metrics (when on) wrap all of it: they see
+    # preflights, refusals and errors as the client does.
+    middleware: list[Middleware] = observe.middleware()
     if settings.cors_origins:
         middleware.append(Middleware(
             CORSMiddleware, allow_origins=settings.cors_origins,
@@ -135,11 +149,11 @@ def create_app(settings: Settings, database_url: str, *,
     if settings.max_active_requests:
         middleware.append(Middleware(AdmissionMiddleware, limit=settings.max_active_requests,
                                      queue_timeout=settings.queue_timeout_seconds,
-                                     exempt_paths=HEALTH_PATHS))
+                                     exempt_paths=PROBE_PATHS, observer=observe.admission))
     if settings.expose_statement_count:
         middleware.append(Middleware(StatementCountMiddleware))
     middleware += [
-        Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=HEALTH_PATHS,
+        Middleware(RateLimitMiddleware, is_public=is_public, unlimited_paths=PROBE_PATHS,
                    key_limit=settings.rate_limit, address_limit=settings.address_rate_limit,
                    pricing={GRAPHQL_PATH: cost.pricing(
                        max_body_bytes=settings.graphql_max_body_bytes,
@@ -156,4 +170,5 @@ def create_app(settings: Settings, database_url: str, *,
                     exception_handlers=EXCEPTION_HANDLERS)
     app.state.settings = settings
     app.state.store = store
+    app.state.observability = observe
     return app

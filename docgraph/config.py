@@ -210,6 +210,25 @@ class Settings:
              "readable line per event; `auto`: `text` when stderr is a terminal (`make run`), "
              "`json` otherwise.")
     access_log: bool = setting(True, parse=_bool, help="Log one line per request.")
+    metrics_token: str | None = setting(
+        None, parse=_secret, secret=True, shown="(none)",
+        help="Serve Prometheus metrics at `/metrics` on the API's port to requests with "
+             "`Authorization: Bearer` and this token (at least 32 characters). Unset (and "
+             "without `DOCGRAPH_METRICS_PORT`): no metrics are collected and `/metrics` is 404. "
+             "See *Observability*.")
+    metrics_port: int | None = setting(
+        None, parse=_int(1, 65535), shown="(none)",
+        help="Serve Prometheus metrics on this port of `DOCGRAPH_METRICS_HOST` too, without a "
+             "token (a port only the scraper can reach). `docgraph serve` answers it from its "
+             "supervising process, counting every worker.")
+    metrics_host: str = setting(
+        "127.0.0.1", parse=_text,
+        help="Interface of `DOCGRAPH_METRICS_PORT`.")
+    metrics_max_operations: int = setting(
+        100, parse=_int(0, 10000),
+        help="GraphQL operation names each worker gives a label of their own in the metrics "
+             "(the first it sees); the others are counted under `(other)`, so the number of "
+             "series stays bounded whatever names clients send.")
     db_pool_min: int = setting(2, parse=_int(0, 1000), help="Connections the pool keeps open.")
     db_pool_max: int = setting(10, parse=_int(1, 1000), help="Most connections the pool opens.")
     db_acquire_timeout: float = setting(
@@ -483,6 +502,11 @@ class Settings:
              "does not read it.")
 
     @property
+    def metrics_enabled(self) -> bool:
+        """Whether anyone can read the metrics: otherwise none are collected."""
+        return self.metrics_token is not None or self.metrics_port is not None
+
+    @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 
@@ -529,6 +553,11 @@ class Settings:
                 f"DOCGRAPH_DB_POOL_MIN ({settings.db_pool_min}) is larger than "
                 f"DOCGRAPH_DB_POOL_MAX ({settings.db_pool_max})"
             )
+        if settings.metrics_port is not None and settings.metrics_port == settings.port:
+            raise ConfigError(
+                f"DOCGRAPH_METRICS_PORT ({settings.metrics_port}) is the API's own port "
+                "(DOCGRAPH_PORT): choose another, or use DOCGRAPH_METRICS_TOKEN to serve "
+                "/metrics on the API's port")
         settings.check_storage(serving=require_database)
         return settings
 

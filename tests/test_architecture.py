@@ -35,11 +35,17 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "rest": frozenset({"resolvers", "http"}),
     # Background work: use cases, run later.
     "jobs": frozenset({"resolvers"}),
+    # Metrics and traces: instrumentation the composition roots install, when it is on,
+    # onto the layers it measures (the pool, storage calls, the statement tally, the
+    # request as the HTTP layers read it, the schema's root resolvers), from outside.
+    # No layer imports it: off, nothing of it is on any request's path. (Its hooks in
+    # http's admission and the jobs runner are protocols those layers declare.)
+    "observability": frozenset({"db", "storage", "resolvers", "http", "schema"}),
     # Composition roots: they build and start everything.
     "app": frozenset({"db", "storage", "scanning", "resolvers", "http", "schema", "rest",
-                      "jobs"}),
+                      "jobs", "observability"}),
     "ops": frozenset({"db", "storage", "scanning", "resolvers", "http", "schema", "rest",
-                      "jobs", "app"}),
+                      "jobs", "app", "observability"}),
     "__init__": frozenset(),
     "__main__": frozenset({"ops"}),
 }

@@ -5,18 +5,21 @@ Every statement the service sends goes through :class:`Database`, which
 * waits a bounded time for a pooled connection, first come first served,
 * maps asyncpg exceptions by class to :mod:`docgraph.errors` (a lost or
   overloaded database becomes 503 ``unavailable``, never a hang or a 500),
-* counts statements per request (``statement_counter``), which tests and the
-  benchmark read to prove a query's cost does not grow with its lists.
+* counts statements per request, and the time they take (``statement_counter``):
+  tests and the benchmark read the count to prove a query's cost does not grow
+  with its lists, and the metrics (when on) record both.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
@@ -25,8 +28,36 @@ from docgraph.errors import Unavailable
 
 log = logging.getLogger("docgraph.db")
 
-# Set per request to a one-element list; every statement adds one.
-statement_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+T = TypeVar("T")
+
+
+class StatementTally:
+    """The statements sent within a block (a request), and the seconds they took.
+
+    ``seconds`` adds up each statement's time from sending to its answer, so
+    statements of one request that run at once (dataloaders of one level) may
+    add up to more than the request's own time. BEGIN and COMMIT count as
+    statements, untimed.
+    """
+
+    __slots__ = ("count", "seconds")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+
+    async def time(self, statement: Awaitable[T]) -> T:
+        """Await ``statement``, counted and timed."""
+        self.count += 1
+        started = time.perf_counter()
+        try:
+            return await statement
+        finally:
+            self.seconds += time.perf_counter() - started
+
+
+# Set per request (``resolvers.context.counting_statements``); None: nothing counts.
+statement_counter: contextvars.ContextVar[StatementTally | None] = contextvars.ContextVar(
     "statement_counter", default=None
 )
 
@@ -43,10 +74,10 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def _count(n: int = 1) -> None:
-    counter = statement_counter.get()
-    if counter is not None:
-        counter[0] += n
+def _count(n: int) -> None:
+    tally = statement_counter.get()
+    if tally is not None:
+        tally.count += n
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -71,7 +102,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 class Connection:
-    """A pooled connection whose statements are counted (see ``statement_counter``)."""
+    """A pooled connection whose statements are counted and timed (``statement_counter``)."""
 
     __slots__ = ("raw",)
 
@@ -79,24 +110,46 @@ class Connection:
         self.raw = raw
 
     async def fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        _count()
-        return await self.raw.fetch(sql, *args)
+        tally = statement_counter.get()
+        if tally is None:
+            return await self.raw.fetch(sql, *args)
+        return await tally.time(self.raw.fetch(sql, *args))
 
     async def fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        _count()
-        return await self.raw.fetchrow(sql, *args)
+        tally = statement_counter.get()
+        if tally is None:
+            return await self.raw.fetchrow(sql, *args)
+        return await tally.time(self.raw.fetchrow(sql, *args))
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
-        _count()
-        return await self.raw.fetchval(sql, *args)
+        tally = statement_counter.get()
+        if tally is None:
+            return await self.raw.fetchval(sql, *args)
+        return await tally.time(self.raw.fetchval(sql, *args))
 
     async def execute(self, sql: str, *args: Any) -> str:
-        _count()
-        return await self.raw.execute(sql, *args)
+        tally = statement_counter.get()
+        if tally is None:
+            return await self.raw.execute(sql, *args)
+        return await tally.time(self.raw.execute(sql, *args))
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
-        _count()
-        await self.raw.executemany(sql, args)
+        tally = statement_counter.get()
+        if tally is None:
+            await self.raw.executemany(sql, args)
+        else:
+            await tally.time(self.raw.executemany(sql, args))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PoolStats:
+    """The pool at one moment: connections open, in use, the most it opens, and the
+    callers waiting in line for one."""
+
+    size: int
+    in_use: int
+    max_size: int
+    waiting: int
 
 
 class Database:
@@ -108,6 +161,8 @@ class Database:
         self.acquire_timeout = acquire_timeout
         # Where the pool connects: a connection of its own (db.listen) opens there too.
         self.url = url
+        # Callers in line for a connection (counted on the slow path only).
+        self._waiting = 0
         # One slot per pooled connection, handed out in arrival order. asyncpg's pool
         # queue is not fair: a waiter woken for a released connection loses it to any
         # newcomer that asks first, and goes back to the end of the line; under load a
@@ -140,16 +195,25 @@ class Database:
     async def close(self) -> None:
         await self.pool.close()
 
+    def stats(self) -> PoolStats:
+        """The pool now (what the metrics sample)."""
+        size = self.pool.get_size()
+        return PoolStats(size=size, in_use=size - self.pool.get_idle_size(),
+                         max_size=self.pool.get_max_size(), waiting=self._waiting)
+
     async def _take_slot(self) -> None:
         slots = self._slots
         if not slots.locked():
             await slots.acquire()  # free: returns at once
             return
+        self._waiting += 1
         try:
             async with asyncio.timeout(self.acquire_timeout):
                 await slots.acquire()
         except TimeoutError as exc:
             raise Unavailable("the database is busy or unreachable") from exc
+        finally:
+            self._waiting -= 1
 
     async def _acquire(self) -> asyncpg.Connection:
         """A pooled connection, in turn (see ``_slots``); release it with ``_release``."""
@@ -213,8 +277,10 @@ class Database:
     async def _one(self, method: str, sql: str, args: tuple[Any, ...]) -> Any:
         conn = await self._acquire()
         try:
-            _count()
-            return await getattr(conn, method)(sql, *args)
+            tally = statement_counter.get()
+            if tally is None:
+                return await getattr(conn, method)(sql, *args)
+            return await tally.time(getattr(conn, method)(sql, *args))
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable("the database is busy or unreachable") from exc
         finally:

@@ -10,14 +10,20 @@ at a time; later ones wait in a queue served first come, first served
 ``DOCGRAPH_QUEUE_TIMEOUT_SECONDS`` is answered 503 ``unavailable`` with
 ``Retry-After``, so an overloaded worker sheds load instead of piling it up.
 
-Health checks and signed storage transfers never wait: the first must answer
-however busy the worker is, and the second stream bytes for as long as a
-client takes to send them.
+Health checks, metrics scrapes and signed storage transfers never wait: the
+first two must answer however busy the worker is, and the last stream bytes
+for as long as a client takes to send them.
+
+An ``observer`` (the metrics, when they are on) hears of the requests that
+had to wait, and only of them: a request that finds a turn free costs it
+nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -25,14 +31,26 @@ from docgraph.errors import Unavailable
 from docgraph.http.paths import STORAGE_PREFIX
 
 
+class AdmissionObserver(Protocol):
+    """Hears of the requests that wait for their turn."""
+
+    def queued(self) -> None:
+        """A request found every turn taken and waits."""
+
+    def left_queue(self, waited: float, admitted: bool) -> None:
+        """It stopped waiting after ``waited`` seconds: admitted, or not (timed out, gone)."""
+
+
 class AdmissionMiddleware:
     def __init__(self, app: ASGIApp, *, limit: int, queue_timeout: float,
                  exempt_paths: frozenset[str],
-                 exempt_prefixes: tuple[str, ...] = (STORAGE_PREFIX,)) -> None:
+                 exempt_prefixes: tuple[str, ...] = (STORAGE_PREFIX,),
+                 observer: AdmissionObserver | None = None) -> None:
         self.app = app
         self.queue_timeout = queue_timeout
         self.exempt_paths = exempt_paths
         self.exempt_prefixes = exempt_prefixes
+        self.observer = observer
         self._turns = asyncio.Semaphore(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -43,14 +61,23 @@ class AdmissionMiddleware:
             return
         turns = self._turns
         if turns.locked():
+            observer = self.observer
+            if observer is not None:
+                observer.queued()
+                started = time.perf_counter()
+            admitted = False
             try:
                 async with asyncio.timeout(self.queue_timeout):
                     await turns.acquire()
+                admitted = True
             except TimeoutError:
                 raise Unavailable(
                     "The server is busy: this request waited its turn for longer than "
                     f"{self.queue_timeout:g} s. Retry shortly.",
                     details={"queue_timeout_seconds": self.queue_timeout}) from None
+            finally:
+                if observer is not None:
+                    observer.left_queue(time.perf_counter() - started, admitted)
         else:
             await turns.acquire()  # a turn is free: returns at once
         try:

@@ -23,11 +23,11 @@ class StatementCountMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with counting_statements() as counter:
+        with counting_statements() as tally:
 
             async def send_with_count(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    MutableHeaders(scope=message)["X-Statement-Count"] = str(counter[0])
+                    MutableHeaders(scope=message)["X-Statement-Count"] = str(tally.count)
                 await send(message)
 
             await self.app(scope, receive, send_with_count)

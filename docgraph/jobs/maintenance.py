@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator
 
 from docgraph.errors import AppError, Unavailable
+from docgraph.jobs.runner import JobObserver, observed
 from docgraph.jobs.webhooks import WebhookWorker
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
@@ -31,16 +32,17 @@ log = logging.getLogger("docgraph.jobs.maintenance")
 READY_RETRY_SECONDS = 5.0
 
 
-async def purge_periodically(services: Services) -> None:
+async def purge_periodically(services: Services, observer: JobObserver | None = None) -> None:
     """Every ``DOCGRAPH_PURGE_INTERVAL_SECONDS`` (±50 %): delete expired shared state and
     the events older than ``DOCGRAPH_EVENT_RETENTION_DAYS``."""
     interval = services.settings.purge_interval_seconds
     while True:
         await asyncio.sleep(interval * random.uniform(0.5, 1.5))  # noqa: S311
         try:
-            purged = await purge_expired(
-                services.db, event_retention_days=services.settings.event_retention_days,
-                persisted_operations_seconds=services.settings.graphql_apq_retention_seconds)
+            with observed(observer, "purge"):
+                purged = await purge_expired(
+                    services.db, event_retention_days=services.settings.event_retention_days,
+                    persisted_operations_seconds=services.settings.graphql_apq_retention_seconds)
         except Unavailable:
             log.warning("purge skipped: the database is unavailable")
             continue
@@ -51,7 +53,7 @@ async def purge_periodically(services: Services) -> None:
             log.info("purged expired shared state", extra={"purged": purged})
 
 
-async def maintain_storage(services: Services) -> None:
+async def maintain_storage(services: Services, observer: JobObserver | None = None) -> None:
     """Get the store ready, then sweep periodically.
 
     Readiness (creating the bucket) is retried until it succeeds, so the app
@@ -75,20 +77,23 @@ async def maintain_storage(services: Services) -> None:
         await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
         deep = last_deep is None or time.monotonic() - last_deep >= settings.orphan_upload_seconds
         try:
-            report = await sweep_with(services.db, services.store, settings, deep=deep)
+            with observed(observer, "sweep"):
+                report = await sweep_with(services.db, services.store, settings, deep=deep)
         except AppError as exc:
             log.warning("storage sweep failed: %s: %s", exc.code, exc.message)
             continue
         except Exception:
             log.exception("storage sweep failed")
             continue
+        if observer is not None and report.retried_images:
+            observer.retried("preview", report.retried_images)
         if deep and not report.skipped:
             last_deep = time.monotonic()
         if report.total():
             log.info("storage sweep", extra=dataclasses.asdict(report))
 
 
-async def scan_periodically(services: Services) -> None:
+async def scan_periodically(services: Services, observer: JobObserver | None = None) -> None:
     """Every ``DOCGRAPH_SCAN_POLL_SECONDS`` (±20 %): scans due (retries, tries lost to a
     crash), and documents queued again once the scanner answers (``scans.scan_due``)."""
     scanner = services.scanner
@@ -97,14 +102,18 @@ async def scan_periodically(services: Services) -> None:
     while True:
         await asyncio.sleep(interval * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
         try:
-            report = await scan_due(services.db, services.store, scanner, services.settings,
-                                    services.jobs)
+            with observed(observer, "scan-round"):
+                report = await scan_due(services.db, services.store, scanner,
+                                        services.settings, services.jobs)
         except AppError as exc:
             log.warning("scan round failed: %s: %s", exc.code, exc.message)
             continue
         except Exception:
             log.exception("scan round failed")
             continue
+        if observer is not None and report["scanned"]:
+            # Tries due again: after the scanner did not answer, or lost to a crash.
+            observer.retried("scan", report["scanned"])
         if any(report.values()):
             log.info("scans", extra=report)
 # While a retry finds a full batch (a backlog: documents recorded before search
@@ -112,7 +121,8 @@ async def scan_periodically(services: Services) -> None:
 TEXT_BACKLOG_PAUSE_SECONDS = 5.0
 
 
-async def retry_texts_periodically(services: Services) -> None:
+async def retry_texts_periodically(services: Services,
+                                   observer: JobObserver | None = None) -> None:
     """Every ``DOCGRAPH_SWEEP_INTERVAL_SECONDS`` (±20 %): start again the text extractions
     that were lost, while this instance's own queue of them is short (``0`` or no text
     jobs: never). A full batch means a backlog: the next batch follows as soon as the
@@ -139,17 +149,24 @@ async def retry_texts_periodically(services: Services) -> None:
         backlog = started >= TEXT_RETRY_BATCH
         if started:
             log.info("text extractions retried", extra={"started": started})
+            if observer is not None:
+                observer.retried("text", started)
 
 
 @contextlib.asynccontextmanager
-async def housekeeping(services: Services) -> AsyncIterator[None]:
+async def housekeeping(services: Services,
+                       observer: JobObserver | None = None) -> AsyncIterator[None]:
     """The loops as tasks for the block's duration (the app's lifespan); scans only
-    with a scanner, webhook deliveries unless ``DOCGRAPH_WEBHOOK_CONCURRENCY`` is 0."""
-    tasks = [asyncio.create_task(purge_periodically(services), name="purge-expired"),
-             asyncio.create_task(maintain_storage(services), name="storage-maintenance"),
-             asyncio.create_task(retry_texts_periodically(services), name="text-retry")]
+    with a scanner. Each round of the purge, the sweep and the scans is a job for
+    ``observer`` (kinds ``purge``, ``sweep``, ``scan-round``), and tries made again are
+    its retries. Webhook deliveries run unless ``DOCGRAPH_WEBHOOK_CONCURRENCY`` is 0."""
+    tasks = [asyncio.create_task(purge_periodically(services, observer), name="purge-expired"),
+             asyncio.create_task(maintain_storage(services, observer),
+                                 name="storage-maintenance"),
+             asyncio.create_task(retry_texts_periodically(services, observer),
+                                 name="text-retry")]
     if services.scanner is not None:
-        tasks.append(asyncio.create_task(scan_periodically(services), name="scans"))
+        tasks.append(asyncio.create_task(scan_periodically(services, observer), name="scans"))
     if services.settings.webhook_concurrency > 0:
         tasks.append(asyncio.create_task(WebhookWorker(services).run(), name="webhooks"))
     try:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import enum
+import functools
 import math
 import os
 import secrets
@@ -496,10 +497,30 @@ def app_from_env() -> Any:
     return create_app(settings, settings.database_url)
 
 
+def _serve_metrics_port(settings: Settings, registry: Any) -> Callable[[], None]:
+    """``DOCGRAPH_METRICS_PORT``'s server (a thread of this process); returns its stop."""
+    from docgraph.observability.metrics import serve_metrics_port
+
+    assert settings.metrics_port is not None
+    try:
+        return serve_metrics_port(settings.metrics_host, settings.metrics_port, registry)
+    except OSError as exc:  # the server could not start
+        raise UnavailableError(f"cannot serve metrics on {settings.metrics_host}:"
+                               f"{settings.metrics_port}: {exc.strerror}") from None
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
-    """Production: migrate once, then run the workers (each builds its own app)."""
+    """Production: migrate once, then run the workers (each builds its own app).
+
+    With metrics on, the workers write them to one directory (prometheus-client's
+    multiprocess mode), made empty here; this process drops the gauges of each
+    worker that exits and serves ``DOCGRAPH_METRICS_PORT``, counting every worker.
+    """
+    from docgraph.observability.tracing import check_environment
+
     settings = Settings.from_env(require_database=True)
     assert settings.database_url is not None
+    check_environment(os.environ)  # malformed OTEL_* variables: one clear error
     if settings.trusted_documents is not None:
         # Checked once here, so a bad manifest is one clear error, not each worker's.
         from docgraph.schema import build_schema
@@ -509,13 +530,24 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     asyncio.run(migrate(settings.database_url))
     config = _uvicorn_config("docgraph.ops.cli:app_from_env", settings, factory=True,
                              workers=settings.workers)
-    if settings.workers == 1:
-        server = uvicorn.Server(config)
-        server.run()
-        if not server.started:
-            sys.exit(STARTUP_FAILURE)
-        return
-    sys.exit(workers.serve(config))
+    with contextlib.ExitStack() as stack:
+        on_worker_exit = None
+        if settings.metrics_enabled:
+            from docgraph.observability import metrics
+
+            directory = stack.enter_context(metrics.multiprocess_directory())
+            on_worker_exit = functools.partial(metrics.worker_exited, directory=directory)
+            if settings.metrics_port is not None:
+                stack.callback(_serve_metrics_port(
+                    settings, metrics.multiprocess_registry(directory)))
+        if settings.workers == 1:
+            server = uvicorn.Server(config)
+            server.run()
+            if not server.started:
+                sys.exit(STARTUP_FAILURE)
+            return
+        code = workers.serve(config, on_worker_exit)
+    sys.exit(code)
 
 
 async def ensure_dev_key(db: Database, stored_key: str | None) -> tuple[str, bool]:
@@ -628,8 +660,15 @@ def _dev(settings: Settings, stop_signals: _StopSignals) -> None:
             file=sys.stderr, flush=True,
         )
         app = create_app(settings, url, graphiql_dev_key=key if on_loopback else None)
+        if settings.metrics_port is not None:
+            stop_metrics = _serve_metrics_port(
+                settings, app.state.observability.metrics.scrape_registry())
         stop_signals.server = uvicorn.Server(_uvicorn_config(app, settings))
-        stop_signals.server.run()
+        try:
+            stop_signals.server.run()
+        finally:
+            if settings.metrics_port is not None:
+                stop_metrics()
     finally:
         if cluster is not None:
             _StopSignals.ignore()

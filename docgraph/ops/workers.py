@@ -11,6 +11,7 @@ if nobody has within :data:`DEFER_LIMIT_SECONDS`.
 
 The supervisor (:func:`serve`) starts the workers, replaces one that dies,
 and on SIGINT or SIGTERM stops them gracefully (each finishes its requests).
+It tells ``on_worker_exit`` of each worker gone (the metrics drop its gauges).
 """
 
 from __future__ import annotations
@@ -254,8 +255,10 @@ def _run_worker(config: uvicorn.Config, shares: ConnectionShares,
 class Supervisor:
     """Keeps ``config.workers`` balanced workers running until told to stop."""
 
-    def __init__(self, config: uvicorn.Config) -> None:
+    def __init__(self, config: uvicorn.Config,
+                 on_worker_exit: Callable[[int], None] | None = None) -> None:
         self.config = config
+        self.on_worker_exit = on_worker_exit
         self.sock = config.bind_socket()
         self.sock.listen(config.backlog)  # uvicorn's create_server would, not bind_socket
         self.shares = ConnectionShares(config.workers)
@@ -288,8 +291,16 @@ class Supervisor:
             if process.is_alive():
                 process.kill()
                 process.join()
+            self._exited(process)
         self.sock.close()
         return self.exit_code
+
+    def _exited(self, process: multiprocessing.process.BaseProcess) -> None:
+        if process.pid is not None and self.on_worker_exit is not None:
+            try:
+                self.on_worker_exit(process.pid)
+            except Exception:
+                logger.exception("cleaning up after worker %s failed", process.pid)
 
     def _replace_dead_workers(self) -> None:
         for index, process in enumerate(self.workers):
@@ -305,11 +316,12 @@ class Supervisor:
                            process.exitcode)
             if process.pid is not None:
                 self.shares.release_pid(process.pid)
+            self._exited(process)
             with contextlib.suppress(ValueError):
                 process.close()
             self.workers[index] = self._start_worker()
 
 
-def serve(config: uvicorn.Config) -> int:
+def serve(config: uvicorn.Config, on_worker_exit: Callable[[int], None] | None = None) -> int:
     """Serve with ``config.workers`` balanced workers; the process's exit code."""
-    return Supervisor(config).run()
+    return Supervisor(config, on_worker_exit).run()

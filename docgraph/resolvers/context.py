@@ -19,7 +19,7 @@ from collections.abc import Coroutine, Iterator
 from typing import Any, Protocol
 
 from docgraph.config import Settings
-from docgraph.db.database import Database, statement_counter
+from docgraph.db.database import Database, StatementTally, statement_counter
 from docgraph.resolvers.auth import READ_DOCUMENTS, KeyVerifier, Principal, missing_scope
 from docgraph.resolvers.loaders import (
     DocumentByIdLoader,
@@ -57,12 +57,20 @@ class Services:
 
 
 @contextlib.contextmanager
-def counting_statements() -> Iterator[list[int]]:
-    """Count the SQL statements sent within the block (into the list's one item)."""
-    counter = [0]
-    token = statement_counter.set(counter)
+def counting_statements() -> Iterator[StatementTally]:
+    """Count (and time) the SQL statements sent within the block.
+
+    Inside a block that counts already, the outer tally counts on: the
+    ``X-Statement-Count`` header and the metrics of one request read one tally.
+    """
+    tally = statement_counter.get()
+    if tally is not None:
+        yield tally
+        return
+    tally = StatementTally()
+    token = statement_counter.set(tally)
     try:
-        yield counter
+        yield tally
     finally:
         statement_counter.reset(token)
 
