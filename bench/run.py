@@ -1,7 +1,14 @@
 """`make bench`: seed, serve as production does, load with wrk, print a table.
 
     python -m bench.run [--scale N] [--duration S] [--warmup S] [--scenario NAME ...]
-                        [--long REQUESTS]
+                        [--long REQUESTS] [--webhook]
+
+``--webhook``: scenario 4 (createDocument + linkDocument) is measured twice in
+one run, without any webhook endpoint and with one endpoint registered (every
+event type) to a local receiver that answers 204 (``bench.receiver``): the
+cost of the deliveries, as requests/s, latency, SQL statements and CPU per
+request (the background work of the instance's workers included), and whether
+the deliveries kept up.
 
 The dataset is seeded once per scale under DOCGRAPH_DATA_DIR/bench-xN and
 reused by later runs. Results are printed and written as JSON under
@@ -30,7 +37,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench import deep, harness, lua, profile, search
+from bench import deep, harness, lua, profile, search, webhook
 from bench.scenarios import (
     LINK_BODY,
     REQUEST_UPLOAD_URL_MUTATION,
@@ -345,6 +352,8 @@ SERVER_ENV = {
     # 40-byte placeholders): left out, so that it never runs into a later scenario's
     # window. The search scenario's texts are seeded as extracted.
     "DOCGRAPH_TEXT_JOBS": "0",
+    # --webhook's receiver is on 127.0.0.1 (no endpoint is registered otherwise).
+    "DOCGRAPH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
 }
 
 
@@ -425,6 +434,33 @@ def run_scale(scale: int, chosen: list[Scenario], args: argparse.Namespace,
         return target.meta, readings, long_result
 
 
+def run_webhook(args: argparse.Namespace) -> tuple[dict[str, Any], list[Reading],
+                                                    dict[str, Any]]:
+    """Scenario 4 without an endpoint and with one, in turns (each ``repeat`` times)."""
+    scenario = next(s for s in SCENARIOS if s.name == webhook.SCENARIO)
+    with served(args.scale, args) as target, webhook.receiving() as receiver_url:
+        plain: list[Reading] = []
+        hooked: list[Reading] = []
+        drains: list[dict[str, Any]] = []
+        for attempt in range(args.repeat):
+            plain.append(measure_once(target, scenario, args, attempt))
+            endpoint = asyncio.run(webhook.register(target.db_url, target.meta["workspace_id"],
+                                                    receiver_url))
+            try:
+                reading = measure_once(target, scenario, args, attempt)
+                reading.title = webhook.TITLE
+                hooked.append(reading)
+                drains.append(asyncio.run(webhook.drain(target.db_url, endpoint)))
+            finally:
+                asyncio.run(webhook.unregister(target.db_url, target.meta["workspace_id"],
+                                               endpoint))
+        first, second = median_run(plain), median_run(hooked)
+        add_floors(target, [], args)
+        return target.meta, [first, second], {"deliveries": drains,
+                                              "rps_change": second.rps / first.rps - 1,
+                                              "p99_change": second.p99_ms / first.p99_ms - 1}
+
+
 # Measured on the base and on the grown dataset by --growth: scenario 1, and search.
 GROWTH_SCENARIOS = ("graphql_contact_documents", "graphql_search")
 
@@ -476,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
                              "the dataset "
                              "of this scale (10: 2,000,000 documents), served side by side "
                              "and measured in turns, and the latency change between them")
+    parser.add_argument("--webhook", action="store_true",
+                        help="instead: scenario 4 without a webhook endpoint and with one "
+                             "(to a local receiver answering 204), in one run")
     parser.add_argument("--no-floor", action="store_true")
     parser.add_argument("--py-spy", action="store_true",
                         help="sample the workers with py-spy during each measured run and "
@@ -487,6 +526,25 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.deep:
         return deep.main(args)
+    if args.webhook:
+        meta, readings, hooks = run_webhook(args)
+        print()
+        print(describe(meta, args))
+        print_table(readings)
+        for drained in hooks["deliveries"]:
+            print(f"webhook: {drained['delivered']:,} deliveries made, "
+                  f"{drained['pending_at_end']:,} still pending when the load stopped, "
+                  f"all made {drained['drain_seconds']:.1f} s later"
+                  + (f"; {drained['failed']:,} FAILED" if drained["failed"] else ""))
+        print(f"with one endpoint: req/s {hooks['rps_change']:+.1%}, "
+              f"p99 {hooks['p99_change']:+.1%}")
+        path = harness.write_results(RESULTS_DIR, f"x{args.scale}-webhook", {
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "dataset": meta | {"key": None}, "workers": args.workers,
+            "connections": CONNECTIONS, "duration_s": args.duration,
+            "readings": [dataclasses.asdict(r) for r in readings], "webhook": hooks})
+        print(f"\nresults: {path}")
+        return 0
 
     chosen = [s for s in SCENARIOS if args.scenario is None or s.name in args.scenario]
     meta, readings, long_result = run_scale(args.scale, chosen, args, long_requests=args.long)

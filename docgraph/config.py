@@ -294,6 +294,42 @@ class Settings:
         90, parse=_int(1, 36500),
         help="How long events (the audit trail, and what webhooks and subscriptions can "
              "resume from) are kept, in days; older ones are purged in batches.")
+    webhook_concurrency: int = setting(
+        8, parse=_int(0, 1000),
+        help="Webhook deliveries each worker process makes at once (whichever instance is free "
+             "takes the next one); `0`: this instance makes none (and queues none).")
+    webhook_poll_seconds: float = setting(
+        5.0, parse=_float(0.01),
+        help="How often each instance looks for webhook deliveries due (retries, events whose "
+             "notification it missed), besides waking at once on every change's notification.")
+    webhook_timeout_seconds: float = setting(
+        15.0, parse=_float(0.1),
+        help="Seconds a webhook attempt may take in all (resolving, connecting, sending, the "
+             "answer) before it counts as failed.")
+    webhook_retry_seconds: float = setting(
+        5.0, parse=_float(0.01),
+        help="Wait before a failed webhook delivery's second attempt; each later wait doubles "
+             "(up to `DOCGRAPH_WEBHOOK_RETRY_MAX_SECONDS`), with ±25 % jitter.")
+    webhook_retry_max_seconds: float = setting(
+        21600.0, parse=_float(0.01),
+        help="Longest wait between two attempts at a webhook delivery (6 hours).")
+    webhook_retry_horizon_seconds: float = setting(
+        259200.0, parse=_float(1.0),
+        help="How long a webhook delivery is retried, from when it was queued, before it is "
+             "marked failed (3 days; it can still be retried by hand).")
+    webhook_disable_after_seconds: float = setting(
+        432000.0, parse=_float(1.0),
+        help="An endpoint whose every attempt has failed for this long (5 days) is disabled, with "
+             "the reason; its pending deliveries wait until it is enabled again.")
+    webhook_secret_overlap_seconds: float = setting(
+        86400.0, parse=_float(0.0),
+        help="After a webhook secret is rotated, how long deliveries are signed with the "
+             "previous secret too (24 hours).")
+    webhook_allow_private_addresses: bool = setting(
+        False, parse=_bool,
+        help="Let webhook endpoints be on loopback, private, link-local and other non-public "
+             "addresses (server-side request forgery protection off). For tests and closed "
+             "networks only.")
     storage_backend: str = setting(
         "local", parse=_choice("local", "s3"),
         help="Object storage: `local` (files under `DOCGRAPH_STORAGE_ROOT`, signed URLs served by "

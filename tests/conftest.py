@@ -151,6 +151,10 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
                                     # it is (their events, their documents' fields). The
                                     # search tests serve with text_jobs=1.
                                     "text_jobs": 0,
+                                    # No webhook deliveries: the tests that want them
+                                    # (tests/test_webhooks.py) say so, on a database of
+                                    # their own, and nothing is ever sent off this machine.
+                                    "webhook_concurrency": 0,
                                     **overrides})
 
 

@@ -74,6 +74,8 @@ class Instance:
             "DOCGRAPH_EXPOSE_STATEMENT_COUNT": "true",
             "DOCGRAPH_ACCESS_LOG": "false",
             "DOCGRAPH_LOG_LEVEL": "warning",
+            # No webhook deliveries unless a test asks (see make_settings).
+            "DOCGRAPH_WEBHOOK_CONCURRENCY": "0",
             **env,
         }
         self.log_path = log_dir / f"instance-{self.port}.log"

@@ -211,3 +211,59 @@ def test_a_workspace_chooses_its_search_language(cli_env, server):
     r = docgraph("workspace", "search-language", str(uuid.uuid4()), "simple", env=cli_env,
                  check=False)
     assert r.returncode == 2 and "not found" in r.stderr.lower()
+
+
+def test_webhook_lifecycle(cli_env, server):
+    """Register, list, rotate and delete a workspace's webhook endpoint; secrets are
+    printed once, and an address the server would refuse is refused here too."""
+    ws = docgraph("workspace", "create", "Hooks", env=cli_env).stdout.strip()
+    # The default key scopes stay the document ones; manage:webhooks is asked for.
+    created = docgraph("key", "create", "--workspace", ws, env=cli_env)
+    assert "scopes: read:documents write:documents" in created.stderr
+    key = docgraph("key", "create", "--workspace", ws, "--scopes", "manage:webhooks",
+                   env=cli_env).stdout.strip()
+
+    refused = docgraph("webhook", "create", "--workspace", ws, "--url",
+                       "http://127.0.0.1:9/hooks", env=cli_env, check=False)
+    assert refused.returncode == 2
+    assert "validation_error" in refused.stderr and "loopback" in refused.stderr
+    refused = docgraph("webhook", "create", "--workspace", ws, "--url",
+                       "https://93.184.215.14/", "--types", "document.exploded",
+                       env=cli_env, check=False)
+    assert refused.returncode == 2 and "event_types" in refused.stderr
+    refused = docgraph("webhook", "create", "--workspace", str(uuid.uuid4()), "--url",
+                       "https://93.184.215.14/", env=cli_env, check=False)
+    assert refused.returncode == 2 and "no workspace" in refused.stderr
+
+    made = docgraph("webhook", "create", "--workspace", ws, "--url",
+                    "https://93.184.215.14/hooks", "--types", "document.created",
+                    "entity.created", "--description", "CRM", env=cli_env)
+    secret = made.stdout.strip()
+    assert secret.startswith("whsec_") and "shown once" in made.stderr
+    endpoint_id = made.stderr.split("endpoint id: ")[1].split()[0]
+
+    listing = docgraph("webhook", "list", "--workspace", ws, env=cli_env).stdout
+    assert endpoint_id in listing and "document.created,entity.created" in listing
+    assert secret not in listing
+    [listed] = json.loads(docgraph("webhook", "list", "--workspace", ws, "--json",
+                                   env=cli_env).stdout)
+    assert listed["id"] == endpoint_id and listed["description"] == "CRM"
+    assert listed["event_types"] == ["document.created", "entity.created"]
+    assert "secret" not in listed
+    # The API sees the same endpoint.
+    r = httpx.get(f"{server.url}/v1/webhooks", headers={"Authorization": f"Bearer {key}"})
+    assert [e["id"] for e in r.json()["data"]["webhooks"]] == [endpoint_id]
+
+    rotated = docgraph("webhook", "rotate", "--workspace", ws, endpoint_id, env=cli_env)
+    assert rotated.stdout.strip().startswith("whsec_")
+    assert rotated.stdout.strip() != secret
+    assert "previous secret signs too until" in rotated.stderr
+
+    other = docgraph("workspace", "create", "Not theirs", env=cli_env).stdout.strip()
+    r = docgraph("webhook", "delete", "--workspace", other, endpoint_id, env=cli_env,
+                 check=False)
+    assert r.returncode == 2 and "not_found" in r.stderr
+    assert "deleted" in docgraph("webhook", "delete", "--workspace", ws, endpoint_id,
+                                 env=cli_env).stdout
+    assert endpoint_id not in docgraph("webhook", "list", "--workspace", ws,
+                                       env=cli_env).stdout

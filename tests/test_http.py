@@ -39,7 +39,7 @@ async def test_the_key_authenticates_and_names_its_workspace(client, tenant):
     data = r.json()["data"]
     assert data["id"] == str(tenant.id)
     assert data["name"] == "Tenant A"
-    assert data["key"]["scopes"] == ["read:documents", "write:documents"]
+    assert data["key"]["scopes"] == ["manage:webhooks", "read:documents", "write:documents"]
 
 
 def assert_error(r, status, code):

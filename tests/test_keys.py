@@ -33,7 +33,7 @@ async def test_verify_returns_the_principal(db, tenant):
     principal = await KeyVerifier(db, 0).verify(key)
     assert principal.workspace_id == tenant.id
     assert principal.key_id == record["id"]
-    assert principal.scopes == {"read:documents", "write:documents"}
+    assert principal.scopes == {"read:documents", "write:documents", "manage:webhooks"}
     assert principal.rate_limit == 10
 
 

@@ -132,7 +132,7 @@ def assert_conforms(spec: dict[str, Any], method: str, template: str,
     assert not errors, (template, method, r.status_code, errors)
 
 
-async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, tenant):
+async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, tenant, db):
     contact = await api.create_contact()
     business = await api.create_business()
     deal = await api.create_entity("deal")
@@ -216,6 +216,36 @@ async def test_happy_paths_and_errors_conform_to_the_document(spec, api, gql, te
                params={"after": r.json()["meta"]["next_cursor"], "document_id": doc["id"],
                        "type": "document.deleted"})
     await call("GET", "/v1/events", "/v1/events", 400, params={"since": "yesterday"})
+    # Webhooks (the test servers make no deliveries: one is queued by hand).
+    r = await call("POST", "/v1/webhooks", "/v1/webhooks", 201,
+                   json={"url": "https://93.184.215.14/hooks", "description": "CRM",
+                         "event_types": ["document.created"]})
+    hook = r.json()["data"]
+    h = f"/v1/webhooks/{hook['id']}"
+    await call("GET", "/v1/webhooks", "/v1/webhooks", 200)
+    await call("GET", "/v1/webhooks/{id}", h, 200)
+    await call("PATCH", "/v1/webhooks/{id}", h, 200, json={"enabled": False})
+    await call("PATCH", "/v1/webhooks/{id}", h, 200, json={"enabled": True, "event_types": []})
+    await call("POST", "/v1/webhooks/{id}/rotate-secret", f"{h}/rotate-secret", 200)
+    event = await db.fetchrow("select txid, seq from events where workspace_id = $1 "
+                              "order by seq limit 1", tenant.id)
+    delivery = await db.fetchval(
+        "insert into webhook_deliveries (workspace_id, endpoint_id, event_txid, event_seq, "
+        "event_type, status, attempts, next_attempt_at) values ($1, $2, $3, $4, "
+        "'document.created', 'failed', 1, null) returning id",
+        tenant.id, uuid.UUID(hook["id"]), event["txid"], event["seq"])
+    await db.execute("insert into webhook_attempts (workspace_id, delivery_id, number, status, "
+                     "duration_ms, response_status, response_body) values ($1, $2, 1, "
+                     "'failed', 12, 500, 'oops')", tenant.id, delivery)
+    await call("GET", "/v1/webhooks/{id}/deliveries", f"{h}/deliveries", 200,
+               params={"status": "failed", "per_page": 1})
+    w = f"/v1/webhook-deliveries/{delivery}"
+    await call("GET", "/v1/webhook-deliveries/{id}", w, 200)
+    await call("POST", "/v1/webhook-deliveries/{id}/retry", f"{w}/retry", 200)
+    await call("PATCH", "/v1/webhooks/{id}", h, 200, json={"enabled": False})
+    await call("POST", "/v1/webhook-deliveries/{id}/retry", f"{w}/retry", 409)
+    await call("POST", "/v1/webhooks", "/v1/webhooks", 400, json={"url": "http://[::1]/"})
+    await call("DELETE", "/v1/webhooks/{id}", h, 200)
 
     # Errors conform too: 400, 401, 403, 404, 409.
     await call("GET", "/v1/documents/{id}", "/v1/documents/nope", 400)

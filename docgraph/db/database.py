@@ -155,9 +155,12 @@ class PoolStats:
 class Database:
     """A bounded asyncpg pool with error translation and statement counting."""
 
-    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0,
+                 url: str | None = None) -> None:
         self.pool = pool
         self.acquire_timeout = acquire_timeout
+        # Where the pool connects: a connection of its own (db.listen) opens there too.
+        self.url = url
         # Callers in line for a connection (counted on the slow path only).
         self._waiting = 0
         # One slot per pooled connection, handed out in arrival order. asyncpg's pool
@@ -187,7 +190,7 @@ class Database:
             )
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc
-        return cls(pool, acquire_timeout=acquire_timeout)
+        return cls(pool, acquire_timeout=acquire_timeout, url=url)
 
     async def close(self) -> None:
         await self.pool.close()

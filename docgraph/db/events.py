@@ -147,8 +147,10 @@ EVENT_COLUMNS = """
     e.entity_ids, e.data"""
 
 # The oldest transaction still running: every event of an older transaction is
-# committed (and visible) or rolled back (and never will be).
-_COMPLETE = "e.txid < pg_snapshot_xmin(pg_current_snapshot())"
+# committed (and visible) or rolled back (and never will be). (Also the condition of
+# the webhook dispatcher's reads, db.webhooks.)
+COMPLETE = "e.txid < pg_snapshot_xmin(pg_current_snapshot())"
+_COMPLETE = COMPLETE
 
 # A workspace's events after the position ($2, $3), in position order, of
 # transactions older than every transaction still running; optionally of some

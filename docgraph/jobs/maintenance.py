@@ -1,5 +1,6 @@
 """The app's periodic housekeeping: purging expired shared state and old events,
-sweeping storage, scans, retrying lost text extractions.
+sweeping storage, scans, retrying lost text extractions, and webhook deliveries
+(``jobs.webhooks``).
 
 Each instance runs them on its own schedule, jittered so instances drift
 apart. The purge is harmless on several instances at once; the sweep runs
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 
 from docgraph.errors import AppError, Unavailable
 from docgraph.jobs.runner import JobObserver, observed
+from docgraph.jobs.webhooks import WebhookWorker
 from docgraph.resolvers.context import Services
 from docgraph.resolvers.maintenance import prepare_storage, purge_expired
 from docgraph.resolvers.scans import scan_due
@@ -157,7 +159,7 @@ async def housekeeping(services: Services,
     """The loops as tasks for the block's duration (the app's lifespan); scans only
     with a scanner. Each round of the purge, the sweep and the scans is a job for
     ``observer`` (kinds ``purge``, ``sweep``, ``scan-round``), and tries made again are
-    its retries."""
+    its retries. Webhook deliveries run unless ``DOCGRAPH_WEBHOOK_CONCURRENCY`` is 0."""
     tasks = [asyncio.create_task(purge_periodically(services, observer), name="purge-expired"),
              asyncio.create_task(maintain_storage(services, observer),
                                  name="storage-maintenance"),
@@ -165,6 +167,8 @@ async def housekeeping(services: Services,
                                  name="text-retry")]
     if services.scanner is not None:
         tasks.append(asyncio.create_task(scan_periodically(services, observer), name="scans"))
+    if services.settings.webhook_concurrency > 0:
+        tasks.append(asyncio.create_task(WebhookWorker(services).run(), name="webhooks"))
     try:
         yield
     finally:

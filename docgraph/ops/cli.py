@@ -48,7 +48,7 @@ from docgraph.http.protocol import HttpProtocol
 from docgraph.logs import configure_logging
 from docgraph.ops import client, workers
 from docgraph.ops.embedded import EmbeddedPostgres, EmbeddedPostgresError
-from docgraph.resolvers import auth, workspaces
+from docgraph.resolvers import auth, webhooks, workspaces
 from docgraph.schema.graphiql import is_loopback
 
 T = TypeVar("T")
@@ -291,6 +291,79 @@ def cmd_key_revoke(settings: Settings, args: argparse.Namespace) -> None:
         print_json(row)
     else:
         print(f"revoked {row['id']} at {row['revoked_at']}")
+
+
+async def _require_workspace(db: Database, workspace_id: uuid.UUID) -> None:
+    if await workspaces.get_workspace(db, workspace_id) is None:
+        raise CommandError(f"no workspace {workspace_id}")
+
+
+def cmd_webhook_create(settings: Settings, args: argparse.Namespace) -> None:
+    """Register an endpoint; print its id, then its secret (shown once)."""
+    fields: dict[str, Any] = {"url": args.url, "event_types": args.types or []}
+    if args.description is not None:
+        fields["description"] = args.description
+
+    async def work(db: Database) -> Any:
+        await _require_workspace(db, args.workspace)
+        return await webhooks.register_endpoint(db, settings, args.workspace, fields)
+
+    with database_url(settings) as url:
+        asyncio.run(migrate(url))
+        created = _run_with_db(url, work)
+    endpoint = created.endpoint
+    if args.json:
+        print_json({**dataclasses.asdict(endpoint), "secret": created.secret})
+        return
+    print(f"endpoint id: {endpoint.id}", file=sys.stderr)
+    print(f"url: {endpoint.url}", file=sys.stderr)
+    print(f"event types: {' '.join(endpoint.event_types) or '(all)'}", file=sys.stderr)
+    print("The signing secret is shown once; store it now:", file=sys.stderr)
+    print(created.secret)
+
+
+def cmd_webhook_list(settings: Settings, args: argparse.Namespace) -> None:
+    async def work(db: Database) -> list[Any]:
+        await _require_workspace(db, args.workspace)
+        return await webhooks.endpoints_of(db, args.workspace)
+
+    with database_url(settings) as url:
+        endpoints = _run_with_db(url, work)
+    if args.json:
+        print_json(endpoints)
+        return
+    rows = [{"id": e.id, "url": e.url, "event_types": ",".join(e.event_types) or "(all)",
+             "enabled": "yes" if e.enabled else "no", "disabled_reason": e.disabled_reason,
+             "failing_since": e.failing_since, "created_at": e.created_at}
+            for e in endpoints]
+    _print_rows(rows, ["id", "url", "event_types", "enabled", "disabled_reason",
+                       "failing_since", "created_at"])
+
+
+def cmd_webhook_delete(settings: Settings, args: argparse.Namespace) -> None:
+    with database_url(settings) as url:
+        deleted = _run_with_db(url, lambda db: webhooks.remove_endpoint(
+            db, args.workspace, args.id))
+    if args.json:
+        print_json(deleted)
+    else:
+        print(f"deleted {deleted.id} at {deleted.deleted_at}")
+
+
+def cmd_webhook_rotate(settings: Settings, args: argparse.Namespace) -> None:
+    """A new secret; print it (shown once)."""
+    with database_url(settings) as url:
+        rotated = _run_with_db(url, lambda db: webhooks.new_endpoint_secret(
+            db, settings, args.workspace, args.id))
+    if args.json:
+        print_json({**dataclasses.asdict(rotated.endpoint), "secret": rotated.secret})
+        return
+    until = rotated.endpoint.previous_secret_expires_at
+    print(f"endpoint id: {rotated.endpoint.id}", file=sys.stderr)
+    if until is not None:
+        print(f"the previous secret signs too until {until}", file=sys.stderr)
+    print("The new signing secret is shown once; store it now:", file=sys.stderr)
+    print(rotated.secret)
 
 
 def _proxy_options(settings: Settings) -> dict[str, Any]:
@@ -761,8 +834,9 @@ def build_parser() -> argparse.ArgumentParser:
         dest="action", required=True)
     p = keys.add_parser("create", help="create a key and print it once")
     p.add_argument("--workspace", required=True, type=_uuid)
-    p.add_argument("--scopes", nargs="+", default=list(auth.SCOPES),
-                   help="read:documents and/or write:documents (default: both)")
+    p.add_argument("--scopes", nargs="+", default=list(auth.DEFAULT_SCOPES),
+                   help="read:documents, write:documents and/or manage:webhooks (default: "
+                        "read:documents write:documents)")
     p.add_argument("--name", default=None)
     p.add_argument("--rate-limit", type=int, default=None,
                    help="requests per window for this key (default: the deployment's)")
@@ -800,6 +874,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     _json_flag(p)
     p.set_defaults(func=cmd_upload)
+
+    hooks = sub.add_parser("webhook", help="manage a workspace's webhook endpoints"
+                           ).add_subparsers(dest="action", required=True)
+    p = hooks.add_parser("create", help="register an endpoint and print its secret once")
+    p.add_argument("--workspace", required=True, type=_uuid)
+    p.add_argument("--url", required=True, help="where deliveries are POSTed (http or https)")
+    p.add_argument("--types", nargs="+", default=None, metavar="TYPE",
+                   help="the event types it receives, e.g. document.created (default: all)")
+    p.add_argument("--description", default=None)
+    _json_flag(p)
+    p.set_defaults(func=cmd_webhook_create)
+    p = hooks.add_parser("list", help="list a workspace's endpoints (never their secrets)")
+    p.add_argument("--workspace", required=True, type=_uuid)
+    _json_flag(p)
+    p.set_defaults(func=cmd_webhook_list)
+    p = hooks.add_parser("delete", help="delete an endpoint and its deliveries")
+    p.add_argument("--workspace", required=True, type=_uuid)
+    p.add_argument("id", type=_uuid)
+    _json_flag(p)
+    p.set_defaults(func=cmd_webhook_delete)
+    p = hooks.add_parser("rotate", help="give an endpoint a new secret and print it once")
+    p.add_argument("--workspace", required=True, type=_uuid)
+    p.add_argument("id", type=_uuid)
+    _json_flag(p)
+    p.set_defaults(func=cmd_webhook_rotate)
     return parser
 
 
@@ -819,7 +918,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, Exit.UNAVAILABLE)
     except AppError as exc:
         status = Exit.UNAVAILABLE if isinstance(exc, Unavailable) else Exit.REFUSED
-        return _fail(f"{exc.code}: {exc.message}", status)
+        fields = exc.details.get("fields") if isinstance(exc.details, dict) else None
+        named = "; ".join(f"{name}: {problem}" for name, problem in (fields or {}).items())
+        return _fail(f"{exc.code}: {exc.message}" + (f" ({named})" if named else ""), status)
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
     return Exit.OK

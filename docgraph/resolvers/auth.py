@@ -24,7 +24,11 @@ from docgraph.errors import InsufficientPermissions, InvalidKey, ValidationError
 
 READ_DOCUMENTS = "read:documents"
 WRITE_DOCUMENTS = "write:documents"
-SCOPES = (READ_DOCUMENTS, WRITE_DOCUMENTS)
+# Registering, changing and reading webhook endpoints and their deliveries.
+MANAGE_WEBHOOKS = "manage:webhooks"
+SCOPES = (READ_DOCUMENTS, WRITE_DOCUMENTS, MANAGE_WEBHOOKS)
+# What `docgraph key create` grants unless told otherwise.
+DEFAULT_SCOPES = (READ_DOCUMENTS, WRITE_DOCUMENTS)
 
 KEY_PREFIX = "wbk_"
 _KEY_FORMAT = re.compile(r"^wbk_[A-Za-z0-9_-]{43}$")

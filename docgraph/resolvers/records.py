@@ -377,6 +377,107 @@ class EventRecord:
                    data=row["data"])
 
 
+# -- webhooks -----------------------------------------------------------------------
+
+
+class DeliveryStatus(StrEnum):
+    """A webhook delivery: PENDING until an attempt succeeds (SUCCEEDED) or its retries
+    run out (FAILED)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class AttemptStatus(StrEnum):
+    """One attempt at a delivery."""
+
+    IN_PROGRESS = "in_progress"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # its instance stopped before it finished
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class WebhookEndpointRecord:
+    """A URL a workspace gets its events at (its secret is never shown again)."""
+
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    enabled: bool
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    previous_secret_expires_at: datetime | None
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> WebhookEndpointRecord:
+        return cls(**{f.name: row[f.name] for f in dataclasses.fields(cls)})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebhookSecret:
+    """An endpoint and its new signing secret (``whsec_...``), shown this once."""
+
+    endpoint: WebhookEndpointRecord
+    secret: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeletedWebhookEndpoint:
+    id: uuid.UUID
+    deleted_at: datetime
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class WebhookAttemptRecord:
+    number: int
+    status: AttemptStatus
+    started_at: datetime
+    duration_ms: int | None
+    response_status: int | None
+    response_body: str | None
+    error: str | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> WebhookAttemptRecord:
+        return cls(number=row["number"], status=AttemptStatus(row["status"]),
+                   started_at=row["started_at"], duration_ms=row["duration_ms"],
+                   response_status=row["response_status"],
+                   response_body=row["response_body"], error=row["error"])
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class WebhookDeliveryRecord:
+    """One event to one endpoint, and every attempt at it."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: str
+    event_type: str
+    status: DeliveryStatus
+    attempt_count: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    attempts: list[WebhookAttemptRecord] = dataclasses.field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> WebhookDeliveryRecord:
+        status = DeliveryStatus(row["status"])
+        return cls(id=row["id"], endpoint_id=row["endpoint_id"],
+                   event_id=EventPosition(row["event_txid"], row["event_seq"]).token,
+                   event_type=row["event_type"], status=status,
+                   attempt_count=row["attempts"],
+                   next_attempt_at=row["next_attempt_at"], created_at=row["created_at"],
+                   last_attempt_at=row["last_attempt_at"], delivered_at=row["delivered_at"])
+
+
 class _Edge(Protocol):
     @property
     def cursor(self) -> str: ...

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from docgraph.resolvers import validation as v
+from docgraph.resolvers import webhook_urls
 from docgraph.resolvers.fields import (
     Accepts,
     Field,
@@ -27,6 +28,8 @@ from docgraph.resolvers.pagination import MAX_OFFSET, MAX_PAGE_SIZE
 from docgraph.resolvers.records import (
     EVENT_TYPES,
     AttachmentType,
+    AttemptStatus,
+    DeliveryStatus,
     DocumentStatus,
     DocumentType,
     EntityType,
@@ -459,6 +462,141 @@ EVENT_STREAM = Input(
               "to resume after a reconnection: every event since, within the retention "
               "period, then the new ones. Omitted: the events from now on."),
     )))
+# -- webhooks ------------------------------------------------------------------------
+
+WEBHOOK_DESCRIPTION_MAX = 1000
+
+
+def _event_types(value: Any) -> list[str]:
+    """Distinct event types, in the order given (an empty list: every type)."""
+    if not isinstance(value, list):
+        raise v.Invalid("must be a list of event types")
+    if len(value) > len(EVENT_TYPES):
+        raise v.Invalid(f"must have at most {len(EVENT_TYPES)} event types")
+    cleaned: list[str] = []
+    for i, item in enumerate(value):
+        try:
+            kind = v.event_type(item)
+        except v.Invalid as exc:
+            raise v.Invalid(f"item {i} {exc.message}") from None
+        if kind not in cleaned:
+            cleaned.append(kind)
+    return cleaned
+
+
+def _webhook_description(value: Any) -> str:
+    if not isinstance(value, str):
+        raise v.Invalid("must be a string")
+    if len(value) > WEBHOOK_DESCRIPTION_MAX:
+        raise v.Invalid(f"must be at most {WEBHOOK_DESCRIPTION_MAX} characters long")
+    return v.description(value)
+
+
+WEBHOOK_URL = Kind(GraphQLType.STRING,
+                   _string(minLength=1, maxLength=webhook_urls.URL_MAX, format="uri",
+                           pattern="^https?://"),
+                   validate=webhook_urls.parse_url, output_schema=_string(format="uri"))
+EVENT_TYPES_KIND = Kind(GraphQLType.STRING, list_of=True, validate=_event_types,
+                        input_schema={"type": "array", "items": EVENT_TYPE.input_schema,
+                                      "maxItems": len(EVENT_TYPES)})
+WEBHOOK_DESCRIPTION = Kind(GraphQLType.STRING, _text(0, WEBHOOK_DESCRIPTION_MAX),
+                           validate=_webhook_description)
+DELIVERY_STATUS = Kind(DeliveryStatus, _enum(DeliveryStatus),
+                       validate=v.choice(DeliveryStatus))
+ATTEMPT_STATUS = Kind(AttemptStatus, output_schema=_enum(AttemptStatus))
+HTTP_STATUS = Kind(GraphQLType.INT, {"type": "integer", "minimum": 100, "maximum": 999})
+WEBHOOK_SECRET = Kind(GraphQLType.STRING,
+                      output_schema=_string(pattern="^whsec_[A-Za-z0-9+/]+={0,2}$"))
+
+_WEBHOOK_URL = Field("url", WEBHOOK_URL,
+                     "Where deliveries are POSTed: an http or https URL, at most 2,048 "
+                     "characters, without credentials. Its host must resolve to public "
+                     "addresses only (unless DOCGRAPH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES).")
+_WEBHOOK_EVENT_TYPES = Field("event_types", EVENT_TYPES_KIND,
+                             "The event types it receives; empty: every type (those added "
+                             "later too).")
+_WEBHOOK_DESCRIPTION = Field("description", WEBHOOK_DESCRIPTION,
+                             "Free text, at most 1,000 characters.", nullable=True)
+_WEBHOOK_ENABLED = Field("enabled", BOOLEAN,
+                         "Whether it gets deliveries. Disabled, its pending deliveries wait "
+                         "(and new events are queued once it is enabled again).")
+
+WEBHOOK_ENDPOINT = Output(
+    "WebhookEndpoint",
+    "A URL the workspace's events are delivered to, signed as Standard Webhooks specifies "
+    "(its secret is shown only when it is created or rotated).", (
+        Field("id", ID, "The endpoint's id."),
+        _WEBHOOK_URL,
+        _WEBHOOK_EVENT_TYPES,
+        _WEBHOOK_DESCRIPTION,
+        _WEBHOOK_ENABLED,
+        Field("disabled_at", TIMESTAMP, "When it was disabled; set while it is.",
+              nullable=True),
+        Field("disabled_reason", TEXT,
+              "Why it was disabled (every attempt failing for too long, a 410 Gone, or a "
+              "client that disabled it); set while it is.", nullable=True),
+        Field("failing_since", TIMESTAMP,
+              "Since when every attempt at it has failed; null once one succeeds.",
+              nullable=True),
+        Field("previous_secret_expires_at", TIMESTAMP,
+              "After a rotation: until when deliveries are signed with the previous secret "
+              "too; null otherwise.", nullable=True),
+        Field("created_at", TIMESTAMP, "When it was registered."),
+        Field("updated_at", TIMESTAMP, "When it last changed."),
+    ))
+
+WEBHOOK_ENDPOINT_CREATE = Input(
+    "WebhookEndpointCreate", "An endpoint to deliver the workspace's events to.",
+    accepts((_WEBHOOK_URL, _WEBHOOK_EVENT_TYPES, _WEBHOOK_DESCRIPTION),
+            required=("url",), nullable=("description",), defaults={"event_types": []}))
+WEBHOOK_ENDPOINT_UPDATE = Input(
+    "WebhookEndpointUpdate", "The fields to change; omitted fields stay as they are.",
+    accepts((_WEBHOOK_URL, _WEBHOOK_EVENT_TYPES.described("Replaces the event types (empty: "
+                                                          "every type)."),
+             _WEBHOOK_DESCRIPTION.described("Free text; null clears it."),
+             _WEBHOOK_ENABLED.described("False disables it; true enables it again (its "
+                                        "failures forgotten, its waiting deliveries due "
+                                        "at once).")),
+            nullable=("description",)))
+
+WEBHOOK_ATTEMPT = Output("WebhookAttempt", "One attempt at a delivery.", (
+    Field("number", COUNT, "1 for the first attempt, and so on."),
+    Field("status", ATTEMPT_STATUS,
+          "IN_PROGRESS, SUCCEEDED (a 2xx answer), FAILED (another answer, a timeout, a "
+          "refused or failed connection), or INTERRUPTED (its instance stopped before it "
+          "finished; another attempt followed)."),
+    Field("started_at", TIMESTAMP, "When it started."),
+    Field("duration_ms", COUNT, "How long it took, in milliseconds.", nullable=True),
+    Field("response_status", HTTP_STATUS, "The endpoint's HTTP status, if it answered.",
+          nullable=True),
+    Field("response_body", TEXT, "The first 1,024 characters of its answer's body.",
+          nullable=True),
+    Field("error", TEXT, "Why no answer came (a timeout, a connection refused, an address "
+                         "refused), if none did.", nullable=True),
+))
+
+WEBHOOK_DELIVERY = Output(
+    "WebhookDelivery",
+    "One event to one endpoint: tried until an attempt succeeds, retried with backoff "
+    "until DOCGRAPH_WEBHOOK_RETRY_HORIZON_SECONDS after it was queued.", (
+        Field("id", ID, "The delivery's id."),
+        Field("endpoint_id", ID, "The endpoint's id."),
+        Field("event_id", EVENT_ID, "The event's id: the webhook-id header of every "
+                                    "attempt."),
+        Field("event_type", EVENT_TYPE, "The event's type."),
+        Field("status", DELIVERY_STATUS,
+              "PENDING (waiting for an attempt or a retry), SUCCEEDED, or FAILED (its "
+              "retries ran out; it can be retried by hand)."),
+        Field("attempt_count", COUNT, "How many attempts were made."),
+        Field("next_attempt_at", TIMESTAMP,
+              "When the next attempt may start (while pending; null while its endpoint is "
+              "disabled).", nullable=True),
+        Field("created_at", TIMESTAMP, "When it was queued."),
+        Field("last_attempt_at", TIMESTAMP, "When the last attempt started.", nullable=True),
+        Field("delivered_at", TIMESTAMP, "When an attempt succeeded.", nullable=True),
+        Field("attempts", Kind("WebhookAttempt", list_of=True),
+              "Every attempt, first to last."),
+    ))
 
 # -- workspaces ----------------------------------------------------------------------
 

@@ -293,6 +293,11 @@ def _choice(enum: type[E]) -> Callable[[Any], E]:
     return validate
 
 
+def choice(enum: type[E]) -> Callable[[Any], E]:
+    """A validator of ``enum``'s values."""
+    return _choice(enum)
+
+
 entity_type = _choice(EntityType)
 document_type = _choice(DocumentType)
 document_status = _choice(DocumentStatus)

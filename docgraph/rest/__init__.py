@@ -25,6 +25,7 @@ from docgraph.rest import (
     openapi,
     search,
     uploads,
+    webhooks,
     workspace,
 )
 from docgraph.rest.operations import Operation, Operations
@@ -41,7 +42,7 @@ async def openapi_json(request: Request, params: dict[str, str]) -> Response:
 OPERATIONS: tuple[Operation, ...] = (
     # search first: /v1/documents/search before /v1/documents/{id}
     *api, *workspace.api, *search.api, *documents.api, *uploads.api, *entities.api,
-    *attachments.api, *events.api,
+    *attachments.api, *events.api, *webhooks.api,
 )
 
 

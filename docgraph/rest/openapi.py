@@ -69,8 +69,8 @@ ERROR_DESCRIPTIONS = {
     401: "invalid_key: missing, malformed, unknown or revoked key.",
     403: "insufficient_permissions: the key lacks the scope.",
     404: "not_found: no such thing in this workspace, or no such path.",
-    409: "storage_conflict, conflict (e.g. an entity id already taken), or "
-         "idempotency_in_progress (with Retry-After).",
+    409: "storage_conflict, conflict (e.g. an entity id already taken, a webhook delivery "
+         "whose endpoint is disabled), or idempotency_in_progress (with Retry-After).",
     413: "payload_too_large: the body is over DOCGRAPH_MAX_BODY_BYTES; quota_exceeded: an "
          "upload would pass the workspace's quota.",
     422: "idempotency_key_reused: the Idempotency-Key was used with a different request.",
@@ -179,8 +179,8 @@ def document(operations: tuple[Operation, ...]) -> Schema:
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
                 "bearerFormat": "wbk_ followed by 43 characters",
-                "description": "A workspace API key with read:documents and/or "
-                               "write:documents."}},
+                "description": "A workspace API key with read:documents, "
+                               "write:documents and/or manage:webhooks."}},
             "schemas": _schemas(operations),
             "responses": _error_responses(),
         },

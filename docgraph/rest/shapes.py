@@ -117,6 +117,29 @@ ENTITY = View("Entity", r.ENTITY.description, [key(f) for f in r.ENTITY.fields])
 
 EVENT = View("ChangeEvent", r.EVENT.description, [key(f) for f in r.EVENT.fields])
 
+# -- webhooks ------------------------------------------------------------------------
+
+WEBHOOK_ENDPOINT = View("WebhookEndpoint", r.WEBHOOK_ENDPOINT.description,
+                        [key(f) for f in r.WEBHOOK_ENDPOINT.fields])
+WEBHOOK_ENDPOINT_WITH_SECRET = View(
+    "WebhookEndpointWithSecret",
+    "An endpoint and its new signing secret, shown this once.", [
+        *(key(f, path=f"endpoint.{f.name}") for f in r.WEBHOOK_ENDPOINT.fields),
+        key(Field("secret", r.WEBHOOK_SECRET,
+                  "The signing secret: whsec_ and the base64 of its bytes, as Standard "
+                  "Webhooks libraries take it. Store it now: it is never shown again.")),
+    ])
+DELETED_WEBHOOK_ENDPOINT = View("DeletedWebhookEndpoint", "A webhook endpoint just deleted.", [
+    key(Field("id", r.ID, "The endpoint's id.")),
+    key(Field("deleted_at", r.TIMESTAMP, "When it was deleted.")),
+])
+WEBHOOK_ATTEMPT = View("WebhookAttempt", r.WEBHOOK_ATTEMPT.description,
+                       [key(f) for f in r.WEBHOOK_ATTEMPT.fields])
+WEBHOOK_DELIVERY = View("WebhookDelivery", r.WEBHOOK_DELIVERY.description, [
+    *(key(f) for f in r.WEBHOOK_DELIVERY.fields if f.name != "attempts"),
+    Key("attempts", view=WEBHOOK_ATTEMPT, many=True),
+])
+
 # -- seed 002's signed-upload step, and downloads ------------------------------------
 
 UPLOAD_TICKET = View("UploadTicket", r.UPLOAD_TICKET.description,
@@ -209,7 +232,8 @@ class CallerWorkspace:
 
 API_KEY = View("ApiKey", "The key the request was made with.", [
     key(Field("id", r.ID, "The key's id."), path="key_id"),
-    key(Field("scopes", r.SCOPES, "What the key may do: read:documents, write:documents.")),
+    key(Field("scopes", r.SCOPES, "What the key may do: read:documents, write:documents, "
+                                  "manage:webhooks.")),
 ])
 WORKSPACE = View("Workspace", r.WORKSPACE.description, [
     *(key(f, path=f"workspace.{f.name}") for f in r.WORKSPACE.fields),
@@ -277,6 +301,22 @@ EVENT_LIST = View("ChangeEventList", "A page of the audit trail, newest first.",
     ], mapping=True)),
 ], mapping=True)
 
+WEBHOOK_ENDPOINT_LIST = View("WebhookEndpointListResponse", None, [
+    Key("data", view=View("WebhookEndpointList", None, [
+        Key("webhooks", view=WEBHOOK_ENDPOINT, many=True)], mapping=True))], mapping=True)
+WEBHOOK_DELIVERY_LIST = View("WebhookDeliveryList", "A page of an endpoint's deliveries, "
+                                                    "newest first.", [
+    Key("data", view=View("WebhookDeliveries", None, [
+        Key("deliveries", view=WEBHOOK_DELIVERY, many=True)], mapping=True)),
+    Key("meta", view=View("WebhookDeliveriesMeta", None, [
+        key(Field("per_page", r.PAGE_SIZE, "Deliveries per page, at most 100.")),
+        key(Field("has_more", r.BOOLEAN, "Whether older deliveries follow this page.")),
+        key(Field("next_cursor", Kind(r.GraphQLType.STRING, output_schema={"type": "string"}),
+                  "Pass it as `after` for the next page; null on the last page.",
+                  nullable=True)),
+    ], mapping=True)),
+], mapping=True)
+
 LINK_LIST = View("LinkListResponse", None, [Key("data", view=View("LinkList", None, [
     Key("links", view=LINK, many=True)], mapping=True))], mapping=True)
 
@@ -289,6 +329,10 @@ UPLOAD_TICKET_RESPONSE = data(UPLOAD_TICKET)
 SIGNED_URL_RESPONSE = data(SIGNED_URL)
 WORKSPACE_RESPONSE = data(WORKSPACE)
 DOCUMENT_TEXT_RESPONSE = data(DOCUMENT_TEXT)
+WEBHOOK_ENDPOINT_RESPONSE = data(WEBHOOK_ENDPOINT)
+WEBHOOK_ENDPOINT_WITH_SECRET_RESPONSE = data(WEBHOOK_ENDPOINT_WITH_SECRET)
+DELETED_WEBHOOK_ENDPOINT_RESPONSE = data(DELETED_WEBHOOK_ENDPOINT)
+WEBHOOK_DELIVERY_RESPONSE = data(WEBHOOK_DELIVERY)
 
 def respond(view: View, **parts: Any) -> dict[str, Any]:
     """The envelope ``view`` around its ``parts``."""

@@ -24,6 +24,8 @@ from strawberry.utils.str_converters import to_camel_case
 from docgraph.resolvers.fields import NO_DEFAULT, Field, GraphQLType, Input, Kind, Output
 from docgraph.resolvers.records import (
     AttachmentType,
+    AttemptStatus,
+    DeliveryStatus,
     DocumentStatus,
     DocumentType,
     EntityType,
@@ -61,6 +63,10 @@ strawberry.enum(LinkedDocumentOrder, description="How an entity's documents are 
                                                 "newest first.")
 strawberry.enum(TextStatus, description="Where a document's text extraction stands: PENDING, "
                                         "then DONE, FAILED or SKIPPED.")
+strawberry.enum(DeliveryStatus, description="A webhook delivery: PENDING until an attempt "
+                                           "succeeds (SUCCEEDED) or its retries run out "
+                                           "(FAILED).")
+strawberry.enum(AttemptStatus, description="One attempt at a webhook delivery.")
 strawberry.enum(AttachmentType, description="IMAGE for image/* types, UNKNOWN for "
                                             "application/octet-stream, OTHER for the rest.")
 

@@ -80,3 +80,13 @@ class UpdateEntityInput:
 @input_of(r.EVENT_FILTER)
 class ChangeEventFilter:
     pass
+
+
+@input_of(r.WEBHOOK_ENDPOINT_CREATE)
+class CreateWebhookEndpointInput:
+    """An endpoint to deliver the workspace's events to."""
+
+
+@input_of(r.WEBHOOK_ENDPOINT_UPDATE)
+class UpdateWebhookEndpointInput:
+    """The endpoint's fields to change; omitted fields stay as they are."""

@@ -10,6 +10,7 @@ from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import entities as entities_uc
 from docgraph.resolvers import links as links_uc
 from docgraph.resolvers import uploads as uploads_uc
+from docgraph.resolvers import webhooks as webhooks_uc
 from docgraph.resolvers.records import EntityType as EntityKind
 from docgraph.schema.info import Info
 from docgraph.schema.inputs import (
@@ -17,23 +18,29 @@ from docgraph.schema.inputs import (
     CreateContactInput,
     CreateDocumentInput,
     CreateEntityInput,
+    CreateWebhookEndpointInput,
     RequestUploadUrlInput,
     UpdateBusinessInput,
     UpdateContactInput,
     UpdateDocumentInput,
     UpdateEntityInput,
+    UpdateWebhookEndpointInput,
     provided,
 )
 from docgraph.schema.types import (
     Business,
     Contact,
     DeleteDocumentPayload,
+    DeleteWebhookEndpointPayload,
     Document,
     Entity,
     EntityType,
     LinkDocumentPayload,
     RequestUploadUrlPayload,
     UnlinkDocumentPayload,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEndpointSecretPayload,
 )
 
 DocumentId = Annotated[strawberry.ID, strawberry.argument(
@@ -47,10 +54,15 @@ EntityId = Annotated[strawberry.ID, strawberry.argument(
 LinkedEntityType = Annotated[EntityType, strawberry.argument(
     description="The entity's type (COMPANY for a business).")]
 Changes = "The fields to change; omitted ones stay as they are."
+WebhookEndpointId = Annotated[strawberry.ID, strawberry.argument(
+    description="The endpoint's id; unknown: not_found.")]
+Sends = ("Needs manage:webhooks and read:documents (its deliveries carry what "
+         "read:documents reads).")
 
 
 @strawberry.type(description="The writes. Each needs an API key with the write:documents "
-                             "scope (without it: insufficient_permissions).")
+                             "scope, the webhook mutations manage:webhooks instead (without "
+                             "it: insufficient_permissions).")
 class Mutation:
     @strawberry.mutation(description="Step 1 of an upload: a signed URL to PUT the bytes to. "
                                      "Over the workspace's quota: quota_exceeded; object "
@@ -186,6 +198,61 @@ class Mutation:
         input: Annotated[UpdateEntityInput, strawberry.argument(description=Changes)],
     ) -> Entity:
         return await _update(info, id, None, provided(input))
+
+    @strawberry.mutation(description="Register a webhook endpoint: the workspace's events "
+                                     "(of the types it names) are POSTed to its URL from now "
+                                     "on, signed with the secret this answers once. A URL "
+                                     "that points at a non-public address: validation_error. "
+                                     + Sends)
+    async def create_webhook_endpoint(
+        self, info: Info,
+        input: Annotated[CreateWebhookEndpointInput, strawberry.argument(
+            description="The endpoint: its URL, the event types it wants (default: all), a "
+                        "description.")],
+    ) -> WebhookEndpointSecretPayload:
+        created = await webhooks_uc.create_endpoint(info.context, provided(input))
+        return WebhookEndpointSecretPayload(
+            endpoint=created.endpoint, secret=created.secret)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Change a webhook endpoint: its URL, event types, "
+                                     "description, or whether it is enabled (enabling it "
+                                     "again resumes its waiting deliveries). " + Sends)
+    async def update_webhook_endpoint(
+        self, info: Info, id: WebhookEndpointId,
+        input: Annotated[UpdateWebhookEndpointInput, strawberry.argument(
+            description=Changes)],
+    ) -> WebhookEndpoint:
+        return await webhooks_uc.update_endpoint(  # type: ignore[return-value]
+            info.context, id, provided(input))
+
+    @strawberry.mutation(description="Delete a webhook endpoint, with its deliveries and "
+                                     "their attempts. Needs manage:webhooks.")
+    async def delete_webhook_endpoint(self, info: Info,
+                                      id: WebhookEndpointId) -> DeleteWebhookEndpointPayload:
+        deleted = await webhooks_uc.delete_endpoint(info.context, id)
+        return DeleteWebhookEndpointPayload(
+            id=deleted.id, deleted_at=deleted.deleted_at)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="A new signing secret for a webhook endpoint, answered "
+                                     "once; deliveries are signed with the previous one too "
+                                     "for DOCGRAPH_WEBHOOK_SECRET_OVERLAP_SECONDS (24 hours). "
+                                     "Needs manage:webhooks.")
+    async def rotate_webhook_secret(self, info: Info,
+                                    id: WebhookEndpointId) -> WebhookEndpointSecretPayload:
+        rotated = await webhooks_uc.rotate_secret(info.context, id)
+        return WebhookEndpointSecretPayload(
+            endpoint=rotated.endpoint, secret=rotated.secret)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Make a webhook delivery due now, whatever its status: "
+                                     "one more attempt. Its endpoint disabled, or an attempt "
+                                     "at it in progress: conflict. Needs manage:webhooks.")
+    async def retry_webhook_delivery(
+        self, info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(
+            description="The delivery's id; unknown: not_found.")],
+    ) -> WebhookDelivery:
+        return await webhooks_uc.retry_delivery(  # type: ignore[return-value]
+            info.context, id)
 
 
 async def _create(info: Info, kind: EntityKind, fields: dict[str, Any]) -> Any:

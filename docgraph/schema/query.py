@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 import strawberry
 
+from docgraph.errors import NotFound
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import entities as entities_uc
 from docgraph.resolvers import events as events_uc
 from docgraph.resolvers import search as search_uc
+from docgraph.resolvers import webhooks as webhooks_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import EntityType as EntityKind
 from docgraph.schema import lookahead
@@ -28,6 +30,8 @@ from docgraph.schema.types import (
     EntityType,
     First,
     Offset,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 
 DocumentId = Annotated[strawberry.ID, strawberry.argument(
@@ -45,8 +49,15 @@ async def _entity(info: Info, id: strawberry.ID, kind: EntityKind | None) -> Any
                                         with_documents=lookahead.documents_query(info, id))
 
 
+WebhookEndpointId = Annotated[strawberry.ID, strawberry.argument(
+    description="The endpoint's id, a UUID (anything else is a validation_error).")]
+WebhookDeliveryId = Annotated[strawberry.ID, strawberry.argument(
+    description="The delivery's id, a UUID (anything else is a validation_error).")]
+
+
 @strawberry.type(description="The reads. Each needs an API key with the read:documents "
-                             "scope (without it: insufficient_permissions).")
+                             "scope, the webhook fields manage:webhooks instead (without it: "
+                             "insufficient_permissions).")
 class Query:
     @strawberry.field(description="A document by id; null if there is none (or it was "
                                   "deleted).")
@@ -127,3 +138,24 @@ class Query:
         return await events_uc.list_events(  # type: ignore[return-value]
             info.context, provided(filter) if filter else None, page,
             with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"))
+
+    @strawberry.field(description="The workspace's webhook endpoints, oldest first. Needs "
+                                  "manage:webhooks.")
+    async def webhook_endpoints(self, info: Info) -> list[WebhookEndpoint]:
+        return await webhooks_uc.list_endpoints(info.context)  # type: ignore[return-value]
+
+    @strawberry.field(description="A webhook endpoint by id, with its deliveries and their "
+                                  "attempts; null if there is none. Needs manage:webhooks.")
+    async def webhook_endpoint(self, info: Info,
+                               id: WebhookEndpointId) -> WebhookEndpoint | None:
+        return await webhooks_uc.get_endpoint(info.context, id)  # type: ignore[return-value]
+
+    @strawberry.field(description="A webhook delivery by id, with its attempts; null if "
+                                  "there is none. Needs manage:webhooks.")
+    async def webhook_delivery(self, info: Info,
+                               id: WebhookDeliveryId) -> WebhookDelivery | None:
+        try:
+            return await webhooks_uc.get_delivery(  # type: ignore[return-value]
+                info.context, id)
+        except NotFound:
+            return None

@@ -15,8 +15,10 @@ import strawberry
 
 from docgraph.resolvers import documents as documents_uc
 from docgraph.resolvers import resources as r
+from docgraph.resolvers import webhooks as webhooks_uc
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PageRequest
 from docgraph.resolvers.records import (
+    DeliveryStatus,
     DocumentRecord,
     DocumentStatus,
     DocumentType,
@@ -25,6 +27,7 @@ from docgraph.resolvers.records import (
     LinkedDocumentOrder,
     LinkRecord,
     ScanStatus,
+    WebhookEndpointRecord,
 )
 from docgraph.resolvers.uploads import UploadTicket
 from docgraph.schema import lookahead
@@ -381,3 +384,66 @@ class RequestUploadUrlPayload:
 @object_fields(r.DELETED_DOCUMENT)
 class DeleteDocumentPayload:
     pass
+
+
+# -- webhooks ---------------------------------------------------------------------------
+
+
+@strawberry.type(description=graphql_text(r.WEBHOOK_ATTEMPT.description))
+@object_fields(r.WEBHOOK_ATTEMPT)
+class WebhookAttempt:
+    pass
+
+
+@strawberry.type(description=graphql_text(r.WEBHOOK_DELIVERY.description))
+@object_fields(r.WEBHOOK_DELIVERY)
+class WebhookDelivery:
+    pass
+
+
+@strawberry.type(description="A delivery in a page of deliveries, with its cursor.")
+class WebhookDeliveryEdge:
+    cursor: str = strawberry.field(description=CURSOR)
+    node: WebhookDelivery = strawberry.field(description="The delivery.")
+
+
+@strawberry.type(description="A page of an endpoint's deliveries, newest first.")
+class WebhookDeliveryConnection:
+    edges: list[WebhookDeliveryEdge] = strawberry.field(
+        description="The page's deliveries, each with its cursor.")
+    nodes: list[WebhookDelivery] = strawberry.field(
+        description="The page's deliveries alone, in the order of edges.")
+    page_info: PageInfo = strawberry.field(description=PAGE_INFO)
+    total_count: int = strawberry.field(
+        description="How many deliveries match the arguments, across all pages.")
+
+
+@strawberry.type(description=graphql_text(r.WEBHOOK_ENDPOINT.description))
+@object_fields(r.WEBHOOK_ENDPOINT)
+class WebhookEndpoint:
+    @strawberry.field(description="The endpoint's deliveries, newest first, each with its "
+                                  "attempts; kept as long as events are.")
+    async def deliveries(
+        root: WebhookEndpointRecord, info: Info,
+        status: Annotated[DeliveryStatus | None, strawberry.argument(
+            description="Only deliveries with this status.")] = None,
+        first: First = DEFAULT_PAGE_SIZE, after: After = None, offset: Offset = None,
+    ) -> WebhookDeliveryConnection:
+        return await webhooks_uc.list_deliveries(  # type: ignore[return-value]
+            info.context, root.id, PageRequest.parse(first, after, offset), status=status,
+            with_total=lookahead.may_select(info._raw_info.field_nodes, "totalCount"),
+            check_endpoint=False)
+
+
+@strawberry.type(description="An endpoint and its new signing secret, shown this once.")
+class WebhookEndpointSecretPayload:
+    endpoint: WebhookEndpoint = strawberry.field(description="The endpoint.")
+    secret: str = strawberry.field(
+        description="The signing secret: whsec_ and the base64 of its bytes, as Standard "
+                    "Webhooks libraries take it. Store it now: it is never shown again.")
+
+
+@strawberry.type(description="An endpoint just deleted, with its deliveries.")
+class DeleteWebhookEndpointPayload:
+    id: strawberry.ID = strawberry.field(description="The endpoint's id.")
+    deleted_at: datetime = strawberry.field(description="When it was deleted.")
