@@ -780,7 +780,9 @@ async def test_an_instance_killed_mid_delivery_loses_nothing(cluster, tmp_path):
     env = {"DOCGRAPH_WEBHOOK_CONCURRENCY": "4",
            "DOCGRAPH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
            "DOCGRAPH_WEBHOOK_POLL_SECONDS": "0.2",
-           "DOCGRAPH_WEBHOOK_TIMEOUT_SECONDS": "2",  # the lease: 2 x 2 + 10 s
+           # Long enough that the held attempt is still open when the instance is
+           # killed, even on a loaded machine; the lease: 2 x 6 + 10 s.
+           "DOCGRAPH_WEBHOOK_TIMEOUT_SECONDS": "6",
            "DOCGRAPH_KEY_CACHE_SECONDS": "0"}
     first = Instance(url, tmp_path, **env)
     second = Instance(url, tmp_path, **env)
