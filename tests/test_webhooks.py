@@ -781,8 +781,8 @@ async def test_an_instance_killed_mid_delivery_loses_nothing(cluster, tmp_path):
            "DOCGRAPH_WEBHOOK_ALLOW_PRIVATE_ADDRESSES": "true",
            "DOCGRAPH_WEBHOOK_POLL_SECONDS": "0.2",
            # Long enough that the held attempt is still open when the instance is
-           # killed, even on a loaded machine; the lease: 2 x 6 + 10 s.
-           "DOCGRAPH_WEBHOOK_TIMEOUT_SECONDS": "6",
+           # killed, even on a loaded machine; the lease: 2 x 12 + 10 s.
+           "DOCGRAPH_WEBHOOK_TIMEOUT_SECONDS": "12",
            "DOCGRAPH_KEY_CACHE_SECONDS": "0"}
     first = Instance(url, tmp_path, **env)
     second = Instance(url, tmp_path, **env)
@@ -799,7 +799,7 @@ async def test_an_instance_killed_mid_delivery_loses_nothing(cluster, tmp_path):
             first.kill()
             receiver.release()
             second.start()
-            requests = await receiver.wait_count(2, within=60)
+            requests = await receiver.wait_count(2, within=120)
             async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
                 gql = GraphQL(client, tenant)
 
