@@ -469,19 +469,8 @@ WEBHOOK_DESCRIPTION_MAX = 1000
 
 def _event_types(value: Any) -> list[str]:
     """Distinct event types, in the order given (an empty list: every type)."""
-    if not isinstance(value, list):
-        raise v.Invalid("must be a list of event types")
-    if len(value) > len(EVENT_TYPES):
-        raise v.Invalid(f"must have at most {len(EVENT_TYPES)} event types")
-    cleaned: list[str] = []
-    for i, item in enumerate(value):
-        try:
-            kind = v.event_type(item)
-        except v.Invalid as exc:
-            raise v.Invalid(f"item {i} {exc.message}") from None
-        if kind not in cleaned:
-            cleaned.append(kind)
-    return cleaned
+    return v.distinct(value, v.event_type, most=len(EVENT_TYPES), what="event types",
+                      many="event types")
 
 
 def _webhook_description(value: Any) -> str:

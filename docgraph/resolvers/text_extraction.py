@@ -185,6 +185,8 @@ def extract_docx(fp: IO[bytes], limits: Limits) -> Extracted:
             member = archive.open("word/document.xml")
         except KeyError:
             raise Fail("not a DOCX file: it has no word/document.xml") from None
+        # zipfile raises NotImplementedError for a compression method it lacks, and
+        # RuntimeError for an encrypted member: either way, not a DOCX we can read.
         except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError) as exc:
             raise Fail(f"not a readable DOCX file ({exc})") from None
         with member:

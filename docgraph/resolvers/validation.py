@@ -242,21 +242,28 @@ def tag(value: Any) -> str:
     return _string(value, low=1, high=TAG_MAX)
 
 
-def tags(value: Any) -> list[str]:
-    """A list of distinct tag strings, in the order given (repeats dropped)."""
-    if not isinstance(value, list):
-        raise Invalid("must be a list of strings")
-    if len(value) > TAGS_MAX:
-        raise Invalid(f"must have at most {TAGS_MAX} tags")
+def distinct(value: Any, item: Callable[[Any], str], *, most: int, what: str,
+             many: str = "items", empty: bool = True) -> list[str]:
+    """A list of ``item``-checked values, in the order given (repeats dropped); at most
+    ``most``, and none only if ``empty``. ``what`` and ``many`` word the refusals."""
+    if not isinstance(value, list) or (not empty and not value):
+        raise Invalid(f"must be a {'' if empty else 'non-empty '}list of {what}")
+    if len(value) > most:
+        raise Invalid(f"must have at most {most} {many}")
     cleaned: list[str] = []
-    for i, item in enumerate(value):
+    for i, entry in enumerate(value):
         try:
-            t = tag(item)
+            checked = item(entry)
         except Invalid as exc:
             raise Invalid(f"item {i} {exc.message}") from None
-        if t not in cleaned:
-            cleaned.append(t)
+        if checked not in cleaned:
+            cleaned.append(checked)
     return cleaned
+
+
+def tags(value: Any) -> list[str]:
+    """A list of distinct tag strings, in the order given (repeats dropped)."""
+    return distinct(value, tag, most=TAGS_MAX, what="strings", many="tags")
 
 
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -314,19 +321,7 @@ def event_type(value: Any) -> str:
 
 def event_types(value: Any) -> list[str]:
     """A non-empty list of event types, in the order given (repeats dropped)."""
-    if not isinstance(value, list) or not value:
-        raise Invalid("must be a non-empty list of event types")
-    if len(value) > EVENT_TYPES_MAX:
-        raise Invalid(f"must have at most {EVENT_TYPES_MAX} items")
-    cleaned: list[str] = []
-    for i, item in enumerate(value):
-        try:
-            t = event_type(item)
-        except Invalid as exc:
-            raise Invalid(f"item {i} {exc.message}") from None
-        if t not in cleaned:
-            cleaned.append(t)
-    return cleaned
+    return distinct(value, event_type, most=EVENT_TYPES_MAX, what="event types", empty=False)
 
 
 def actor(value: Any) -> str:
