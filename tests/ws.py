@@ -44,6 +44,12 @@ class Closed(Exception):
         self.code = code
         self.reason = reason
 
+    @classmethod
+    def of(cls, closed: ConnectionClosed) -> Closed:
+        """The close frame the server sent (no code if it sent none)."""
+        rcvd = closed.rcvd
+        return cls(rcvd.code if rcvd else None, rcvd.reason if rcvd else "")
+
 
 class Client:
     """One WebSocket connection to /graphql."""
@@ -80,8 +86,12 @@ class Client:
         await self.ws.close()
 
     async def send(self, message: Any) -> None:
-        await self.ws.send(message if isinstance(message, (str, bytes))
-                           else orjson.dumps(message).decode())
+        """Send ``message`` (raises :class:`Closed` if the server has closed already)."""
+        try:
+            await self.ws.send(message if isinstance(message, (str, bytes))
+                               else orjson.dumps(message).decode())
+        except ConnectionClosed as closed:
+            raise Closed.of(closed) from None
 
     async def receive(self) -> dict[str, Any]:
         """The next message (raises :class:`Closed` if the server closed instead)."""
@@ -89,9 +99,7 @@ class Client:
             try:
                 text = await asyncio.wait_for(self.ws.recv(), WAIT)
             except ConnectionClosed as closed:
-                rcvd = closed.rcvd
-                raise Closed(rcvd.code if rcvd else None,
-                             rcvd.reason if rcvd else "") from None
+                raise Closed.of(closed) from None
             message = orjson.loads(text)
             assert isinstance(message, dict), message
             if self.answer_pings and message == {"type": "ping"}:
