@@ -12,7 +12,7 @@ import shutil
 from collections.abc import AsyncIterator
 
 import pytest
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import Browser, ConsoleMessage, Page, Request, async_playwright
 
 CHROMIUM = os.environ.get("DOCGRAPH_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -50,10 +50,17 @@ class ConsoleLog:
     def __init__(self, page: Page) -> None:
         self.messages: list[str] = []
         self.errors: list[str] = []
+        # Requests the browser gave up itself (net::ERR_ABORTED): one in flight when
+        # the page reloads or closes, say a look for a preview. Not the server's doing
+        # (a refused or broken answer fails as ERR_FAILED, ERR_CONNECTION_RESET...).
+        self.aborted: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
-        page.on("requestfailed", lambda request: self.errors.append(
-            f"requestfailed: {request.method} {request.url}: {request.failure}"))
+        page.on("requestfailed", self._failed)
+
+    def _failed(self, request: Request) -> None:
+        text = f"requestfailed: {request.method} {request.url}: {request.failure}"
+        (self.aborted if request.failure == "net::ERR_ABORTED" else self.errors).append(text)
 
     def _console(self, message: ConsoleMessage) -> None:
         text = f"{message.type}: {message.text}"
