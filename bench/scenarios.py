@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 
 from docgraph.db.documents import DocumentFilters, EntityPageShape, entity_document_pages
-from docgraph.db.search import SEARCH_DOCUMENTS
+from docgraph.db.search import GENERIC_PLAN, SEARCH_DOCUMENTS
 from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS, split_query
 
 # The statements of the floors: the same docgraph sends for scenarios 1 to 3.
@@ -132,9 +132,11 @@ async def search_floor(conn: asyncpg.Connection, workspace_id: Any, line: str) -
     # The line is the query as it stands inside a JSON string.
     query = json.loads(f'"{line}"')
     terms = split_query(query)
-    await conn.fetch(SEARCH_DOCUMENTS, workspace_id, query, terms.name_words, terms.excluded,
-                     *DocumentFilters().arguments(), None, None, None, 0, 11, True, True,
-                     SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
+    async with conn.transaction():  # as db.search runs it: with a generic plan
+        await conn.execute(GENERIC_PLAN)
+        await conn.fetch(SEARCH_DOCUMENTS, workspace_id, query, terms.name_words,
+                         terms.excluded, *DocumentFilters().arguments(), None, None, None, 0,
+                         11, True, True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
 
 
 SCENARIOS: list[Scenario] = [

@@ -9,9 +9,14 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
+from docgraph.db import search as search_db
+from docgraph.db.database import Database
+from docgraph.db.documents import DocumentFilters
+from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS
 from tests.conftest import LiveServer
 from tests.gql import GraphQL
 from tests.instances import serving
@@ -209,6 +214,8 @@ async def test_pages_of_results_by_cursor_and_offset(gql):
     while True:
         page = await search(gql, word, first=3, after=after)
         seen += names(page)
+        # Every result of every page has its snippet (the row read past a page has none).
+        assert all(f"<mark>{word}</mark>" in e["snippet"] for e in page["edges"]), page
         assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
         if not page["pageInfo"]["hasNextPage"]:
             break
@@ -216,6 +223,7 @@ async def test_pages_of_results_by_cursor_and_offset(gql):
     assert seen == names(everything)
     offset_page = await search(gql, word, first=2, offset=3)
     assert names(offset_page) == names(everything)[3:5]
+    assert all(f"<mark>{word}</mark>" in e["snippet"] for e in offset_page["edges"])
     assert offset_page["pageInfo"]["hasPreviousPage"] is True
     # Any edge's cursor continues after that edge.
     middle = everything["edges"][2]["cursor"]
@@ -386,3 +394,25 @@ async def test_a_scanned_pdf_page_is_read_by_ocr(gql):
     text = (await gql(TEXT, {"id": doc_id}))["document"]
     assert text["textStatus"] == "DONE" and "Pachycephalosaurus" in text["text"]
     assert names(await search(gql, "pachycephalosaurus invoice")) == ["scan.pdf"]
+
+
+async def test_the_generic_plan_stays_inside_the_search(database_url, tenant):
+    """The search forces a generic plan for itself only: the connection it ran on
+    plans every other statement as before, after a search that failed too."""
+    db = await Database.connect(database_url, min_size=1, max_size=1)
+    try:
+        found = await search_db.search_documents(
+            db, tenant.id, query="anything", name_like=None, excluded=None,
+            filters=DocumentFilters(), after=None, offset=0, limit=10, with_total=True,
+            with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
+        assert [row["id"] for row in found] == [None]  # nothing, as one empty row
+        assert await db.fetchval("show plan_cache_mode") == "auto"
+        with pytest.raises(asyncpg.InvalidRowCountInResultOffsetClauseError):
+            await search_db.search_documents(  # refused by the server, after the SET
+                db, tenant.id, query="x", name_like=None, excluded=None,
+                filters=DocumentFilters(), after=None, offset=-1, limit=10,
+                with_total=True, with_snippet=True,
+                snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
+        assert await db.fetchval("show plan_cache_mode") == "auto"
+    finally:
+        await db.close()
