@@ -91,11 +91,28 @@ def _children(pid: int) -> list[int]:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+    user, system = cpu_times(pids)
+    return user + system
+
+
+def cpu_times(pids: list[int]) -> tuple[float, float]:
+    """The processes' CPU seconds so far, in user space and in the kernel (a process
+    gone meanwhile counts nothing)."""
+    user = system = 0
     for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLK_TCK
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11])  # utime
+        system += int(fields[12])  # stime
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def postgres_pids(pgdata: Path) -> list[int]:
+    """The cluster's postmaster and every process it started (backends, writers…)."""
+    postmaster = int((pgdata / "postmaster.pid").read_text().split()[0])
+    return [postmaster, *_children(postmaster)]
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -76,6 +76,10 @@ class Reading:
     requests: int
     failures: int
     socket_errors: int
+    # Of the workers' CPU, the share spent in the kernel (sockets, mostly), and the
+    # CPU of every PostgreSQL process per request.
+    kernel_share: float = 0.0
+    pg_cpu_ms_per_request: float | None = None
     floor_rps: float | None = None
     all_rps: list[float] | None = None  # every repetition's, when --repeat > 1
 
@@ -274,21 +278,27 @@ def measure(server: harness.Server, scenario: Scenario, meta: dict[str, Any],
             harness.run_wrk(server.url, warmup_script, seconds=warmup, connections=CONNECTIONS)
         workers = server.worker_pids()
         calls_before = asyncio.run(statement_calls(db_url))
-        cpu_before = harness.cpu_seconds(workers)
+        postgres = harness.postgres_pids(directory / "pgdata")
+        cpu_before = harness.cpu_times(workers)
+        pg_cpu_before = harness.cpu_seconds(postgres)
         recording = profile.Recording.start(workers, RESULTS_DIR / "profiles", scenario.name,
                                             duration) if py_spy else None
         result = harness.run_wrk(server.url, script, seconds=duration, connections=CONNECTIONS)
-        cpu_after = harness.cpu_seconds(workers)
+        cpu_after = harness.cpu_times(workers)
+        pg_cpu = harness.cpu_seconds(postgres) - pg_cpu_before
         if recording is not None:
             print(recording.finish().report(), file=sys.stderr, flush=True)
         calls_after = asyncio.run(statement_calls(db_url))
     # The two statement_calls readings themselves add one statement each.
     statements = max(0, calls_after - calls_before - 1)
     requests = max(1, result.requests)
+    user, system = (after - before for after, before in zip(cpu_after, cpu_before, strict=True))
     return Reading(
         scenario=scenario.name, title=scenario.title, rps=result.rps, p50_ms=result.p50_ms,
         p99_ms=result.p99_ms, statements_per_request=statements / requests,
-        cpu_ms_per_request=(cpu_after - cpu_before) * 1000 / requests,
+        cpu_ms_per_request=(user + system) * 1000 / requests,
+        kernel_share=system / (user + system) if user + system else 0.0,
+        pg_cpu_ms_per_request=pg_cpu * 1000 / requests,
         peak_rss_mb=max(harness.peak_rss_mb(p) for p in workers),
         requests=result.requests, failures=result.failures + result.paths_reused,
         socket_errors=result.errors)
@@ -324,15 +334,17 @@ def long_run(server: harness.Server, meta: dict[str, Any], directory: Path,
 
 def print_table(readings: list[Reading]) -> None:
     header = (f"{'scenario':<48} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'SQL/req':>7} "
-              f"{'CPU ms/req':>10} {'RSS MB':>7} {'floor req/s':>11} {'ratio':>6}")
+              f"{'CPU ms/req':>10} {'kernel':>6} {'PG ms/req':>9} {'RSS MB':>7} "
+              f"{'floor req/s':>11} {'ratio':>6}")
     print(header)
     print("-" * len(header))
     for r in readings:
         floor = f"{r.floor_rps:>11.0f}" if r.floor_rps else f"{'-':>11}"
         ratio = f"{r.ratio:>6.2f}" if r.ratio else f"{'-':>6}"
+        pg = f"{r.pg_cpu_ms_per_request:.3f}" if r.pg_cpu_ms_per_request is not None else "-"
         print(f"{r.title:<48} {r.rps:>8.0f} {r.p50_ms:>7.2f} {r.p99_ms:>7.2f} "
               f"{r.statements_per_request:>7.2f} {r.cpu_ms_per_request:>10.3f} "
-              f"{r.peak_rss_mb:>7.1f} {floor} {ratio}")
+              f"{r.kernel_share:>6.0%} {pg:>9} {r.peak_rss_mb:>7.1f} {floor} {ratio}")
         if r.failures or r.socket_errors:
             print(f"  !! {r.failures} failed responses, {r.socket_errors} socket errors")
 
