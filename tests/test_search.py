@@ -407,6 +407,9 @@ async def test_the_generic_plan_stays_inside_the_search(database_url, tenant):
             with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
         assert [row["id"] for row in found] == [None]  # nothing, as one empty row
         assert await db.fetchval("show plan_cache_mode") == "auto"
+        # Never compiled: a generic plan's estimate at millions of documents is past
+        # jit_above_cost, and compiling cost 50 times what the search does.
+        assert await db.fetchval("show jit") == "off"
         with pytest.raises(asyncpg.InvalidRowCountInResultOffsetClauseError):
             await search_db.search_documents(  # refused by the server, after the SET
                 db, tenant.id, query="x", name_like=None, excluded=None,
