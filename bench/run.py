@@ -184,7 +184,9 @@ async def run_floor(scenario: Scenario, url: str, workspace_id: str, ids: list[s
                     seconds: float) -> float:
     """Requests/s of the scenario's bare SQL, CONNECTIONS at a time."""
     assert scenario.floor is not None
-    pool = await asyncpg.create_pool(url, min_size=20, max_size=20)
+    # Without JIT, as docgraph's own pool (db.database): the floor runs the same plans.
+    pool = await asyncpg.create_pool(url, min_size=20, max_size=20,
+                                     server_settings={"jit": "off"})
     ws = uuid.UUID(workspace_id)
     done = 0
     deadline = time.monotonic() + seconds
