@@ -16,8 +16,9 @@ from typing import Any
 
 import asyncpg
 
+from docgraph.db.database import BEGIN_WITH_GENERIC_PLANS
 from docgraph.db.documents import DocumentFilters, EntityPageShape, entity_document_pages
-from docgraph.db.search import GENERIC_PLAN, SEARCH_DOCUMENTS
+from docgraph.db.search import SEARCH_DOCUMENTS, SEARCH_RESEMBLING_NAMES
 from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS, split_query
 
 # The statements of the floors: the same docgraph sends for scenarios 1 to 3.
@@ -132,11 +133,14 @@ async def search_floor(conn: asyncpg.Connection, workspace_id: Any, line: str) -
     # The line is the query as it stands inside a JSON string.
     query = json.loads(f'"{line}"')
     terms = split_query(query)
-    async with conn.transaction():  # as db.search runs it: with a generic plan
-        await conn.execute(GENERIC_PLAN)
-        await conn.fetch(SEARCH_DOCUMENTS, workspace_id, query, terms.name_words,
-                         terms.excluded, *DocumentFilters().arguments(), None, None, None, 0,
-                         11, True, True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
+    arguments = (workspace_id, query, terms.name_words, terms.excluded,
+                 *DocumentFilters().arguments(), None, None, None, 0, 11, True, True,
+                 SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
+    await conn.execute(BEGIN_WITH_GENERIC_PLANS)  # as db.search runs it
+    rows = await conn.fetch(SEARCH_DOCUMENTS, *arguments)
+    if terms.name_words and not rows[0]["matched"]:
+        await conn.fetch(SEARCH_RESEMBLING_NAMES, *arguments)
+    await conn.execute("commit")
 
 
 SCENARIOS: list[Scenario] = [

@@ -396,26 +396,43 @@ async def test_a_scanned_pdf_page_is_read_by_ocr(gql):
     assert names(await search(gql, "pachycephalosaurus invoice")) == ["scan.pdf"]
 
 
-async def test_the_generic_plan_stays_inside_the_search(database_url, tenant):
-    """The search forces a generic plan for itself only: the connection it ran on
-    plans every other statement as before, after a search that failed too."""
+PREPARED_PLANS = """
+select generic_plans, custom_plans from pg_prepared_statements where statement = $1
+"""
+
+
+async def test_searches_run_generic_plans_and_nothing_else_does(database_url, tenant):
+    """Each search statement is planned once per connection (PostgreSQL would plan
+    it again at every search), the trigram one only when nothing matched; the
+    connection plans every other statement as before, after a failed search too."""
     db = await Database.connect(database_url, min_size=1, max_size=1)
+
+    async def search(query: str, name_like: list[str] | None = None,
+                     offset: int = 0) -> list[Any]:
+        return await search_db.search_documents(
+            db, tenant.id, query=query, name_like=name_like, excluded=None,
+            filters=DocumentFilters(), after=None, offset=offset, limit=10, with_total=True,
+            with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS,
+            snippet_options=SNIPPET_OPTIONS)
+
     try:
-        found = await search_db.search_documents(
-            db, tenant.id, query="anything", name_like=None, excluded=None,
-            filters=DocumentFilters(), after=None, offset=0, limit=10, with_total=True,
-            with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
-        assert [row["id"] for row in found] == [None]  # nothing, as one empty row
+        for word in ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"):
+            assert [row["id"] for row in await search(word)] == [None]  # nothing, one row
+        plans = await db.fetchrow(PREPARED_PLANS, search_db.SEARCH_DOCUMENTS)
+        assert plans is not None and dict(plans) == {"generic_plans": 8, "custom_plans": 0}
+        assert await db.fetchrow(PREPARED_PLANS, search_db.SEARCH_RESEMBLING_NAMES) is None
+        await search("alphx", name_like=["alphx"])
+        plans = await db.fetchrow(PREPARED_PLANS, search_db.SEARCH_RESEMBLING_NAMES)
+        assert plans is not None and dict(plans) == {"generic_plans": 1, "custom_plans": 0}
+
         assert await db.fetchval("show plan_cache_mode") == "auto"
-        # Never compiled: a generic plan's estimate at millions of documents is past
+        with pytest.raises(asyncpg.InvalidRowCountInResultOffsetClauseError):
+            await search("x", offset=-1)  # refused by the server, inside the transaction
+        assert await db.fetchval("show plan_cache_mode") == "auto"
+        async with db.connection() as conn:
+            assert not conn.raw.is_in_transaction()
+        # Never compiled: at millions of documents a generic plan's estimate is past
         # jit_above_cost, and compiling cost 50 times what the search does.
         assert await db.fetchval("show jit") == "off"
-        with pytest.raises(asyncpg.InvalidRowCountInResultOffsetClauseError):
-            await search_db.search_documents(  # refused by the server, after the SET
-                db, tenant.id, query="x", name_like=None, excluded=None,
-                filters=DocumentFilters(), after=None, offset=-1, limit=10,
-                with_total=True, with_snippet=True,
-                snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
-        assert await db.fetchval("show plan_cache_mode") == "auto"
     finally:
         await db.close()

@@ -74,6 +74,10 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# Two statements in one round trip (the simple query protocol takes several).
+BEGIN_WITH_GENERIC_PLANS = "begin; set local plan_cache_mode = force_generic_plan"
+
+
 def _count(n: int) -> None:
     tally = statement_counter.get()
     if tally is not None:
@@ -263,6 +267,26 @@ class Database:
             _count(2)
             async with conn.raw.transaction():
                 yield conn
+
+    @asynccontextmanager
+    async def generic_plans(self) -> AsyncIterator[Connection]:
+        """A connection inside a transaction whose statements run with generic plans:
+        planned once per connection, whatever their parameters (counted as BEGIN, SET
+        and COMMIT; BEGIN and SET go in one round trip).
+
+        For a statement PostgreSQL would otherwise plan again at every execution,
+        when planning costs more than a generic plan loses. SET LOCAL ends with the
+        transaction, whatever happens in it: COMMIT rolls a failed one back, and the
+        pool rolls back one left open.
+        """
+        async with self.connection() as conn:
+            _count(2)
+            await conn.raw.execute(BEGIN_WITH_GENERIC_PLANS)
+            try:
+                yield conn
+            finally:
+                _count(1)
+                await conn.raw.execute("commit")
 
     # One statement on a connection of its own: what ``connection`` does, without
     # the cost of a context manager on every statement.

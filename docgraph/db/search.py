@@ -35,20 +35,8 @@ WITH_SNIPPET, SNIPPET_CHARS, SNIPPET_OPTIONS = f"${_n + 6}", f"${_n + 7}", f"${_
 # excluded from such names (null: none), then the filters, the cursor (rank,
 # time, id), the offset and the rows to read (the page's size plus one), whether
 # to count the total, and whether (and over how many characters of text, with
-# which options) to make snippets.
-#
-# The words are looked up in the vectors first. Only when that finds nothing are
-# names that resemble every word looked up by their trigrams ("did you mean"): a
-# misspelt or partial name is then found, and a query whose words are found costs
-# nothing more (a common word's trigrams would have every name rechecked). A query
-# with no word to look for (only exclusions, only stop words) matches nothing by
-# its vector (querytree 'T' would scan every document). The matches are ranked once
-# (materialised); the page joins back to its documents, and only the page's rows
-# (not the one read past it) get a snippet: cut from the name, the description and a
-# window of the text that starts a little before the first place one of the query's
-# lexemes appears in it (a stem is most often the start of the word it came from),
-# so that a word deep in a long text is shown without ts_headline reading all of it.
-SEARCH_DOCUMENTS = f"""
+# which options) to make snippets. Both statements take them all.
+_QUERY = """
 with q as (
     select w.text_search_config::regconfig as config,
            case when querytree(websearch_to_tsquery(w.text_search_config::regconfig, $2)) = 'T'
@@ -56,28 +44,42 @@ with q as (
                 else websearch_to_tsquery(w.text_search_config::regconfig, $2) end as tsq,
            case when $4::text is not null
                 then websearch_to_tsquery(w.text_search_config::regconfig, $4::text) end
-               as excluded
+               as excluded,
+           $3::text[] as name_words
     from workspaces w where w.id = $1
-), found as materialized (
-    select d.id, d.created_at,
-           ts_rank('{RANK_WEIGHTS}', d.search_vector, q.tsq, 1) as rank
-    from q, documents d
-    where {_FILTERS}
-      and d.search_vector @@ q.tsq
-), resembling as materialized (
-    select d.id, d.created_at,
-           (word_similarity(array_to_string($3::text[], ' '), d.name)
-            * {NAME_LIKENESS_WEIGHT}::real)::real as rank
-    from q, documents d
-    where not exists (select 1 from found)
-      and {_FILTERS}
-      and ($3::text[])[1] <% d.name
-      and not exists (select 1 from unnest($3::text[]) word where not word <% d.name)
-      and (q.excluded is null or not d.search_vector @@ q.excluded)
-), matches as (
-    select * from found union all select * from resembling
-)
-select (select count(*) from matches where {WITH_TOTAL}) as total_count,
+)"""
+
+# The documents whose vectors match, ranked. A query with no word to look for (only
+# exclusions, only stop words) matches nothing (querytree 'T' would scan every
+# document).
+_FOUND = f"""
+select d.id, d.created_at, ts_rank('{RANK_WEIGHTS}', d.search_vector, q.tsq, 1) as rank
+from q, documents d
+where {_FILTERS}
+  and d.search_vector @@ q.tsq"""  # noqa: S608
+
+# Names that resemble every word ("did you mean"), by their trigrams: asked only
+# when the vectors found nothing, so a misspelt or partial name is still found and
+# a query whose words are found costs nothing more (a common word's trigrams would
+# have every name rechecked).
+_RESEMBLING = f"""
+select d.id, d.created_at,
+       (word_similarity(array_to_string(q.name_words, ' '), d.name)
+        * {NAME_LIKENESS_WEIGHT}::real)::real as rank
+from q, documents d
+where {_FILTERS}
+  and (q.name_words)[1] <% d.name
+  and not exists (select 1 from unnest(q.name_words) word where not word <% d.name)
+  and (q.excluded is null or not d.search_vector @@ q.excluded)"""  # noqa: S608
+
+
+# The matches are ranked once (materialised); the page joins back to its documents,
+# and only the page's rows (not the one read past it) get a snippet: cut from the
+# name, the description and a window of the text that starts a little before the
+# first place one of the query's lexemes appears in it (a stem is most often the
+# start of the word it came from), so that a word deep in a long text is shown
+# without ts_headline reading all of it.
+_PAGE = f"""(select count(*) from matches where {WITH_TOTAL}) as total_count,
        {AFTER_RANK}::real is not null and exists (
            select 1 from matches m
            where (m.rank, m.created_at, m.id)
@@ -113,11 +115,24 @@ order by p.rank desc, p.created_at desc, p.id desc
 """  # noqa: S608 - composed of constants; values are $n parameters
 
 
-# The search statement runs with a generic plan: made once per connection for any
-# query. Left to choose, PostgreSQL plans it again at every execution (its estimate
-# of the generic plan never wins), and planning it costs about 0.7 ms, more than
-# running most searches. SET LOCAL ends with the transaction, whatever happens in it.
-GENERIC_PLAN = "set local plan_cache_mode = force_generic_plan"
+def _page_of(matches: str) -> str:
+    """The statement of one page of ``matches`` (id, created_at, rank), best first,
+    with ``matched``: whether anything matched at all (on any page)."""
+    return f"""{_QUERY}, matches as materialized ({matches}
+)
+select exists (select 1 from matches) as matched,
+       {_PAGE}"""  # noqa: S608 - composed of constants; values are $n parameters
+
+
+# Two statements rather than one with both kinds of match: each is planned for what
+# it does, and the trigram part is planned (and run) only when asked.
+SEARCH_DOCUMENTS = _page_of(_FOUND)
+SEARCH_RESEMBLING_NAMES = _page_of(_RESEMBLING)
+
+# Searches run with generic plans (Database.generic_plans), made once per connection
+# for any query. Left to choose, PostgreSQL plans every search again (it never
+# expects its generic plan to win): 0.4 ms each time, more than running most
+# searches.
 
 
 async def search_documents(
@@ -130,8 +145,11 @@ async def search_documents(
     unless ``with_snippet``), ``total_count`` (null unless ``with_total``) and
     ``has_preceding``. An empty page is one row whose document columns are null."""
     rank, time, ident = after if after is not None else (None, None, None)
-    async with db.transaction() as conn:
-        await conn.execute(GENERIC_PLAN)
-        return await conn.fetch(SEARCH_DOCUMENTS, workspace_id, query, name_like, excluded,
-                                *filters.arguments(), rank, time, ident, offset, limit + 1,
-                                with_total, with_snippet, snippet_chars, snippet_options)
+    arguments = (workspace_id, query, name_like, excluded, *filters.arguments(), rank, time,
+                 ident, offset, limit + 1, with_total, with_snippet, snippet_chars,
+                 snippet_options)
+    async with db.generic_plans() as conn:
+        rows = await conn.fetch(SEARCH_DOCUMENTS, *arguments)
+        if name_like and not rows[0]["matched"]:
+            rows = await conn.fetch(SEARCH_RESEMBLING_NAMES, *arguments)
+    return rows
