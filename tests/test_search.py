@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ from docgraph.db.documents import DocumentFilters
 from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS
 from tests.conftest import LiveServer
 from tests.gql import GraphQL
-from tests.instances import serving
+from tests.instances import fresh_database, serving, waiting_on_a_lock
 from tests.rest import DOCUMENT_RECORD_FIELDS, assert_common_headers, assert_error
 from tests.textfiles import docx_with_text, pdf_with_text, scanned_pdf, text_picture
 
@@ -436,3 +437,34 @@ async def test_searches_run_generic_plans_and_nothing_else_does(database_url, te
         assert await db.fetchval("show jit") == "off"
     finally:
         await db.close()
+
+
+async def test_a_search_cancelled_in_flight_is_cancelled_and_leaves_the_connection_clean(
+        cluster):
+    """Cancelled while PostgreSQL runs it (here: waits on a lock), a search ends in
+    CancelledError (what timeouts and shutdown rely on), and its connection comes
+    back to the pool out of the transaction, planning as before."""
+    url = await fresh_database(cluster, "search_cancel")
+    db = await Database.connect(url, min_size=1, max_size=1)
+    locker = await asyncpg.connect(url)
+    try:
+        workspace = uuid.uuid4()
+        await db.execute("insert into workspaces (id, name) values ($1, 'Cancel')", workspace)
+        async with locker.transaction():
+            await locker.execute("lock table workspaces in access exclusive mode")
+            search = asyncio.create_task(search_db.search_documents(
+                db, workspace, query="anything", name_like=None, excluded=None,
+                filters=DocumentFilters(), after=None, offset=0, limit=10,
+                with_total=True, with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS,
+                snippet_options=SNIPPET_OPTIONS))
+            await waiting_on_a_lock(url)
+            search.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await search
+        async with db.connection() as conn:
+            assert not conn.raw.is_in_transaction()
+            assert await conn.fetchval("show plan_cache_mode") == "auto"
+    finally:
+        await locker.close()
+        await db.close()
+

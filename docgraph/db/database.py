@@ -13,6 +13,7 @@ Every statement the service sends goes through :class:`Database`, which
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -276,17 +277,24 @@ class Database:
 
         For a statement PostgreSQL would otherwise plan again at every execution,
         when planning costs more than a generic plan loses. SET LOCAL ends with the
-        transaction, whatever happens in it: COMMIT rolls a failed one back, and the
-        pool rolls back one left open.
+        transaction, whatever happens in it: an error rolls it back here; a
+        cancellation (a statement may still be running) leaves that to the pool,
+        which waits for the server and rolls back on release.
         """
         async with self.connection() as conn:
             _count(2)
             await conn.raw.execute(BEGIN_WITH_GENERIC_PLANS)
             try:
                 yield conn
-            finally:
-                _count(1)
-                await conn.raw.execute("commit")
+            except Exception:
+                if not conn.raw.is_closed():
+                    # Best effort: on a broken connection the pool drops it anyway.
+                    with contextlib.suppress(*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
+                        _count(1)
+                        await conn.raw.execute("rollback")
+                raise
+            _count(1)
+            await conn.raw.execute("commit")
 
     # One statement on a connection of its own: what ``connection`` does, without
     # the cost of a context manager on every statement.
