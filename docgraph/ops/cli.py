@@ -1,5 +1,4 @@
-"""The ``docgraph`` command: serve, dev, migrate, workspaces, keys, uploads, configuration and
-manifests.
+"""docgraph: serve the API, migrate, manage workspaces, keys and webhooks, upload files.
 
 Commands that need a database use ``DOCGRAPH_DATABASE_URL`` when it is set,
 otherwise the embedded cluster under ``DOCGRAPH_DATA_DIR`` (attached to when
