@@ -44,6 +44,7 @@ from docgraph.resolvers.subscriptions import EventHub
 from docgraph.resolvers.texts import TEXT_LANE
 from docgraph.scanning.factory import build_scanner
 from docgraph.schema import cost, graphiql
+from docgraph.schema.persisted import trusted_operation_names
 from docgraph.schema.view import graphql_app
 from docgraph.schema.websocket import GraphQLWebSocket
 from docgraph.storage.factory import build_store
@@ -82,6 +83,10 @@ def create_app(settings: Settings, database_url: str, *,
     scanner = build_scanner(settings)
     # Built first: a bad manifest of trusted documents stops the app here (ConfigError).
     graphql = graphql_app(settings, graphiql_dev_key)
+    if observe.metrics is not None and graphql.operations is not None:
+        # A manifest's operations are known ahead: each keeps a metrics label of its own.
+        observe.metrics.operation_names.reserve(
+            trusted_operation_names(graphql.operations, graphql.schema))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

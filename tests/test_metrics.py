@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import asyncpg
 import httpx
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -419,6 +420,35 @@ async def test_two_workers_are_counted_together_and_names_stay_bounded(two_worke
     samples = scrape(port_url, headers={})
     assert value(samples, "docgraph_http_requests_total", route="/v1/workspace") == 10
     assert value(samples, "docgraph_http_requests_total", route="/graphql") == 1000
+
+
+async def test_a_manifests_operations_each_keep_their_label_past_the_limit(
+        tmp_root, database_url, tmp_path, db):
+    """With trusted documents every operation a client can run is known ahead: each
+    has a label of its own, however low the limit for names seen at run time."""
+    from docgraph.schema import build_schema
+    from docgraph.schema.persisted import manifest
+
+    texts = [f"query Listed{i} {{ documents(first: {i + 1}) {{ totalCount }} }}"
+             for i in range(3)]
+    path = tmp_path / "manifest.json"
+    path.write_bytes(orjson.dumps(manifest(texts, build_schema())))
+    tenant = await make_tenant(db)
+    with serving(tmp_root, database_url, metrics_token=TOKEN, trusted_documents=path,
+                 metrics_max_operations=1) as live:
+        async with httpx.AsyncClient(base_url=live.url, headers=tenant.headers()) as client:
+            for text in texts:
+                r = await client.post("/graphql", json={"query": text})
+                assert r.status_code == 200 and "errors" not in r.json(), r.text
+            r = await client.post("/graphql", json={"query": "query Unlisted { __typename }"})
+            assert r.status_code == 400  # not in the manifest: refused
+        samples = scrape(live.url)
+    names = {lab["operation"] for lab in series(samples, "docgraph_http_requests_total",
+                                                 route="/graphql")}
+    # The unlisted name gets no label of its own: the limit (1) holds for names seen.
+    assert names == {"Listed0", "Listed1", "Listed2", "(other)"}, names
+    assert value(samples, "docgraph_http_requests_total", route="/graphql",
+                 operation="(other)", status="400") == 1
 
 
 async def test_one_worker_serve_writes_the_metrics_its_port_reads(metrics_url, tmp_root):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterable
 
 from graphql import GraphQLError, get_operation_ast
 from starlette.routing import Match
@@ -92,7 +93,8 @@ def graphql_operation(scope: Scope, max_tokens: int | None) -> Operation | None:
 
 class OperationNames:
     """Labels for operation names: the first ``limit`` names seen keep theirs, every
-    later one (and any name over ``MAX_NAME_LENGTH``) is ``(other)``.
+    later one (and any name over ``MAX_NAME_LENGTH``) is ``(other)``; reserved names
+    (:meth:`reserve`) keep theirs too.
 
     Per process: with several workers, at most ``limit`` names each.
     """
@@ -101,6 +103,12 @@ class OperationNames:
         self.limit = limit
         self._known: set[str] = set()
         self._lock = threading.Lock()
+
+    def reserve(self, names: Iterable[str]) -> None:
+        """Give ``names`` labels of their own beyond the limit: names known ahead (a
+        manifest of trusted documents), never invented by clients."""
+        with self._lock:
+            self._known.update(name for name in names if len(name) <= MAX_NAME_LENGTH)
 
     def label(self, operation: Operation | None) -> str:
         if operation is None:

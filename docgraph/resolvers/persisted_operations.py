@@ -61,6 +61,10 @@ class PersistedOperations:
         """Whether a request may name its document by hash at all."""
         return self._trusted is not None or self.apq != "off"
 
+    def trusted_texts(self) -> list[str]:
+        """The manifest's documents (trusted mode; none otherwise)."""
+        return list(self._trusted.values()) if self._trusted is not None else []
+
     def trusted_source(self, sha256: str) -> str | None:
         """The manifest's document of that hash (trusted mode), if it has one."""
         return self._trusted.get(sha256) if self._trusted is not None else None

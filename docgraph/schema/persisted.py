@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import orjson
-from graphql import GraphQLError
+from graphql import GraphQLError, OperationDefinitionNode
 
 from docgraph.config import ConfigError, Settings
 from docgraph.resolvers.persisted_operations import PersistedOperations, sha256_hex
@@ -95,6 +95,18 @@ def persisted_operations(settings: Settings, schema: DocgraphSchema) -> Persiste
                                cache_size=settings.graphql_apq_cache_size,
                                max_document_bytes=settings.graphql_apq_max_document_bytes,
                                trusted=trusted)
+
+
+def trusted_operation_names(operations: PersistedOperations,
+                            schema: DocgraphSchema) -> set[str]:
+    """The names of the operations in the manifest of trusted documents (none without
+    one): every operation a client can run, known before any runs."""
+    names = set()
+    for text in operations.trusted_texts():
+        for definition in parse_document(text, schema.max_tokens).definitions:
+            if isinstance(definition, OperationDefinitionNode) and definition.name is not None:
+                names.add(definition.name.value)
+    return names
 
 
 def manifest(texts: Iterable[str], schema: DocgraphSchema) -> dict[str, str]:
