@@ -94,7 +94,7 @@ def graphql_operation(scope: Scope, max_tokens: int | None) -> Operation | None:
 class OperationNames:
     """Labels for operation names: the first ``limit`` names seen keep theirs, every
     later one (and any name over ``MAX_NAME_LENGTH``) is ``(other)``; reserved names
-    (:meth:`reserve`) keep theirs too.
+    (:meth:`reserve`) keep theirs too, without counting towards the limit.
 
     Per process: with several workers, at most ``limit`` names each.
     """
@@ -102,13 +102,13 @@ class OperationNames:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self._known: set[str] = set()
+        self._reserved: frozenset[str] = frozenset()
         self._lock = threading.Lock()
 
     def reserve(self, names: Iterable[str]) -> None:
-        """Give ``names`` labels of their own beyond the limit: names known ahead (a
+        """Give ``names`` labels of their own, outside the limit: names known ahead (a
         manifest of trusted documents), never invented by clients."""
-        with self._lock:
-            self._known.update(name for name in names if len(name) <= MAX_NAME_LENGTH)
+        self._reserved = frozenset(name for name in names if len(name) <= MAX_NAME_LENGTH)
 
     def label(self, operation: Operation | None) -> str:
         if operation is None:
@@ -116,7 +116,7 @@ class OperationNames:
         name = operation.name
         if name is None:
             return ANONYMOUS
-        if name in self._known:
+        if name in self._known or name in self._reserved:
             return name
         if len(name) > MAX_NAME_LENGTH:
             return OTHER
