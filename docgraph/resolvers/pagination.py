@@ -15,7 +15,7 @@ import binascii
 import dataclasses
 import enum
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -160,6 +160,25 @@ class LinkedDocumentEdge:
         return self.link.created_at
 
 
+C = TypeVar("C")
+
+
+def decode_after(after: Any, offset: Any, decode: Callable[[Any], C],
+                 names: Mapping[str, str], problems: dict[str, str]) -> C | None:
+    """The cursor ``after`` (None: not given), by ``decode``; a bad one, or one given
+    with ``offset``, is noted in ``problems`` under the caller's ``names``."""
+    if after is None:
+        return None
+    cursor = None
+    try:
+        cursor = decode(after)
+    except validation.Invalid as exc:
+        problems[names["after"]] = exc.message
+    if offset is not None:
+        problems[names["offset"]] = f"cannot be combined with {names['after']}"
+    return cursor
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class PageRequest:
     """``limit`` items, after ``offset`` items or after the ``after`` cursor."""
@@ -195,14 +214,7 @@ class PageRequest:
                 problems[names["offset"]] = f"must be between 0 and {MAX_OFFSET}"
             else:
                 skip = offset
-        cursor = None
-        if after is not None:
-            try:
-                cursor = Cursor.decode(after)
-            except validation.Invalid as exc:
-                problems[names["after"]] = exc.message
-            if offset is not None:
-                problems[names["offset"]] = f"cannot be combined with {names['after']}"
+        cursor = decode_after(after, offset, Cursor.decode, names, problems)
         if problems:
             raise validation.fail(problems)
         return cls(limit=limit, offset=skip, after=cursor)

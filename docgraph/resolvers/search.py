@@ -33,7 +33,13 @@ from docgraph.errors import ValidationError
 from docgraph.resolvers import validation as v
 from docgraph.resolvers.auth import READ_DOCUMENTS
 from docgraph.resolvers.documents import document_filters
-from docgraph.resolvers.pagination import PageRequest, decode_token, encode_token, parse_time
+from docgraph.resolvers.pagination import (
+    PageRequest,
+    decode_after,
+    decode_token,
+    encode_token,
+    parse_time,
+)
 from docgraph.resolvers.records import DocumentRecord, Page, PageInfo
 
 if TYPE_CHECKING:
@@ -137,14 +143,7 @@ class SearchPage:
                                      names=names)
         except ValidationError as exc:
             problems.update(exc.details["fields"])
-        cursor = None
-        if after is not None:
-            try:
-                cursor = SearchCursor.decode(after)
-            except v.Invalid as exc:
-                problems[names["after"]] = exc.message
-            if offset is not None:
-                problems[names["offset"]] = f"cannot be combined with {names['after']}"
+        cursor = decode_after(after, offset, SearchCursor.decode, names, problems)
         if problems:
             raise v.fail(problems)
         return cls(limit=page.limit, offset=page.offset, after=cursor)
