@@ -67,7 +67,7 @@ where w.id = $1 and d.workspace_id = $1 and d.id = g.id
 """
 
 
-SEARCH_INDEX = "documents_search"
+SEARCH_INDEX = "documents_search_keys"
 INDEX_DEFINITION = "select pg_get_indexdef(to_regclass($1))"
 
 

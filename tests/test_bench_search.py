@@ -29,8 +29,8 @@ async def test_search_scenario_seeds_and_answers(cluster, tmp_root):
         assert stats["done"] == stats["indexed"] == 200
         assert 1000 < stats["shortest"] <= stats["longest"] < 6000  # a few hundred words
         # The index rebuilt after the load is the migration's.
-        definition = await db.fetchval("select pg_get_indexdef('documents_search'::regclass)")
-        assert "gin (workspace_id, search_vector)" in definition
+        definition = await db.fetchval("select pg_get_indexdef('documents_search_keys'::regclass)")
+        assert "gin (search_keys(workspace_id, search_vector))" in definition
     finally:
         await db.close()
 

@@ -37,26 +37,32 @@ WITH_SNIPPET, SNIPPET_CHARS, SNIPPET_OPTIONS = f"${_n + 6}", f"${_n + 7}", f"${_
 # to count the total, and whether (and over how many characters of text, with
 # which options) to make snippets. Both statements take them all.
 _QUERY = """
-with q as (
+with parsed as (
     select w.text_search_config::regconfig as config,
-           case when querytree(websearch_to_tsquery(w.text_search_config::regconfig, $2)) = 'T'
-                then ''::tsquery
-                else websearch_to_tsquery(w.text_search_config::regconfig, $2) end as tsq,
-           case when $4::text is not null
-                then websearch_to_tsquery(w.text_search_config::regconfig, $4::text) end
-               as excluded,
-           $3::text[] as name_words
+           websearch_to_tsquery(w.text_search_config::regconfig, $2) as tsq
     from workspaces w where w.id = $1
+), q as (
+    select p.config,
+           case when querytree(p.tsq) = 'T' then ''::tsquery else p.tsq end as tsq,
+           search_keys_query($1, p.tsq) as keys,
+           -- Without a phrase or a negation, what the keys match is what the query does.
+           strpos(p.tsq::text, '<') = 0 and strpos(p.tsq::text, '!') = 0 as keys_exact,
+           case when $4::text is not null
+                then websearch_to_tsquery(p.config, $4::text) end as excluded,
+           $3::text[] as name_words
+    from parsed p
 )"""
 
-# The documents whose vectors match, ranked. A query with no word to look for (only
-# exclusions, only stop words) matches nothing (querytree 'T' would scan every
-# document).
+# The documents whose vectors match, ranked: found by their keys in the workspace
+# (migration 0016), and checked on their own vector when the keys are not enough
+# (phrases, negations). A query with no word to look for (only exclusions, only stop
+# words) has no keys and matches nothing (querytree 'T' would scan every document).
 _FOUND = f"""
 select d.id, d.created_at, ts_rank('{RANK_WEIGHTS}', d.search_vector, q.tsq, 1) as rank
 from q, documents d
 where {_FILTERS}
-  and d.search_vector @@ q.tsq"""  # noqa: S608
+  and search_keys(d.workspace_id, d.search_vector) @@ q.keys
+  and (q.keys_exact or d.search_vector @@ q.tsq)"""  # noqa: S608
 
 # Names that resemble every word ("did you mean"), by their trigrams: asked only
 # when the vectors found nothing, so a misspelt or partial name is still found and

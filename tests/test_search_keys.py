@@ -1,0 +1,168 @@
+"""The search index keys each lexeme by its workspace (migration 0016): a search reads
+its words' postings in its workspace and nothing of the workspace's other documents;
+what it finds is exactly what the documents' own vectors match, phrases and negations
+included; and two workspaces whose keys share a prefix still never see each other."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from docgraph.db import search as search_db
+from docgraph.db.database import Database
+from docgraph.db.documents import DocumentFilters
+from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS
+from tests.instances import fresh_database
+
+# Two workspace ids whose digests start alike: the index keys both workspaces' words
+# the same way (found by drawing random ids; the test checks that they collide).
+SAME_PREFIX = (uuid.UUID("970d6e5e-8281-46b1-81e2-41926ebd0389"),
+               uuid.UUID("032edfc8-702c-4160-af34-b6ddd3854846"))
+
+INSERT_WORKSPACE = "insert into workspaces (id, name) values ($1, $2)"
+INSERT_DOCUMENT = """
+insert into documents (workspace_id, id, name, description, mime_type, storage_path)
+values ($1, $2, $3, $4, 'text/plain', $5)
+"""
+# What the query matches, read from every row's own vector (no index can answer it).
+MATCHED_BY_VECTORS = """
+select d.id from documents d, workspaces w
+where d.workspace_id = $1 and w.id = $1 and d.deleted_at is null
+  and querytree(websearch_to_tsquery(w.text_search_config::regconfig, $2)) <> 'T'
+  and d.search_vector @@ websearch_to_tsquery(w.text_search_config::regconfig, $2)
+"""
+MANY_DOCUMENTS = """
+insert into documents (workspace_id, id, name, description, mime_type, storage_path)
+select $1, gen_random_uuid(), 'filler ' || n, 'Nothing signed, page ' || n, 'text/plain',
+       'test/filler/' || n
+from generate_series(1, $2::int) n
+"""
+KEYS_QUERY = """
+select search_keys_query($1, websearch_to_tsquery('english', $2))::text
+"""
+
+
+@pytest.fixture
+async def db(cluster) -> AsyncIterator[Database]:
+    database = await Database.connect(await fresh_database(cluster, "search_keys"),
+                                      min_size=1, max_size=2)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+async def workspace_with(db: Database, workspace_id: uuid.UUID,
+                         descriptions: dict[str, str]) -> dict[str, uuid.UUID]:
+    """A workspace of documents named as ``descriptions``'s keys, each saying its value."""
+    await db.execute(INSERT_WORKSPACE, workspace_id, f"Workspace {workspace_id}")
+    ids = {}
+    for name, description in descriptions.items():
+        ids[name] = uuid.uuid4()
+        await db.execute(INSERT_DOCUMENT, workspace_id, ids[name], name, description,
+                         f"test/{ids[name]}")
+    return ids
+
+
+async def found(db: Database, workspace_id: uuid.UUID, query: str) -> set[uuid.UUID]:
+    rows = await search_db.search_documents(
+        db, workspace_id, query=query, name_like=None, excluded=None,
+        filters=DocumentFilters(), after=None, offset=0, limit=100, with_total=True,
+        with_snippet=False, snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
+    ids = {row["id"] for row in rows if row["id"] is not None}
+    assert rows[0]["total_count"] == len(ids)
+    return ids
+
+
+DESCRIPTIONS = {
+    "a.txt": "The lease was signed with Brontosaurus Holdings in March.",
+    "b.txt": "Brontosaurus Holdings signed, with reservations, a draft lease.",
+    "c.txt": "Minutes of the meeting: the lease, the draft and nothing signed.",
+    "d.txt": "O'Neil's passport expires in March; renewal pending.",
+    "e.txt": "Holdings of the trust: signed statements, March and April.",
+}
+QUERIES = [
+    "lease", "brontosaurus", "signed lease", "lease -draft", '"signed with brontosaurus"',
+    '"brontosaurus holdings"', 'lease -"signed with"', '"holdings signed" or passport',
+    'march -"brontosaurus holdings"', 'lease -"holdings signed"',
+    "passport or minutes -draft", "o'neil", "o'neil's",
+    '"lease signed"', "-lease", "the", '"the"', "march april", '"march and april"',
+    "renewal or (draft", "signed -signed", "",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+async def test_a_search_finds_what_the_vectors_match_and_nothing_else(db, query):
+    workspace = uuid.uuid4()
+    await workspace_with(db, workspace, DESCRIPTIONS)
+    expected = {row["id"] for row in await db.fetch(MATCHED_BY_VECTORS, workspace, query)}
+    assert await found(db, workspace, query) == expected
+
+
+async def test_phrases_and_negations_are_decided_by_the_documents_vectors(db):
+    workspace = uuid.uuid4()
+    ids = await workspace_with(db, workspace, DESCRIPTIONS)
+    # Both leases have the two words; only a.txt has them side by side.
+    assert await found(db, workspace, '"signed with brontosaurus"') == {ids["a.txt"]}
+    # A negated phrase excludes only where the phrase is, not where its words are (a.txt
+    # has both words, apart).
+    assert await found(db, workspace, 'lease -"holdings signed"') == {ids["a.txt"],
+                                                                      ids["c.txt"]}
+    assert await found(db, workspace, "lease -draft") == {ids["a.txt"]}
+    assert await found(db, workspace, "o'neil") == {ids["d.txt"]}
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("lease", "'{p}leas'"),
+    ("signed lease", "'{p}sign' & '{p}leas'"),
+    ('"signed with brontosaurus"', "'{p}sign' & '{p}brontosaurus'"),
+    ("lease or minutes", "'{p}leas' | '{p}minut'"),
+    ("lease -draft", "'{p}leas'"),  # the row's vector decides the exclusion
+    ("o'neil", "'{p}o' & '{p}neil'"),
+    ("-lease", None),  # nothing to look for: nothing is found
+    ("the", None),
+])
+async def test_a_query_is_keyed_by_its_workspace(db, query, expected):
+    workspace = uuid.uuid4()
+    prefix = hashlib.md5(str(workspace).encode()).hexdigest()[:8]  # noqa: S324 - a key
+    keys = await db.fetchval(KEYS_QUERY, workspace, query)
+    assert keys == (expected.format(p=prefix) if expected is not None else None)
+
+
+async def test_workspaces_whose_keys_collide_never_find_each_others_documents(db):
+    first, second = SAME_PREFIX
+    prefixes = {hashlib.md5(str(w).encode()).hexdigest()[:8] for w in SAME_PREFIX}  # noqa: S324
+    assert len(prefixes) == 1
+    assert await db.fetchval("select search_key_prefix($1) = search_key_prefix($2)",
+                             first, second)
+    mine = await workspace_with(db, first, {"mine.txt": "Quetzalcoatl lease, signed."})
+    theirs = await workspace_with(db, second, {"theirs.txt": "Quetzalcoatl lease, draft."})
+    assert await found(db, first, "quetzalcoatl") == {mine["mine.txt"]}
+    assert await found(db, second, "quetzalcoatl") == {theirs["theirs.txt"]}
+    assert await found(db, first, "draft") == set()
+    assert await found(db, second, '"quetzalcoatl lease" -signed') == {theirs["theirs.txt"]}
+
+
+async def test_the_search_reads_its_words_postings_not_the_workspace(db):
+    """The plan (the generic one searches use) looks its words up by their workspace's
+    keys, and has no condition on the workspace that the index would have to answer."""
+    workspace = uuid.uuid4()
+    await workspace_with(db, workspace, DESCRIPTIONS)
+    await db.execute(MANY_DOCUMENTS, workspace, 3000)
+    await db.execute("analyze documents")
+    arguments: list[Any] = [workspace, "signed lease", None, None,
+                            *DocumentFilters().arguments(), None, None, None, 0, 11, True,
+                            True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS]
+    async with db.connection() as conn, conn.raw.transaction():
+        await conn.execute("set local plan_cache_mode = force_generic_plan")
+        plan = "\n".join(row[0] for row in await conn.fetch(
+            "explain " + search_db.SEARCH_DOCUMENTS, *arguments))
+    index_conditions = [line.strip() for line in plan.splitlines()
+                        if "Index Cond" in line and "search_keys" in line]
+    assert "Bitmap Index Scan on documents_search_keys" in plan, plan
+    assert index_conditions, plan
+    assert all("workspace_id =" not in line for line in index_conditions), plan
