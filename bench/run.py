@@ -186,7 +186,7 @@ async def run_floor(scenario: Scenario, url: str, workspace_id: str, ids: list[s
     assert scenario.floor is not None
     # Without JIT, as docgraph's own pool (db.database): the floor runs the same plans.
     pool = await asyncpg.create_pool(url, min_size=20, max_size=20,
-                                     server_settings={"jit": "off"})
+                                     server_settings={"jit": "off", **scenario.floor_settings})
     ws = uuid.UUID(workspace_id)
     done = 0
     deadline = time.monotonic() + seconds

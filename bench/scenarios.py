@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from docgraph.db.database import BEGIN_WITH_GENERIC_PLANS
+from docgraph.db.database import GENERIC_PLAN_SETTINGS
 from docgraph.db.documents import DocumentFilters, EntityPageShape, entity_document_pages
 from docgraph.db.search import SEARCH_DOCUMENTS, SEARCH_RESEMBLING_NAMES
 from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS, split_query
@@ -109,6 +109,8 @@ class Scenario:
     body: str | None = None
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     floor: Floor | None = None
+    # The floor's connections' settings, as docgraph's for the same statements.
+    floor_settings: dict[str, str] = dataclasses.field(default_factory=dict)
     # "random": one request per id; "create_and_link": scenario 4's pairs of mutations
     kind: str = "random"
 
@@ -136,11 +138,9 @@ async def search_floor(conn: asyncpg.Connection, workspace_id: Any, line: str) -
     arguments = (workspace_id, query, terms.name_words, terms.excluded,
                  *DocumentFilters().arguments(), None, None, None, 0, 11, True, True,
                  SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
-    await conn.execute(BEGIN_WITH_GENERIC_PLANS)  # as db.search runs it
     rows = await conn.fetch(SEARCH_DOCUMENTS, *arguments)
     if terms.name_words and not rows[0]["matched"]:
         await conn.fetch(SEARCH_RESEMBLING_NAMES, *arguments)
-    await conn.execute("commit")
 
 
 SCENARIOS: list[Scenario] = [
@@ -190,7 +190,7 @@ SCENARIOS: list[Scenario] = [
         method="POST", path="/graphql", ids="search-queries",
         body=graphql_body(SEARCH_QUERY, {"q": "__ID__"}),
         headers={"Content-Type": "application/json"},
-        floor=search_floor,
+        floor=search_floor, floor_settings=GENERIC_PLAN_SETTINGS,  # as db.search runs
     ),
 ]
 

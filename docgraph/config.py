@@ -230,7 +230,11 @@ class Settings:
              "(the first it sees); the others are counted under `(other)`, so the number of "
              "series stays bounded whatever names clients send.")
     db_pool_min: int = setting(2, parse=_int(0, 1000), help="Connections the pool keeps open.")
-    db_pool_max: int = setting(10, parse=_int(1, 1000), help="Most connections the pool opens.")
+    db_pool_max: int = setting(
+        10, parse=_int(1, 1000),
+        help="Most connections in use at once. Searches have connections of their own "
+             "(set to plan generically), opened when needed and closed after five idle "
+             "minutes: up to twice this many may be open.")
     db_acquire_timeout: float = setting(
         2.0, parse=_float(0.01),
         help="Seconds to wait for a pooled connection before answering 503.")

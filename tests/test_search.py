@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from docgraph.db import search as search_db
-from docgraph.db.database import Database
+from docgraph.db.database import Database, StatementTally, statement_counter
 from docgraph.db.documents import DocumentFilters
 from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS
 from tests.conftest import LiveServer
@@ -404,8 +404,9 @@ select generic_plans, custom_plans from pg_prepared_statements where statement =
 
 async def test_searches_run_generic_plans_and_nothing_else_does(database_url, tenant):
     """Each search statement is planned once per connection (PostgreSQL would plan
-    it again at every search), the trigram one only when nothing matched; the
-    connection plans every other statement as before, after a failed search too."""
+    it again at every search), the trigram one only when nothing matched, on
+    connections of their own: the pool's other connections plan every statement as
+    before, and a failed search leaves nothing open behind it."""
     db = await Database.connect(database_url, min_size=1, max_size=1)
 
     async def search(query: str, name_like: list[str] | None = None,
@@ -416,22 +417,41 @@ async def test_searches_run_generic_plans_and_nothing_else_does(database_url, te
             with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS,
             snippet_options=SNIPPET_OPTIONS)
 
+    async def plans(statement: str) -> dict[str, int] | None:
+        async with db.generic_plans() as conn:  # max_size=1: the searches' connection
+            row = await conn.fetchrow(PREPARED_PLANS, statement)
+        return dict(row) if row is not None else None
+
     try:
-        for word in ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"):
-            assert [row["id"] for row in await search(word)] == [None]  # nothing, one row
-        plans = await db.fetchrow(PREPARED_PLANS, search_db.SEARCH_DOCUMENTS)
-        assert plans is not None and dict(plans) == {"generic_plans": 8, "custom_plans": 0}
-        assert await db.fetchrow(PREPARED_PLANS, search_db.SEARCH_RESEMBLING_NAMES) is None
+        counter = StatementTally()
+        token = statement_counter.set(counter)
+        try:
+            for word in ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"):
+                assert [row["id"] for row in await search(word)] == [None]  # nothing, one row
+        finally:
+            statement_counter.reset(token)
+        assert counter.count == 8  # the statements themselves: nothing set, nothing reset
+        assert await plans(search_db.SEARCH_DOCUMENTS) == {"generic_plans": 8,
+                                                           "custom_plans": 0}
+        assert await plans(search_db.SEARCH_RESEMBLING_NAMES) is None
         await search("alphx", name_like=["alphx"])
-        plans = await db.fetchrow(PREPARED_PLANS, search_db.SEARCH_RESEMBLING_NAMES)
-        assert plans is not None and dict(plans) == {"generic_plans": 1, "custom_plans": 0}
+        assert await plans(search_db.SEARCH_RESEMBLING_NAMES) == {"generic_plans": 1,
+                                                                  "custom_plans": 0}
 
         assert await db.fetchval("show plan_cache_mode") == "auto"
         with pytest.raises(asyncpg.InvalidRowCountInResultOffsetClauseError):
-            await search("x", offset=-1)  # refused by the server, inside the transaction
+            await search("x", offset=-1)  # refused by the server
         assert await db.fetchval("show plan_cache_mode") == "auto"
-        async with db.connection() as conn:
+        async with db.generic_plans() as conn:
             assert not conn.raw.is_in_transaction()
+            assert await conn.fetchval("show plan_cache_mode") == "force_generic_plan"
+        # Both pools together never have more connections in use than max_size: a
+        # search waits for the other pool's connection to come back.
+        async with db.connection():
+            waiting = asyncio.create_task(search("alpha"))
+            await asyncio.sleep(0.2)
+            assert not waiting.done() and db.stats().waiting == 1
+        assert [row["id"] for row in await waiting] == [None]
         # Never compiled: at millions of documents a generic plan's estimate is past
         # jit_above_cost, and compiling cost 50 times what the search does.
         assert await db.fetchval("show jit") == "off"

@@ -13,7 +13,6 @@ Every statement the service sends goes through :class:`Database`, which
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -75,8 +74,8 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-# Two statements in one round trip (the simple query protocol takes several).
-BEGIN_WITH_GENERIC_PLANS = "begin; set local plan_cache_mode = force_generic_plan"
+# The settings of the connections of Database.generic_plans.
+GENERIC_PLAN_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 
 
 def _count(n: int) -> None:
@@ -148,8 +147,8 @@ class Connection:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PoolStats:
-    """The pool at one moment: connections open, in use, the most it opens, and the
-    callers waiting in line for one."""
+    """The pools at one moment: connections open (both pools), in use, the most in
+    use at once, and the callers waiting in line for one."""
 
     size: int
     in_use: int
@@ -160,9 +159,11 @@ class PoolStats:
 class Database:
     """A bounded asyncpg pool with error translation and statement counting."""
 
-    def __init__(self, pool: asyncpg.Pool, *, acquire_timeout: float = 2.0,
-                 url: str | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, generic_pool: asyncpg.Pool, *,
+                 acquire_timeout: float = 2.0, url: str | None = None) -> None:
         self.pool = pool
+        # Connections set to plan every statement generically (generic_plans).
+        self.generic_pool = generic_pool
         self.acquire_timeout = acquire_timeout
         # Where the pool connects: a connection of its own (db.listen) opens there too.
         self.url = url
@@ -171,7 +172,8 @@ class Database:
         # One slot per pooled connection, handed out in arrival order. asyncpg's pool
         # queue is not fair: a waiter woken for a released connection loses it to any
         # newcomer that asks first, and goes back to the end of the line; under load a
-        # few requests then wait many times longer than the rest.
+        # few requests then wait many times longer than the rest. Both pools share the
+        # slots: at most max_size connections are in use at once, whichever pool.
         self._slots = asyncio.Semaphore(pool.get_max_size())
 
     @classmethod
@@ -190,24 +192,31 @@ class Database:
         if statement_timeout_ms:
             server_settings["statement_timeout"] = str(statement_timeout_ms)
             command_timeout = statement_timeout_ms / 1000 + 1.0
+        options: dict[str, Any] = dict(
+            init=_init_connection, timeout=connect_timeout, command_timeout=command_timeout,
+            max_inactive_connection_lifetime=300, reset=_keep_session)
+        pool = generic_pool = None
         try:
-            pool = await asyncpg.create_pool(
-                url, min_size=min_size, max_size=max_size, init=_init_connection,
-                server_settings=server_settings, timeout=connect_timeout,
-                command_timeout=command_timeout, max_inactive_connection_lifetime=300,
-                reset=_keep_session,
-            )
+            pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size,
+                                             server_settings=server_settings, **options)
+            # Opened as searches need them, closed after five idle minutes.
+            generic_pool = await asyncpg.create_pool(
+                url, min_size=0, max_size=max_size,
+                server_settings=server_settings | GENERIC_PLAN_SETTINGS, **options)
         except UNAVAILABLE_ERRORS as exc:
+            if pool is not None:
+                await pool.close()
             raise Unavailable(f"database unreachable: {exc.__class__.__name__}") from exc
-        return cls(pool, acquire_timeout=acquire_timeout, url=url)
+        return cls(pool, generic_pool, acquire_timeout=acquire_timeout, url=url)
 
     async def close(self) -> None:
-        await self.pool.close()
+        await asyncio.gather(self.pool.close(), self.generic_pool.close())
 
     def stats(self) -> PoolStats:
-        """The pool now (what the metrics sample)."""
-        size = self.pool.get_size()
-        return PoolStats(size=size, in_use=size - self.pool.get_idle_size(),
+        """The pools now (what the metrics sample)."""
+        pools = (self.pool, self.generic_pool)
+        size = sum(p.get_size() for p in pools)
+        return PoolStats(size=size, in_use=size - sum(p.get_idle_size() for p in pools),
                          max_size=self.pool.get_max_size(), waiting=self._waiting)
 
     async def _take_slot(self) -> None:
@@ -224,23 +233,25 @@ class Database:
         finally:
             self._waiting -= 1
 
-    async def _acquire(self) -> asyncpg.Connection:
-        """A pooled connection, in turn (see ``_slots``); release it with ``_release``."""
+    async def _acquire(self, pool: asyncpg.Pool | None = None) -> asyncpg.Connection:
+        """A connection of ``pool`` (default: ``self.pool``), in turn (see ``_slots``);
+        release it with ``_release``."""
         await self._take_slot()
         try:
             # Holding a slot, a connection is free: the pool's queue has one, or a
             # place to open one within the connect timeout. No timeout here: with
             # one, asyncpg would run each acquisition in a task of its own.
-            return await self.pool.acquire()
+            return await (pool or self.pool).acquire()
         except BaseException as exc:
             self._slots.release()
             if isinstance(exc, UNAVAILABLE_ERRORS):
                 raise Unavailable("the database is busy or unreachable") from exc
             raise
 
-    async def _release(self, conn: asyncpg.Connection) -> None:
+    async def _release(self, conn: asyncpg.Connection,
+                       pool: asyncpg.Pool | None = None) -> None:
         try:
-            await self.pool.release(conn)
+            await (pool or self.pool).release(conn)
         except UNAVAILABLE_ERRORS:  # the connection is gone; the pool replaces it
             log.debug("releasing a broken connection", exc_info=True)
         finally:
@@ -262,39 +273,31 @@ class Database:
             await self._release(conn)
 
     @asynccontextmanager
+    async def generic_plans(self) -> AsyncIterator[Connection]:
+        """A connection whose statements run with generic plans: planned once per
+        connection, whatever their parameters.
+
+        For a statement PostgreSQL would otherwise plan again at every execution,
+        when planning costs more than a generic plan loses. The connection comes from
+        a pool of its own, opened with ``plan_cache_mode = force_generic_plan``, so
+        nothing is set or reset per use (SET LOCAL in a transaction cost two round
+        trips a search); it waits in the same line as ``connection``'s.
+        """
+        conn = await self._acquire(self.generic_pool)
+        try:
+            yield Connection(conn)
+        except UNAVAILABLE_ERRORS as exc:
+            raise Unavailable("the database is busy or unreachable") from exc
+        finally:
+            await self._release(conn, self.generic_pool)
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """A connection inside a transaction (counted as BEGIN and COMMIT)."""
         async with self.connection() as conn:
             _count(2)
             async with conn.raw.transaction():
                 yield conn
-
-    @asynccontextmanager
-    async def generic_plans(self) -> AsyncIterator[Connection]:
-        """A connection inside a transaction whose statements run with generic plans:
-        planned once per connection, whatever their parameters (counted as BEGIN, SET
-        and COMMIT; BEGIN and SET go in one round trip).
-
-        For a statement PostgreSQL would otherwise plan again at every execution,
-        when planning costs more than a generic plan loses. SET LOCAL ends with the
-        transaction, whatever happens in it: an error rolls it back here; a
-        cancellation (a statement may still be running) leaves that to the pool,
-        which waits for the server and rolls back on release.
-        """
-        async with self.connection() as conn:
-            _count(2)
-            await conn.raw.execute(BEGIN_WITH_GENERIC_PLANS)
-            try:
-                yield conn
-            except Exception:
-                if not conn.raw.is_closed():
-                    # Best effort: on a broken connection the pool drops it anyway.
-                    with contextlib.suppress(*UNAVAILABLE_ERRORS, asyncpg.InterfaceError):
-                        _count(1)
-                        await conn.raw.execute("rollback")
-                raise
-            _count(1)
-            await conn.raw.execute("commit")
 
     # One statement on a connection of its own: what ``connection`` does, without
     # the cost of a context manager on every statement.
