@@ -104,9 +104,11 @@ def test_keep_alive_connections_are_shared_evenly_between_the_workers(served):
 def test_a_worker_that_dies_is_replaced_and_the_service_goes_on(served):
     first = worker_pids(served)
     os.kill(first[0], signal.SIGKILL)
-    until(lambda: len(worker_pids(served)) == 2 and first[0] not in worker_pids(served),
-          "a replacement worker")
-    replacement = (set(worker_pids(served)) - set(first)).pop()
+    # One look at a time: two looks could see the dying worker in the first (not yet a
+    # zombie) and no replacement yet in the second.
+    until(lambda: len(set(worker_pids(served)) - set(first)) == 1, "a replacement worker")
+    until(lambda: len(worker_pids(served)) == 2, "the killed worker gone")
+    (replacement,) = set(worker_pids(served)) - set(first)
 
     def replacement_takes_its_share():
         # Two connections in turn: once the replacement serves, it takes one.
