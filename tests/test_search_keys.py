@@ -133,6 +133,22 @@ async def test_a_query_is_keyed_by_its_workspace(db, query, expected):
     assert keys == (expected.format(p=prefix) if expected is not None else None)
 
 
+async def test_a_documents_keys_are_its_lexemes_prefixed_by_its_workspace(db):
+    workspace = uuid.uuid4()
+    prefix = hashlib.md5(str(workspace).encode()).hexdigest()[:8]  # noqa: S324 - a key
+    keys = "select tsvector_to_array(search_keys($1, $2::text[]::tsvector))"
+    vector = ["acm", "leas", "sign"]
+    assert await db.fetchval(keys.replace("$2::text[]::tsvector", "array_to_tsvector($2)"),
+                             workspace, vector) == [prefix + lexeme for lexeme in vector]
+    # A lexeme with the separator the keys are joined by (the parser makes none) is
+    # still one key.
+    odd = ["a\x01b", "c"]
+    assert await db.fetchval(keys.replace("$2::text[]::tsvector", "array_to_tsvector($2)"),
+                             workspace, odd) == [prefix + lexeme for lexeme in odd]
+    assert await db.fetchval(keys.replace("$2::text[]::tsvector", "''::tsvector"),
+                             workspace) == []
+
+
 async def test_workspaces_whose_keys_collide_never_find_each_others_documents(db):
     first, second = SAME_PREFIX
     prefixes = {hashlib.md5(str(w).encode()).hexdigest()[:8] for w in SAME_PREFIX}  # noqa: S324

@@ -15,12 +15,26 @@ create function search_key_prefix(workspace_id uuid) returns text
 
 -- A document's lexemes keyed by its workspace, without positions or weights (the
 -- index needs neither: phrases and weights are checked on the row's own vector).
+-- Made as one string (lexemes joined by \x01, each prefixed) cut again: 25 µs a
+-- document, against 130 µs for a subquery over its lexemes, on every write of a
+-- row. The parser never puts a control character in a lexeme; were one there, the
+-- pieces would not be one per lexeme, and the subquery makes the keys instead.
 create function search_keys(workspace_id uuid, vector tsvector) returns tsvector
     immutable strict parallel safe language plpgsql as $$
+declare
+    prefix text := search_key_prefix(workspace_id);
+    keys text[];
 begin
+    if length(vector) = 0 then
+        return ''::tsvector;
+    end if;
+    keys := string_to_array(
+        prefix || array_to_string(tsvector_to_array(vector), E'\x01' || prefix), E'\x01');
+    if cardinality(keys) = length(vector) then
+        return array_to_tsvector(keys);
+    end if;
     return array_to_tsvector(array(
-        select search_key_prefix(workspace_id) || lexeme
-        from unnest(tsvector_to_array(vector)) lexeme));
+        select prefix || lexeme from unnest(tsvector_to_array(vector)) lexeme));
 end $$;
 
 -- What a query needs of the keys: its indexable part (querytree: negations are
