@@ -21,7 +21,7 @@ RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 NAME_LIKENESS_WEIGHT = 0.5
 
 _FILTERS = document_filter(5)
-SNIPPET_LEAD = 150  # characters of the text read before the first match
+SNIPPET_LEAD = 100  # characters of the text read before the first match
 # The lexemes of querytree's text ('sign' & 'acm'), as a SQL literal.
 LEXEME_PATTERN = "'''([^'']+)'''"
 

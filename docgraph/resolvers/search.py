@@ -47,12 +47,13 @@ if TYPE_CHECKING:
 
 # Snippets are cut from the name, the description and this many characters of the
 # text around the first match (db.search): ts_headline parses and stems every word
-# it is given, and was a third of a search's time with 5,000. 600 characters hold
-# the at most two fragments of 30 words around the first match and the words near it.
-SNIPPET_SCAN_CHARS = 600
+# it is given (50 µs for 600 characters), for each of a page's results. 300
+# characters hold the fragment of at most 30 words around the first match; a
+# snippet is one fragment.
+SNIPPET_SCAN_CHARS = 300
 _START, _STOP = "\x02", "\x03"  # never in a stored text (control characters are not kept)
 SNIPPET_OPTIONS = (f'StartSel="{_START}", StopSel="{_STOP}", MaxWords=30, MinWords=12, '
-                   'MaxFragments=2, FragmentDelimiter=" … "')
+                   'MaxFragments=1')
 
 # websearch_to_tsquery's tokens: an optionally excluded "quoted phrase", or a word.
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
