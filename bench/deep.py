@@ -166,7 +166,7 @@ def main(args: argparse.Namespace) -> int:
                 assert target.server is not None
                 reading = measure(target.server, scenario, target.meta, target.directory,
                                   target.db_url, warmup=args.warmup, duration=args.duration)
-                ids = (target.directory / f"{scenario.ids}.txt").read_text().split()
+                ids = (target.directory / f"{scenario.ids}.txt").read_text().splitlines()
                 readings.setdefault(scenario.name, []).append(DeepReading(
                     scenario.title, reading.rps, reading.p50_ms, reading.p99_ms,
                     reading.cpu_ms_per_request, reading.statements_per_request,

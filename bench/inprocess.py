@@ -94,7 +94,7 @@ async def measure(cluster: EmbeddedPostgres, directory: Path, scenario: Scenario
                                  database_url=url)
     app = create_app(settings, url)
     async with running(app):
-        ids = (directory / f"{scenario.ids}.txt").read_text().split()
+        ids = (directory / f"{scenario.ids}.txt").read_text().splitlines()  # a query a line
         driver = Driver(app, scenario, meta["key"], ids)
         await driver.run(WARMUP_REQUESTS, args.concurrency)
         profile = cProfile.Profile() if args.profile else None

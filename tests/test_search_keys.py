@@ -182,3 +182,35 @@ async def test_the_search_reads_its_words_postings_not_the_workspace(db):
     assert "Bitmap Index Scan on documents_search_keys" in plan, plan
     assert index_conditions, plan
     assert all("workspace_id =" not in line for line in index_conditions), plan
+
+
+async def test_a_broad_search_keeps_its_bitmap_of_matches_exact(db):
+    """A lossy bitmap page is rechecked row by row with the index's expression (the
+    search keys, made again for every row): the searches' connections have the
+    memory to keep the bitmap exact, where the default would not."""
+    workspace = uuid.uuid4()
+    await workspace_with(db, workspace, DESCRIPTIONS)
+    await db.execute("alter table documents set (fillfactor = 10)")  # a row a page
+    await db.execute(MANY_DOCUMENTS, workspace, 6000)
+    await db.execute("analyze documents")
+    arguments: list[Any] = [workspace, "signed", None, None,
+                            *DocumentFilters().arguments(), None, None, None, 0, 11, True,
+                            True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS]
+
+    def heap_blocks(plan: list[Any]) -> str:
+        return next(row[0] for row in plan if "Heap Blocks" in row[0])
+
+    explain = "explain (analyze, costs off) " + search_db.SEARCH_DOCUMENTS
+    async with db.connection() as conn, conn.raw.transaction():
+        await conn.execute("set local plan_cache_mode = force_generic_plan")
+        await conn.execute("set local work_mem = '64kB'")
+        assert "lossy=" in heap_blocks(await conn.fetch(explain, *arguments))
+    async with db.generic_plans() as conn:
+        assert await conn.fetchval("show work_mem") == "32MB"
+        blocks = heap_blocks(await conn.fetch(explain, *arguments))
+        assert "exact=" in blocks and "lossy" not in blocks, blocks
+    rows = await search_db.search_documents(
+        db, workspace, query="signed", name_like=None, excluded=None,
+        filters=DocumentFilters(), after=None, offset=0, limit=10, with_total=True,
+        with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
+    assert rows[0]["total_count"] == 6000 + 4 and len(rows) == 11
