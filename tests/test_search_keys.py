@@ -84,6 +84,8 @@ DESCRIPTIONS = {
     "c.txt": "Minutes of the meeting: the lease, the draft and nothing signed.",
     "d.txt": "O'Neil's passport expires in March; renewal pending.",
     "e.txt": "Holdings of the trust: signed statements, March and April.",
+    "f.txt": "Saved as C:\\Leases\\draft-v2.docx; mail o'neil@example.com or Müller-Lüdenscheidt "
+             "GmbH about https://example.com/leases?id=7 🙂 café.",
 }
 QUERIES = [
     "lease", "brontosaurus", "signed lease", "lease -draft", '"signed with brontosaurus"',
@@ -92,6 +94,9 @@ QUERIES = [
     "passport or minutes -draft", "o'neil", "o'neil's",
     '"lease signed"', "-lease", "the", '"the"', "march april", '"march and april"',
     "renewal or (draft", "signed -signed", "",
+    "draft-v2.docx", "o'neil@example.com", '"müller-lüdenscheidt gmbh"', "lüdenscheidt",
+    "https://example.com/leases?id=7", "C:\\Leases", "🙂", "cafe", "café -draft",
+    "'quoted' \\ back\\slash", '"""', "a" * 3000,
 ]
 
 
@@ -105,7 +110,8 @@ async def test_a_search_finds_what_the_vectors_match_and_nothing_else(db, query)
 
 async def test_phrases_and_negations_are_decided_by_the_documents_vectors(db):
     workspace = uuid.uuid4()
-    ids = await workspace_with(db, workspace, DESCRIPTIONS)
+    ids = await workspace_with(db, workspace, {name: text for name, text in DESCRIPTIONS.items()
+                                               if name != "f.txt"})
     # Both leases have the two words; only a.txt has them side by side.
     assert await found(db, workspace, '"signed with brontosaurus"') == {ids["a.txt"]}
     # A negated phrase excludes only where the phrase is, not where its words are (a.txt
