@@ -137,7 +137,7 @@ async def search_floor(conn: asyncpg.Connection, workspace_id: Any, line: str) -
     terms = split_query(query)
     arguments = (workspace_id, query, terms.name_words, terms.excluded,
                  *DocumentFilters().arguments(), None, None, None, 0, 11, True, True,
-                 SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS)
+                 SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS, False)
     rows = await conn.fetch(SEARCH_DOCUMENTS, *arguments)
     if terms.name_words and not rows[0]["matched"]:
         await conn.fetch(SEARCH_RESEMBLING_NAMES, *arguments)

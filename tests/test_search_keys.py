@@ -5,9 +5,11 @@ included; and two workspaces whose keys share a prefix still never see each othe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -178,7 +180,7 @@ async def test_the_search_reads_its_words_postings_not_the_workspace(db):
     await db.execute("analyze documents")
     arguments: list[Any] = [workspace, "signed lease", None, None,
                             *DocumentFilters().arguments(), None, None, None, 0, 11, True,
-                            True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS]
+                            True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS, False]
     async with db.connection() as conn, conn.raw.transaction():
         await conn.execute("set local plan_cache_mode = force_generic_plan")
         plan = "\n".join(row[0] for row in await conn.fetch(
@@ -201,7 +203,7 @@ async def test_a_broad_search_keeps_its_bitmap_of_matches_exact(db):
     await db.execute("analyze documents")
     arguments: list[Any] = [workspace, "signed", None, None,
                             *DocumentFilters().arguments(), None, None, None, 0, 11, True,
-                            True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS]
+                            True, SNIPPET_SCAN_CHARS, SNIPPET_OPTIONS, False]
 
     def heap_blocks(plan: list[Any]) -> str:
         return next(row[0] for row in plan if "Heap Blocks" in row[0])
@@ -220,3 +222,26 @@ async def test_a_broad_search_keeps_its_bitmap_of_matches_exact(db):
         filters=DocumentFilters(), after=None, offset=0, limit=10, with_total=True,
         with_snippet=True, snippet_chars=SNIPPET_SCAN_CHARS, snippet_options=SNIPPET_OPTIONS)
     assert rows[0]["total_count"] == 6000 + 4 and len(rows) == 11
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(DocumentFilters)])
+def test_any_one_filter_given_turns_the_filters_on(field):
+    """Searches test the filters on each row only when one is given (``given``)."""
+    assert not DocumentFilters().given()
+    value: Any = {"tags": ["nda"], "linked_entity_id": uuid.uuid4(),
+                  "created_after": datetime.now(UTC),
+                  "created_before": datetime.now(UTC)}.get(field, "x")
+    assert DocumentFilters(**{field: value}).given()
+
+
+async def test_a_filter_applies_to_a_search(db):
+    workspace = uuid.uuid4()
+    ids = await workspace_with(db, workspace, DESCRIPTIONS)
+    await db.execute("update documents set scan_status = 'clean' where id = $1",
+                     ids["a.txt"])
+    rows = await search_db.search_documents(
+        db, workspace, query="lease", name_like=None, excluded=None,
+        filters=DocumentFilters(scan_status="clean"), after=None, offset=0, limit=10,
+        with_total=True, with_snippet=False, snippet_chars=SNIPPET_SCAN_CHARS,
+        snippet_options=SNIPPET_OPTIONS)
+    assert [row["id"] for row in rows] == [ids["a.txt"]]

@@ -153,16 +153,27 @@ select status from documents where workspace_id = $1 and id = $2 and deleted_at 
 FILTER_PARAMETERS = 13
 
 
-def document_filter(n: int) -> str:
+def document_filter(n: int, *, any_given: str | None = None) -> str:
     """The workspace's ($1) live documents ``d`` matching every given filter: the
     ``FILTER_PARAMETERS`` parameters from $n on (null: any), in this order: folder,
     folder prefix (its subfolders), tags (all of them), type, status, MIME type, MIME
     prefix, part of the name, linked entity's type and id, created at or after,
-    created before, scan status."""
+    created before, scan status.
+
+    ``any_given``: a boolean parameter, false when every filter is null, that spares a
+    generic plan (whose ``$n is null`` are not folded away) from testing each filter
+    on each row (0.3 µs a row: a sixth of what a search spends on each match)."""
     p = [f"${n + i}" for i in range(FILTER_PARAMETERS)]
-    return f"""
-    d.workspace_id = $1 and d.deleted_at is null
-    and ({p[0]}::text is null or d.folder = {p[0]}::text or starts_with(d.folder, {p[1]}::text))
+    base = "d.workspace_id = $1 and d.deleted_at is null"
+    given = _given_filters(p)
+    if any_given is None:
+        return f"\n    {base}\n    and {given}"
+    return f"\n    {base}\n    and (not {any_given}::boolean or ({given}))"
+
+
+def _given_filters(p: list[str]) -> str:
+    return f"""({p[0]}::text is null or d.folder = {p[0]}::text
+         or starts_with(d.folder, {p[1]}::text))
     and ({p[2]}::text[] is null or d.tags @> {p[2]}::text[])
     and ({p[3]}::text is null or d.type = {p[3]}::text)
     and ({p[4]}::text is null or d.status = {p[4]}::text)
@@ -221,6 +232,10 @@ class DocumentFilters:
     created_after: datetime | None = None
     created_before: datetime | None = None
     scan_status: str | None = None
+
+    def given(self) -> bool:
+        """Whether any filter is given."""
+        return any(value is not None for value in self.arguments())
 
     def arguments(self) -> list[Any]:
         return [self.folder, self.folder_prefix,

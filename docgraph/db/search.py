@@ -20,7 +20,6 @@ RANK_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 # The rank of a name that only resembles the query (trigrams), by how close it is.
 NAME_LIKENESS_WEIGHT = 0.5
 
-_FILTERS = document_filter(5)
 SNIPPET_LEAD = 100  # characters of the text read before the first match
 # The lexemes of querytree's text ('sign' & 'acm'), as a SQL literal.
 LEXEME_PATTERN = "'''([^'']+)'''"
@@ -29,13 +28,16 @@ _n = 5 + FILTER_PARAMETERS  # the parameters after the filters'
 AFTER_RANK, AFTER_TIME, AFTER_ID = f"${_n}", f"${_n + 1}", f"${_n + 2}"
 OFFSET, ROWS, WITH_TOTAL = f"${_n + 3}", f"${_n + 4}", f"${_n + 5}"
 WITH_SNIPPET, SNIPPET_CHARS, SNIPPET_OPTIONS = f"${_n + 6}", f"${_n + 7}", f"${_n + 8}"
+FILTERED = f"${_n + 9}"  # whether any filter is given
+_FILTERS = document_filter(5, any_given=FILTERED)
 
 # $1 the workspace, $2 the query (websearch_to_tsquery's syntax), $3 the words a
 # name must each resemble (trigrams), longest first (null: none), $4 the words
 # excluded from such names (null: none), then the filters, the cursor (rank,
 # time, id), the offset and the rows to read (the page's size plus one), whether
-# to count the total, and whether (and over how many characters of text, with
-# which options) to make snippets. Both statements take them all.
+# to count the total, whether (and over how many characters of text, with which
+# options) to make snippets, and whether any filter is given. Both statements take
+# them all.
 _QUERY = """
 with parsed as (
     select w.text_search_config::regconfig as config,
@@ -153,7 +155,7 @@ async def search_documents(
     rank, time, ident = after if after is not None else (None, None, None)
     arguments = (workspace_id, query, name_like, excluded, *filters.arguments(), rank, time,
                  ident, offset, limit + 1, with_total, with_snippet, snippet_chars,
-                 snippet_options)
+                 snippet_options, filters.given())
     async with db.generic_plans() as conn:
         rows = await conn.fetch(SEARCH_DOCUMENTS, *arguments)
         if name_like and not rows[0]["matched"]:
