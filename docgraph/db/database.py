@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
@@ -262,39 +262,35 @@ class Database:
         finally:
             self._slots.release()
 
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[Connection]:
+    def connection(self) -> AbstractAsyncContextManager[Connection]:
         """A pooled connection; database failures inside become ``Unavailable``.
 
         Callers get connections in the order they asked (see ``_slots``), and
         wait at most ``acquire_timeout`` in line.
         """
-        conn = await self._acquire()
-        try:
-            yield Connection(conn)
-        except UNAVAILABLE_ERRORS as exc:
-            raise Unavailable("the database is busy or unreachable") from exc
-        finally:
-            await self._release(conn)
+        return self._leased(self.pool)
 
-    @asynccontextmanager
-    async def generic_plans(self) -> AsyncIterator[Connection]:
+    def generic_plans(self) -> AbstractAsyncContextManager[Connection]:
         """A connection whose statements run with generic plans: planned once per
         connection, whatever their parameters.
 
         For a statement PostgreSQL would otherwise plan again at every execution,
         when planning costs more than a generic plan loses. The connection comes from
-        a pool of its own, opened with ``plan_cache_mode = force_generic_plan``, so
-        nothing is set or reset per use (SET LOCAL in a transaction cost two round
-        trips a search); it waits in the same line as ``connection``'s.
+        a pool of its own, opened with ``GENERIC_PLAN_SETTINGS``, so nothing is set or
+        reset per use (SET LOCAL in a transaction cost two round trips a search); it
+        waits in the same line as ``connection``'s.
         """
-        conn = await self._acquire(self.generic_pool)
+        return self._leased(self.generic_pool)
+
+    @asynccontextmanager
+    async def _leased(self, pool: asyncpg.Pool) -> AsyncIterator[Connection]:
+        conn = await self._acquire(pool)
         try:
             yield Connection(conn)
         except UNAVAILABLE_ERRORS as exc:
             raise Unavailable("the database is busy or unreachable") from exc
         finally:
-            await self._release(conn, self.generic_pool)
+            await self._release(conn, pool)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:

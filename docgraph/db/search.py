@@ -48,7 +48,7 @@ with parsed as (
            case when querytree(p.tsq) = 'T' then ''::tsquery else p.tsq end as tsq,
            search_keys_query($1, p.tsq) as keys,
            -- Without a phrase or a negation, what the keys match is what the query does.
-           strpos(p.tsq::text, '<') = 0 and strpos(p.tsq::text, '!') = 0 as keys_exact,
+           p.tsq::text !~ '[<!]' as keys_exact,
            case when $4::text is not null
                 then websearch_to_tsquery(p.config, $4::text) end as excluded,
            $3::text[] as name_words
