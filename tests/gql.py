@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Tenant
+from docgraph.app import create_app
+from docgraph.http.paths import GRAPHQL_PATH
+from tests.conftest import LiveServer, Tenant, make_settings
 
 DOCUMENT_FIELDS = """
     id name description mimeType sizeBytes storagePath folder tags type status userData
@@ -184,3 +187,28 @@ def gql(client: httpx.AsyncClient, tenant: Tenant) -> GraphQL:
 @pytest.fixture
 def other_gql(client: httpx.AsyncClient, other_tenant: Tenant) -> GraphQL:
     return GraphQL(client, other_tenant)
+
+
+# A second server with the compiled path off, on the same database: what graphql-core's
+# own executor answers, to compare the compiled path's answers with.
+@pytest.fixture(scope="module")
+def uncompiled_server(tmp_root, database_url) -> Iterator[LiveServer]:
+    settings = make_settings(tmp_root, graphql_compiled=False)
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+def executions(server) -> dict[str, int]:
+    """How the compiled server's fast path executed operations (its counters)."""
+    route = next(r for r in server.app.routes if getattr(r, "path", None) == GRAPHQL_PATH)
+    return route.endpoint.fast.executions
+
+
+@pytest.fixture
+async def uncompiled_gql(uncompiled_server, tenant) -> AsyncIterator[GraphQL]:
+    async with httpx.AsyncClient(base_url=uncompiled_server.url, timeout=30) as c:
+        yield GraphQL(c, tenant)

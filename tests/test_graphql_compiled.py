@@ -11,21 +11,16 @@ request (bodies, GET, both media types) must get the answer strawberry gives it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 
-import httpx
 import orjson
 import pytest
 from graphql import execute, parse
 
-from docgraph.app import create_app
-from docgraph.http.paths import GRAPHQL_PATH
 from docgraph.schema import build_schema
 from docgraph.schema.fast import FastPath
 from docgraph.schema.relations import RELATION_ATTRIBUTE
 
-from .conftest import LiveServer, make_settings
 from .gql import GraphQL
 
 DOCUMENT = """
@@ -108,29 +103,6 @@ QUERIES = {
     "introspection takes graphql-core's path": """
         { __type(name: "Document") { name fields { name } } __typename }""",
 }
-
-
-@pytest.fixture(scope="module")
-def uncompiled_server(tmp_root, database_url) -> Iterator[LiveServer]:
-    settings = make_settings(tmp_root, graphql_compiled=False)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
-        yield live
-    finally:
-        live.stop()
-
-
-@pytest.fixture
-def executions(server) -> dict[str, int]:
-    """How the compiled server's fast path executed operations (its counters)."""
-    route = next(r for r in server.app.routes if getattr(r, "path", None) == GRAPHQL_PATH)
-    return route.endpoint.fast.executions
-
-
-@pytest.fixture
-async def uncompiled_gql(uncompiled_server, tenant) -> AsyncIterator[GraphQL]:
-    async with httpx.AsyncClient(base_url=uncompiled_server.url, timeout=30) as c:
-        yield GraphQL(c, tenant)
 
 
 async def graph(gql: GraphQL) -> dict[str, str]:
@@ -324,4 +296,4 @@ async def test_the_plan_cache_keeps_the_most_recent_operations():
     assert len(fast.plans) == 2
     assert [key[1] for key in fast.plans._plans] == [id(documents[2].definitions[0]),
                                                      id(documents[0].definitions[0])]
-    assert fast.executions == {"compiled": 5, "fell_back": 0, "graphql_core": 0}
+    assert fast.executions == {"compiled": 5, "fell_back": 0, "graphql_core": 0, "rendered": 0}

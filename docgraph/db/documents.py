@@ -296,7 +296,7 @@ left join lateral (
 
 
 @functools.cache
-def entity_document_pages(shape: EntityPageShape) -> str:
+def entity_document_pages(shape: EntityPageShape, *, positions: bool = False) -> str:
     """Several entities (owners, $2: an array, or one id) and one page of each one's
     documents, in one statement for a whole level of a query.
 
@@ -307,7 +307,8 @@ def entity_document_pages(shape: EntityPageShape) -> str:
     one row whose document columns are null; an unknown owner yields none. The
     owner's columns but its id and type, the total (``with_total``) and, after
     a cursor, whether anything precedes it are on its first row only (null on
-    the others): each is computed once per owner.
+    the others): each is computed once per owner. ``positions``: each row also has
+    its place in its owner's rows, ``page_position`` (1 for the first).
     """
     n = 2
     filters = []
@@ -334,7 +335,8 @@ def entity_document_pages(shape: EntityPageShape) -> str:
               + " and ".join(document_filters)) if document_filters else ""
     listed = " and ".join([entity, *filters]) + joined
     tables = "links l, documents d" if document_filters else "links l"
-    first = "row_number() over owner_rows = 1"
+    first_row = "row_number() over owner_rows"
+    first = f"{first_row} = 1"
     # Every piece is one of this function's constants; values are $n parameters.
     count = f"(select count(*) from {tables} where {listed})"  # noqa: S608
     precedes = ""
@@ -385,7 +387,7 @@ select o.id as owner_id, o.entity_type as owner_entity_type,
        case when {first} then o.created_at end as owner_created_at,
        case when {first} then o.updated_at end as owner_updated_at,
        {total} as total_count,
-       {preceding} as has_preceding,
+       {preceding} as has_preceding,{f" {first_row} as page_position," if positions else ""}
        p.*{", document_links.*" if shape.with_links else ""}
 from entities o
 left join lateral ({page}

@@ -154,8 +154,8 @@ class RequestContext:
     what they changed use :attr:`loaders` itself.
     """
 
-    __slots__ = ("can_read", "db", "jobs", "loaders", "principal", "request_id", "scanner",
-                 "settings", "store")
+    __slots__ = ("accepts_rendered", "can_read", "db", "jobs", "loaders", "principal",
+                 "request_id", "scanner", "settings", "store")
 
     def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
         self.db = services.db
@@ -167,6 +167,10 @@ class RequestContext:
         self.request_id = request_id
         self.can_read = READ_DOCUMENTS in principal.scopes
         self.loaders = Loaders(services.db, principal.workspace_id)
+        # Whether the executor running the query puts a ready-made value (a
+        # ``rendered_pages.RenderedPage``) in the answer as it is: the compiled
+        # executor does; graphql-core's would try to read it as an object.
+        self.accepts_rendered = False
 
     @property
     def workspace_id(self) -> uuid.UUID:

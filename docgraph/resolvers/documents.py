@@ -33,6 +33,7 @@ from docgraph.resolvers.records import (
     ScanStatus,
     SignedUrl,
 )
+from docgraph.resolvers.rendered_pages import PageSelection, RenderedPage
 
 if TYPE_CHECKING:
     from docgraph.resolvers.context import RequestContext
@@ -330,6 +331,7 @@ def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None
                            page: PageRequest | None = None, with_links: bool = False,
                            with_total: bool = True,
                            scan_statuses: tuple[ScanStatus, ...] | None = None,
+                           selection: PageSelection | None = None,
                            ) -> EntityDocumentsQuery:
     """Validate the arguments of an entity's document list.
 
@@ -339,7 +341,8 @@ def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None
     that lists only documents it can hand URLs for).
     ``with_links``: the caller will ask for each document's links, and they
     load with the page; ``with_total``: the caller will read the total, and it
-    is counted (optimisations only: what is asked for is the same).
+    is counted; ``selection``: the caller asks only for these stored values, and
+    the database writes them (optimisations only: what is asked for is the same).
     """
     cleaned = v.parse_fields(
         {"id": entity_id, "role": role, "type": type, "status": status,
@@ -357,7 +360,7 @@ def entity_documents_query(entity_id: Any, *, role: Any = None, type: Any = None
                                 type=cleaned["type"], status=cleaned["status"],
                                 scan_statuses=scan_statuses, page=page,
                                 by_link_time=by_link_time, with_links=with_links,
-                                with_total=with_total)
+                                with_total=with_total, selection=selection)
 
 
 async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id: Any, *,
@@ -378,16 +381,27 @@ async def list_entity_documents(ctx: RequestContext, entity_type: Any, entity_id
         entity_id, role=role, type=type, status=status, page=page,
         scan_statuses=scans.downloadable_statuses(ctx.settings) if downloadable_only else None)
     found = await ctx.document_page_by_entity.load(query)
-    if found is None or found.owner.entity_type is not kind:
+    # (A query without a selection loads records, never a rendered page.)
+    if not isinstance(found, EntityDocuments) or found.owner.entity_type is not kind:
         raise NotFound(f"No such {kind}.")
     return found
 
 
-async def entity_document_page(ctx: RequestContext,
-                               query: EntityDocumentsQuery) -> Page[LinkedDocumentEdge]:
+async def entity_document_page(
+    ctx: RequestContext, query: EntityDocumentsQuery,
+    rendered: EntityDocumentsQuery | None = None,
+) -> Page[LinkedDocumentEdge] | RenderedPage:
     """The page ``query`` asks of an entity the caller already holds (GraphQL's
-    ``Entity.documents``); ``NotFound`` if the entity went away meanwhile."""
-    found = await ctx.document_page_by_entity.load(query)
+    ``Entity.documents``); ``NotFound`` if the entity went away meanwhile.
+
+    ``rendered``: the same query with the caller's selection; when the entity was
+    read with that page already written by the database (``get_entity``'s
+    ``with_documents``), that page is the answer.
+    """
+    loader = ctx.document_page_by_entity
+    if rendered is not None and rendered in loader.rendered:
+        query = rendered
+    found = await loader.load(query)
     if found is None:
         raise NotFound("No such entity.")
     return found.page

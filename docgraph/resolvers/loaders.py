@@ -24,6 +24,7 @@ from aiodataloader import DataLoader
 from docgraph.db import documents as documents_db
 from docgraph.db import entities as entities_db
 from docgraph.db import links as links_db
+from docgraph.db import page_json
 from docgraph.db import texts as texts_db
 from docgraph.resolvers.pagination import LinkedDocumentEdge, PageRequest, build_page
 from docgraph.resolvers.records import (
@@ -35,6 +36,7 @@ from docgraph.resolvers.records import (
     LinkRecord,
     ScanStatus,
 )
+from docgraph.resolvers.rendered_pages import PageSelection, RenderedDocuments, render
 
 if TYPE_CHECKING:
     from docgraph.db.database import Database
@@ -175,15 +177,19 @@ class EntityDocumentsQuery:
     with_links: bool = False
     # The caller will read the list's total (else it is not counted).
     with_total: bool = True
+    # The caller asks only for stored values, these: the database writes the page
+    # (``rendered_pages``), and the result's page is a RenderedPage.
+    selection: PageSelection | None = None
 
     @property
     def shape(self) -> tuple[Any, ...]:
         """Everything but the entity: queries of one shape share a statement."""
         return (self.role, self.type, self.status, self.scan_statuses, self.page,
-                self.by_link_time, self.with_links, self.with_total)
+                self.by_link_time, self.with_links, self.with_total, self.selection)
 
 
-class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocuments | None]):
+class DocumentPageByEntityLoader(
+        DataLoader[EntityDocumentsQuery, EntityDocuments | RenderedDocuments | None]):
     """An entity and one page of its documents (``None`` for an unknown entity).
 
     All the keys of one shape (same filters, same page) load in one statement,
@@ -201,22 +207,26 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
         self.documents = documents
         self.links = links
         self.entities = entities
+        # The keys loaded with a selection: the pages the database wrote.
+        self.rendered: set[EntityDocumentsQuery] = set()
 
     async def batch_load_fn(
         self, keys: Sequence[EntityDocumentsQuery]
-    ) -> list[EntityDocuments | None]:
+    ) -> list[EntityDocuments | RenderedDocuments | None]:
         by_shape: dict[tuple[Any, ...], list[EntityDocumentsQuery]] = defaultdict(list)
         for key in keys:
             by_shape[key.shape].append(key)
-        results: dict[EntityDocumentsQuery, EntityDocuments] = {}
+        results: dict[EntityDocumentsQuery, EntityDocuments | RenderedDocuments] = {}
         for group in by_shape.values():
             results.update(await self._load_shape(group))
         return [results.get(key) for key in keys]
 
     async def _load_shape(
         self, keys: list[EntityDocumentsQuery]
-    ) -> dict[EntityDocumentsQuery, EntityDocuments]:
+    ) -> dict[EntityDocumentsQuery, EntityDocuments | RenderedDocuments]:
         sample = keys[0]
+        if sample.selection is not None:
+            return await self._load_rendered(keys)
         page = sample.page
         after_id = page.after_id  # the page is in its order: a UUID cursor, if any
         rows = await documents_db.select_entity_document_pages(
@@ -239,6 +249,40 @@ class DocumentPageByEntityLoader(DataLoader[EntityDocumentsQuery, EntityDocument
             if key.entity_id not in loaded:  # unknown here: tell the entity loader too
                 self.entities.remember(key.entity_id, None)
         return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
+
+    async def _load_rendered(
+        self, keys: list[EntityDocumentsQuery]
+    ) -> dict[EntityDocumentsQuery, EntityDocuments | RenderedDocuments]:
+        """Pages written by the database, for keys of one shape with a selection."""
+        sample = keys[0]
+        selection = sample.selection
+        assert selection is not None
+        page = sample.page
+        after_id = page.after_id
+        rows = await page_json.select_entity_document_page_json(
+            self.db, self.workspace_id, sorted({k.entity_id for k in keys}), selection.lists,
+            role=sample.role, type=sample.type, status=sample.status,
+            scan_statuses=None if sample.scan_statuses is None
+            else [s.value for s in sample.scan_statuses],
+            by_link_time=sample.by_link_time,
+            after=((page.after_created_at, after_id)
+                   if page.after_created_at is not None and after_id is not None else None),
+            offset=page.offset, limit=page.limit, with_total=sample.with_total)
+        loaded: dict[uuid.UUID, RenderedDocuments] = {}
+        for row in rows:
+            owner = EntityRecord.from_row(row, prefix="owner_")
+            self.entities.remember(owner.id, owner)
+            loaded[owner.id] = RenderedDocuments(owner=owner, page=render(
+                selection, row, limit=page.limit, offset=page.offset,
+                after=page.after is not None))
+        found: dict[EntityDocumentsQuery, EntityDocuments | RenderedDocuments] = {}
+        for key in keys:
+            if key.entity_id in loaded:
+                found[key] = loaded[key.entity_id]
+                self.rendered.add(key)
+            else:  # unknown here: tell the entity loader too
+                self.entities.remember(key.entity_id, None)
+        return found
 
     def _entity_documents(self, query: EntityDocumentsQuery,
                           rows: list[Mapping[str, Any]]) -> EntityDocuments:

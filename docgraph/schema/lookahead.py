@@ -10,10 +10,15 @@ on its own, with the same result.
 
 The same goes one level further: when the page's documents will be asked for
 their links, they load with the page (``selects_document_links``).
+
+And when the executor takes ready-made values (the compiled one) and the page is
+asked only for stored values, the database writes the page
+(``page_selection``, ``resolvers.rendered_pages``).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
@@ -28,12 +33,22 @@ from graphql import (
     VariableNode,
 )
 from strawberry.types.nodes import get_variable_values
+from strawberry.utils.str_converters import to_camel_case
 
 from docgraph.errors import ValidationError
 from docgraph.resolvers import records
 from docgraph.resolvers.documents import entity_documents_query
 from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
+from docgraph.resolvers.rendered_pages import (
+    DOCUMENT_COLUMNS,
+    EDGE_COLUMNS,
+    LINK_COLUMNS,
+    Column,
+    Item,
+    Links,
+    PageSelection,
+)
 from docgraph.schema.info import Info
 
 _DEFAULTS: dict[str, Any] = {"role": None, "type": None, "status": None, "scanStatus": None,
@@ -86,7 +101,8 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
             scan_status=args["scanStatus"], order=args["orderBy"],
             page=PageRequest.parse(args["first"], args["after"], args["offset"]),
             with_links=selects_document_links(fields),
-            with_total=may_select(fields, "totalCount"))
+            with_total=may_select(fields, "totalCount"),
+            selection=page_selection(info, fields))
     except (ValidationError, KeyError):
         return None
 
@@ -137,3 +153,99 @@ def _fields(node: FieldNode) -> list[FieldNode]:
     if node.selection_set is None:
         return []
     return [s for s in node.selection_set.selections if isinstance(s, FieldNode)]
+
+
+# The stored values a rendered page may hold, by their GraphQL names.
+_DOCUMENT_COLUMNS = {to_camel_case(name): column for name, column in DOCUMENT_COLUMNS.items()}
+_LINK_COLUMNS = {to_camel_case(name): column for name, column in LINK_COLUMNS.items()}
+_EDGE_COLUMNS = {to_camel_case(name): column for name, column in EDGE_COLUMNS.items()}
+_PAGE_INFO = {"hasNextPage": "has_next_page", "hasPreviousPage": "has_previous_page"}
+
+
+class _Unrenderable(Exception):
+    pass
+
+
+# Selections by the connection's node (parsed documents are cached, and so are their
+# nodes): made once per query text. Each entry holds its node, so that no other node
+# takes its id while it is here.
+_SELECTIONS: OrderedDict[int, tuple[FieldNode, PageSelection | None]] = OrderedDict()
+SELECTIONS_KEPT = 512
+
+
+def page_selection(info: Info, connections: Sequence[FieldNode]) -> PageSelection | None:
+    """What this documents connection asks for, when the database can write all of it
+    and the executor takes it so: plain fields (no fragment, directive or argument
+    below the connection, no key twice), each a stored value."""
+    if not getattr(info.context, "accepts_rendered", False) or len(connections) != 1:
+        return None
+    node = connections[0]
+    known = _SELECTIONS.get(id(node))
+    if known is not None and known[0] is node:
+        _SELECTIONS.move_to_end(id(node))
+        return known[1]
+    selection = _selection(node)
+    _SELECTIONS[id(node)] = (node, selection)
+    if len(_SELECTIONS) > SELECTIONS_KEPT:
+        _SELECTIONS.popitem(last=False)
+    return selection
+
+
+def _selection(connection: FieldNode) -> PageSelection | None:
+    try:
+        fields: list[tuple[str, str, Any]] = []
+        lists: list[Item] = []
+        for key, field in _plain(connection):
+            name = field.name.value
+            if name == "totalCount":
+                fields.append((key, "total_count", None))
+            elif name == "edges":
+                fields.append((key, "list", len(lists)))
+                lists.append(_item(field, _edge_value))
+            elif name == "nodes":
+                fields.append((key, "list", len(lists)))
+                lists.append(_document(field))
+            elif name == "pageInfo":
+                fields.append((key, "page_info", tuple(
+                    (info_key, _PAGE_INFO[info_field.name.value])
+                    for info_key, info_field in _plain(field))))
+            else:
+                raise _Unrenderable
+    except (_Unrenderable, KeyError):
+        return None
+    return PageSelection(tuple(fields), tuple(lists))
+
+
+def _plain(node: FieldNode) -> list[tuple[str, FieldNode]]:
+    """The fields selected below ``node`` with their response keys; unrenderable
+    unless each is a plain field, without arguments, asked once."""
+    if node.selection_set is None:
+        raise _Unrenderable
+    fields = []
+    for selection in node.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
+            raise _Unrenderable
+        fields.append(((selection.alias or selection.name).value, selection))
+    if len({key for key, _ in fields}) != len(fields):
+        raise _Unrenderable
+    return fields
+
+
+def _item(node: FieldNode, value: Any) -> Item:
+    return Item(tuple((key, value(field)) for key, field in _plain(node)))
+
+
+def _edge_value(field: FieldNode) -> Column | Item:
+    if field.name.value == "node":
+        return _document(field)
+    return _EDGE_COLUMNS[field.name.value]
+
+
+def _document(node: FieldNode) -> Item:
+    return _item(node, _document_value)
+
+
+def _document_value(field: FieldNode) -> Column | Links:
+    if field.name.value == "links":
+        return Links(tuple((key, _LINK_COLUMNS[link.name.value]) for key, link in _plain(field)))
+    return _DOCUMENT_COLUMNS[field.name.value]

@@ -8,6 +8,7 @@ through the request's dataloaders.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -217,8 +218,10 @@ class Entity:
             page=PageRequest.parse(first, after, offset),
             with_links=lookahead.selects_document_links(fields),
             with_total=lookahead.may_select(fields, "totalCount"))
+        selection = lookahead.page_selection(info, fields)
         return await documents_uc.entity_document_page(  # type: ignore[return-value]
-            info.context, query)
+            info.context, query,
+            None if selection is None else dataclasses.replace(query, selection=selection))
 
     @classmethod
     def resolve_type(cls, obj: Any, info: GraphQLResolveInfo,

@@ -42,9 +42,10 @@ class FastPath:
     def __init__(self, plan_cache_size: int = PLAN_CACHE_SIZE) -> None:
         self.plans = PlanCache(plan_cache_size)
         # How this path's executor ran operations: compiled, compiled but handed back
-        # to graphql-core (an error), or graphql-core's from the start. Observability
-        # for tests; the service never reads it.
-        self.executions = {"compiled": 0, "fell_back": 0, "graphql_core": 0}
+        # to graphql-core (an error), or graphql-core's from the start; and how many
+        # values it took ready-made (pages the database wrote). Observability for
+        # tests; the service never reads it.
+        self.executions = {"compiled": 0, "fell_back": 0, "graphql_core": 0, "rendered": 0}
         # For the schema builder: strawberry executes every operation with it.
         self.execution_context_class: type[CompiledExecutor] = compiled_executor(
             self.plans, self.executions)

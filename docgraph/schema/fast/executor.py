@@ -71,15 +71,26 @@ class CompiledExecutor(StrawberryGraphQLCoreExecutionContext):
         return self._execute_compiled(plan, serially)
 
     async def _execute_compiled(self, plan: OperationPlan, serially: bool | None) -> Any:
+        # This path puts ready-made values (RenderedPage) in the answer; graphql-core's
+        # does not, and a context that says otherwise is told so again before it runs.
+        context = self.context_value
+        accepts = hasattr(context, "accepts_rendered")
+        if accepts:
+            context.accepts_rendered = True
+        run = Run(self)
         try:
-            data = await Run(self).run(plan.root, self.root_value)
+            data = await run.run(plan.root, self.root_value)
         except Bail:
             pass
         except Exception:  # any error: graphql-core reports it, with its path
             log.debug("compiled execution failed; executing again", exc_info=True)
         else:
             self.executions["compiled"] += 1
+            self.executions["rendered"] += run.rendered
             return ExecutionResult(data=data, errors=None)
+        finally:
+            if accepts:
+                context.accepts_rendered = False
         self.executions["fell_back"] += 1
         result = super().execute_operation(serially)
         return await result if self.is_awaitable(result) else result

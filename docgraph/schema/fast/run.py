@@ -10,6 +10,7 @@ from graphql import GraphQLField, GraphQLObjectType, Undefined
 from graphql.execution import Executor
 from graphql.execution.values import get_argument_values
 
+from docgraph.resolvers.rendered_pages import RenderedPage
 from docgraph.schema.fast.codegen import compile_fill, items
 from docgraph.schema.fast.plans import (
     AbstractCompleter,
@@ -27,10 +28,11 @@ from docgraph.schema.fast.plans import (
 class Run:
     """Fills a response from a plan; raises ``Bail`` (or a resolver's error) to give up."""
 
-    __slots__ = ("context", "executor", "next_level", "pending")
+    __slots__ = ("context", "executor", "next_level", "pending", "rendered")
 
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
+        self.rendered = 0  # values taken ready-made (RenderedPage)
         self.context = executor.context_value
         self.next_level: list[tuple[TypePlan, Any, dict[str, Any], ResponsePath]] = []
         self.pending: list[tuple[Any, Completer, Any, Any, ResponsePath]] = []
@@ -93,6 +95,9 @@ class Run:
 
     def complete(self, completer: Completer, value: Any, path: ResponsePath,
                  key: str | None = None) -> Any:
+        if value.__class__ is RenderedPage:  # written by the database, as the plan would
+            self.rendered += 1
+            return value.value
         convert = completer.convert
         if convert is not None:  # plain all the way down: built at once
             return convert(value)

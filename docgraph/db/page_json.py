@@ -1,0 +1,195 @@
+"""A page of an entity's documents rendered as JSON by PostgreSQL itself.
+
+``entity_document_pages`` returns rows that the server turns into records and
+then into a response: for a page of 25 documents with their links, decoding
+the rows, building the records and filling the response cost the server more
+than the statement costs the database. When the query asks only for values
+that are columns, the database can write those parts of the response itself:
+``entity_document_page_json`` wraps the same statement (the same filters,
+order, page and counts) and aggregates its rows into one JSON array per list
+the query selects, each item an object with the query's keys in its order.
+
+What each value looks like is declared by its :class:`Form`, and the forms
+write exactly what the GraphQL serializers write for the same values (a test
+compares the two answers byte for byte).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from docgraph.db.database import Executor
+from docgraph.db.documents import DOCUMENT_COLUMNS, EntityPageShape, entity_document_pages
+
+
+class Form(Enum):
+    """How a column's value is written in JSON."""
+
+    PLAIN = "plain"  # text, numbers, booleans, UUIDs and text arrays, as PostgreSQL writes them
+    TIMESTAMP = "timestamp"  # ISO 8601 in UTC as Python's isoformat: +00:00, µs unless zero
+
+
+class HashedOnce:
+    """A frozen dataclass's hash, computed when it is made: these trees are keys of
+    the request's loaders and of the statements' cache, looked up several times a
+    request (an enumeration's own hash is Python code)."""
+
+    __slots__ = ()
+
+    def __post_init__(self) -> None:
+        values = tuple(getattr(self, f.name) for f in dataclasses.fields(self)  # type: ignore[arg-type]
+                       if f.compare)
+        object.__setattr__(self, "_hash", hash(values))
+
+    def __hash__(self) -> int:
+        return self._hash  # type: ignore[attr-defined, no-any-return]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Column(HashedOnce):
+    """A column of the page's rows, written in ``form``; an enumeration's values are
+    written as the names ``names`` gives them (database value, name)."""
+
+    name: str
+    form: Form = Form.PLAIN
+    names: tuple[tuple[str, str], ...] | None = None
+    _hash: int = dataclasses.field(init=False, repr=False, compare=False)
+    __hash__ = HashedOnce.__hash__
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Links(HashedOnce):
+    """Every link of the row's document, oldest first, as objects of ``fields``
+    (columns of ``links``)."""
+
+    fields: tuple[tuple[str, Column], ...]
+    _hash: int = dataclasses.field(init=False, repr=False, compare=False)
+    __hash__ = HashedOnce.__hash__
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Item(HashedOnce):
+    """An object made of each row: ``(key, value)`` in the response's order, a value a
+    column, the document's links, or an object (the edge's ``node``) made of the
+    same row."""
+
+    fields: tuple[tuple[str, Column | Links | Item], ...]
+    _hash: int = dataclasses.field(init=False, repr=False, compare=False)
+    __hash__ = HashedOnce.__hash__
+
+
+# The columns an item may name: the document's, and the link that put it on the page.
+DOCUMENT_COLUMN_NAMES = frozenset(re.findall(r"d\.(\w+)", DOCUMENT_COLUMNS))
+ROW_COLUMNS = DOCUMENT_COLUMN_NAMES | {"link_id", "link_role", "link_created_at"}
+LINK_COLUMNS = frozenset({"id", "document_id", "entity_type", "entity_id", "role",
+                          "created_at"})
+
+_OWNER_COLUMNS = ("owner_name", "owner_attributes", "owner_created_at", "owner_updated_at",
+                  "total_count", "has_preceding")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(column: Column, source: str) -> str:
+    if column.name not in (LINK_COLUMNS if source == "k" else ROW_COLUMNS):
+        raise ValueError(f"not a column of the page: {column.name}")
+    expression = f"{source}.{column.name}"
+    if column.names is not None:
+        cases = " ".join(f"when {_literal(value)} then {_literal(name)}"
+                         for value, name in column.names)
+        expression = f"(case {expression} {cases} end)"
+    if column.form is Form.TIMESTAMP:  # (a whole second has no fraction: .000000 goes)
+        expression = (f"(replace(to_char({expression} at time zone 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || '+00:00')")
+    return expression
+
+
+def _object(item: Item, source: str) -> str:
+    parts = []
+    for key, value in item.fields:
+        if isinstance(value, Item):
+            rendered = _object(value, source)
+        elif isinstance(value, Links):
+            # Read from the links themselves (as SELECT_LINKS_BY_DOCUMENT orders them):
+            # cheaper than aggregating them into arrays and taking these apart again.
+            link = _object(Item(tuple(value.fields)), "k")
+            rendered = (f"(select coalesce(json_agg({link} order by k.created_at, k.id), "  # noqa: S608
+                        "'[]'::json) from links k "
+                        f"where k.workspace_id = $1 and k.document_id = {source}.id)")
+        else:
+            rendered = _value(value, source)
+        parts += [_literal(key), rendered]
+    return "json_build_object(" + ", ".join(parts) + ")"
+
+
+def _parameters(statement: str) -> int:
+    return max(int(n) for n in re.findall(r"\$(\d+)", statement))
+
+
+@functools.lru_cache(maxsize=256)
+def entity_document_page_json(shape: EntityPageShape, lists: tuple[Item, ...]) -> str:
+    """``entity_document_pages`` with each owner's page as JSON: a row per owner, with
+    its columns, ``list_0``, ``list_1``… one array of ``lists[i]`` per item of the
+    page, and ``page_rows``, how many rows were read (the page's size plus one: there
+    is a next page).
+
+    Its parameters are ``entity_document_pages``'s, then the page's size. An unknown
+    owner gives no row.
+    """
+    inner = entity_document_pages(shape, positions=True)
+    size = f"${_parameters(inner) + 1}"
+    owner = ",\n       ".join(
+        f"(array_agg(r.{column}) filter (where r.page_position = 1))[1] as {column}"
+        for column in _OWNER_COLUMNS)
+    arrays = ",\n       ".join(
+        f"coalesce(json_agg({_object(item, 'r')} order by r.page_position) filter "
+        f"(where r.id is not null and r.page_position <= {size}), '[]'::json)::text "
+        f"as list_{i}"
+        for i, item in enumerate(lists))
+    # One owner: one group, and no owner at all (an unknown id) one row of nulls.
+    group = "" if shape.one_owner else "\ngroup by r.owner_id, r.owner_entity_type"
+    owner_id = ("(array_agg(r.owner_id))[1] as owner_id, "
+                "(array_agg(r.owner_entity_type))[1] as owner_entity_type"
+                if shape.one_owner else "r.owner_id, r.owner_entity_type")
+    # Every piece is one of this module's constants or a declared column; values are
+    # $n parameters.
+    return f"""
+select {owner_id},
+       {owner},
+       count(r.id) as page_rows{"," if arrays else ""}
+       {arrays}
+from ({inner}) r{group}
+"""  # noqa: S608
+
+
+async def select_entity_document_page_json(
+    db: Executor, workspace_id: uuid.UUID, owner_ids: Sequence[uuid.UUID],
+    lists: tuple[Item, ...], *, role: str | None, type: str | None, status: str | None,
+    by_link_time: bool, after: tuple[datetime, uuid.UUID] | None, offset: int, limit: int,
+    with_total: bool, scan_statuses: Sequence[str] | None,
+) -> list[Mapping[str, Any]]:
+    """The rows of ``entity_document_page_json``: one per owner found."""
+    one_owner = len(owner_ids) == 1
+    shape = EntityPageShape(by_link_time=by_link_time, after=after is not None,
+                            role=role is not None, type=type is not None,
+                            status=status is not None,
+                            scan_statuses=scan_statuses is not None,
+                            with_total=with_total, one_owner=one_owner)
+    args: list[Any] = [workspace_id, owner_ids[0] if one_owner else list(owner_ids)]
+    args += [value for value in (role, type, status) if value is not None]
+    if scan_statuses is not None:
+        args.append(list(scan_statuses))
+    if after is not None:
+        args += after
+    rows = await db.fetch(entity_document_page_json(shape, lists), *args, offset, limit + 1,
+                          limit)
+    return [row for row in rows if row["owner_id"] is not None]
