@@ -495,6 +495,20 @@ async def select_entity_document_pages(
     scan_statuses: Sequence[str] | None = None,
 ) -> list[Mapping[str, Any]]:
     """The rows of ``entity_document_pages``: up to ``limit + 1`` per owner."""
+    shape, args = entity_page_arguments(
+        workspace_id, owner_ids, role=role, type=type, status=status,
+        by_link_time=by_link_time, after=after, with_links=with_links,
+        with_total=with_total, scan_statuses=scan_statuses)
+    return await db.fetch(entity_document_pages(shape), *args, offset, limit + 1)
+
+
+def entity_page_arguments(
+    workspace_id: uuid.UUID, owner_ids: Sequence[uuid.UUID], *, role: str | None,
+    type: str | None, status: str | None, by_link_time: bool,
+    after: tuple[datetime, uuid.UUID] | None, with_links: bool, with_total: bool,
+    scan_statuses: Sequence[str] | None,
+) -> tuple[EntityPageShape, list[Any]]:
+    """The shape of a page's statement and its parameters up to the offset."""
     one_owner = len(owner_ids) == 1
     shape = EntityPageShape(by_link_time=by_link_time, after=after is not None,
                             role=role is not None, type=type is not None,
@@ -507,4 +521,4 @@ async def select_entity_document_pages(
         args.append(list(scan_statuses))
     if after is not None:
         args += after
-    return await db.fetch(entity_document_pages(shape), *args, offset, limit + 1)
+    return shape, args

@@ -26,7 +26,12 @@ from enum import Enum
 from typing import Any
 
 from docgraph.db.database import Executor
-from docgraph.db.documents import DOCUMENT_COLUMNS, EntityPageShape, entity_document_pages
+from docgraph.db.documents import (
+    DOCUMENT_COLUMNS,
+    EntityPageShape,
+    entity_document_pages,
+    entity_page_arguments,
+)
 
 
 class Form(Enum):
@@ -178,18 +183,10 @@ async def select_entity_document_page_json(
     with_total: bool, scan_statuses: Sequence[str] | None,
 ) -> list[Mapping[str, Any]]:
     """The rows of ``entity_document_page_json``: one per owner found."""
-    one_owner = len(owner_ids) == 1
-    shape = EntityPageShape(by_link_time=by_link_time, after=after is not None,
-                            role=role is not None, type=type is not None,
-                            status=status is not None,
-                            scan_statuses=scan_statuses is not None,
-                            with_total=with_total, one_owner=one_owner)
-    args: list[Any] = [workspace_id, owner_ids[0] if one_owner else list(owner_ids)]
-    args += [value for value in (role, type, status) if value is not None]
-    if scan_statuses is not None:
-        args.append(list(scan_statuses))
-    if after is not None:
-        args += after
+    shape, args = entity_page_arguments(
+        workspace_id, owner_ids, role=role, type=type, status=status,
+        by_link_time=by_link_time, after=after, with_links=False, with_total=with_total,
+        scan_statuses=scan_statuses)
     rows = await db.fetch(entity_document_page_json(shape, lists), *args, offset, limit + 1,
                           limit)
     return [row for row in rows if row["owner_id"] is not None]

@@ -188,6 +188,20 @@ class EntityDocumentsQuery:
                 self.by_link_time, self.with_links, self.with_total, self.selection)
 
 
+def _page_arguments(query: EntityDocumentsQuery) -> dict[str, Any]:
+    """The page statement's arguments for a key (and every key of its shape)."""
+    page = query.page
+    after_id = page.after_id  # the page is in its order: a UUID cursor, if any
+    return {
+        "role": query.role, "type": query.type, "status": query.status,
+        "scan_statuses": None if query.scan_statuses is None
+        else [s.value for s in query.scan_statuses],
+        "by_link_time": query.by_link_time,
+        "after": ((page.after_created_at, after_id)
+                  if page.after_created_at is not None and after_id is not None else None),
+        "offset": page.offset, "limit": page.limit, "with_total": query.with_total}
+
+
 class DocumentPageByEntityLoader(
         DataLoader[EntityDocumentsQuery, EntityDocuments | RenderedDocuments | None]):
     """An entity and one page of its documents (``None`` for an unknown entity).
@@ -227,19 +241,9 @@ class DocumentPageByEntityLoader(
         sample = keys[0]
         if sample.selection is not None:
             return await self._load_rendered(keys)
-        page = sample.page
-        after_id = page.after_id  # the page is in its order: a UUID cursor, if any
         rows = await documents_db.select_entity_document_pages(
             self.db, self.workspace_id, sorted({k.entity_id for k in keys}),
-            role=sample.role, type=sample.type, status=sample.status,
-            scan_statuses=None if sample.scan_statuses is None
-            else [s.value for s in sample.scan_statuses],
-            by_link_time=sample.by_link_time,
-            after=((page.after_created_at, after_id)
-                   if page.after_created_at is not None and after_id is not None else None),
-            offset=page.offset, limit=page.limit, with_links=sample.with_links,
-            with_total=sample.with_total,
-        )
+            with_links=sample.with_links, **_page_arguments(sample))
         by_owner: dict[uuid.UUID, list[Mapping[str, Any]]] = defaultdict(list)
         for row in rows:
             by_owner[row["owner_id"]].append(row)
@@ -258,16 +262,9 @@ class DocumentPageByEntityLoader(
         selection = sample.selection
         assert selection is not None
         page = sample.page
-        after_id = page.after_id
         rows = await page_json.select_entity_document_page_json(
             self.db, self.workspace_id, sorted({k.entity_id for k in keys}), selection.lists,
-            role=sample.role, type=sample.type, status=sample.status,
-            scan_statuses=None if sample.scan_statuses is None
-            else [s.value for s in sample.scan_statuses],
-            by_link_time=sample.by_link_time,
-            after=((page.after_created_at, after_id)
-                   if page.after_created_at is not None and after_id is not None else None),
-            offset=page.offset, limit=page.limit, with_total=sample.with_total)
+            **_page_arguments(sample))
         loaded: dict[uuid.UUID, RenderedDocuments] = {}
         for row in rows:
             owner = EntityRecord.from_row(row, prefix="owner_")
