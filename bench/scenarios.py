@@ -15,15 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from graphql import FieldNode, parse
 
 from docgraph.db.database import GENERIC_PLAN_SETTINGS
 from docgraph.db.documents import DocumentFilters, EntityPageShape, entity_document_pages
+from docgraph.db.page_json import entity_document_page_json
 from docgraph.db.search import SEARCH_DOCUMENTS, SEARCH_RESEMBLING_NAMES
 from docgraph.resolvers.search import SNIPPET_OPTIONS, SNIPPET_SCAN_CHARS, split_query
+from docgraph.schema.lookahead import connection_selection
 
-# The statements of the floors: the same docgraph sends for scenarios 1 to 3.
-CONTACT_PAGE_WITH_LINKS = entity_document_pages(EntityPageShape(
-    with_links=True, one_owner=True))
+# The statements of the floors: the same docgraph sends for scenarios 1 to 3 (1's below).
 CONTACT_PAGE = entity_document_pages(EntityPageShape(one_owner=True))
 BUSINESS_PAGE = entity_document_pages(EntityPageShape(type=True, status=True, one_owner=True))
 
@@ -115,10 +116,32 @@ class Scenario:
     kind: str = "random"
 
 
+def _written_page(query: str) -> str:
+    """The statement docgraph sends for ``query``'s one documents connection, which asks
+    only for stored values: the page written as JSON by PostgreSQL (db.page_json)."""
+    node = next(n for n in _fields(parse(query)) if n.name.value == "documents")
+    selection = connection_selection(node)
+    assert selection is not None, "the scenario's page is one docgraph writes as JSON"
+    return entity_document_page_json(EntityPageShape(one_owner=True), selection.lists)
+
+
+def _fields(node: Any) -> list[FieldNode]:
+    found = []
+    for child in getattr(node, "definitions", None) or (
+            node.selection_set.selections if getattr(node, "selection_set", None) else ()):
+        if isinstance(child, FieldNode):
+            found.append(child)
+        found += _fields(child)
+    return found
+
+
+CONTACT_PAGE_JSON = _written_page(CONTACT_DOCUMENTS_QUERY)
+
+
 async def contact_documents_floor(conn: asyncpg.Connection, workspace_id: Any,
                                   entity_id: str) -> None:
-    # The page and its documents' links in one statement, as the query selects links.
-    await conn.fetch(CONTACT_PAGE_WITH_LINKS, workspace_id, entity_id, 0, 26)
+    # The page, its total and its documents' links in one statement, written as JSON.
+    await conn.fetch(CONTACT_PAGE_JSON, workspace_id, entity_id, 0, 26, 25)
 
 
 async def contact_page_floor(conn: asyncpg.Connection, workspace_id: Any,

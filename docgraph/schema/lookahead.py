@@ -179,7 +179,11 @@ def page_selection(info: Info, connections: Sequence[FieldNode]) -> PageSelectio
     below the connection, no key twice), each a stored value."""
     if not getattr(info.context, "accepts_rendered", False) or len(connections) != 1:
         return None
-    node = connections[0]
+    return connection_selection(connections[0])
+
+
+def connection_selection(node: FieldNode) -> PageSelection | None:
+    """What the documents connection ``node`` asks for, if the database can write it."""
     known = _SELECTIONS.get(id(node))
     if known is not None and known[0] is node:
         _SELECTIONS.move_to_end(id(node))
