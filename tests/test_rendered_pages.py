@@ -112,6 +112,10 @@ NOT_RENDERED = {
         query($id: ID!) { contact(id: $id) { documents(first: 2) { __typename } } }""",
     "a field asked twice": """
         query($id: ID!) { contact(id: $id) { documents(first: 2) { nodes { id id } } } }""",
+    "more keys than one object can be written with": (  # 24 fields and 28 aliases
+        "query($id: ID!) { contact(id: $id) { documents(first: 2) { nodes { "
+        + STORED + " " + LINKS + " " + " ".join(f"k{i}: name" for i in range(28))
+        + " } } } }"),
     "two pages of one contact": """
         query($id: ID!) {
           contact(id: $id) { a: documents(first: 1) { nodes { id } }
@@ -178,6 +182,7 @@ async def test_a_value_the_server_computes_takes_the_usual_path(gql, uncompiled_
     before = dict(executions)
     await both(gql, uncompiled_gql, NOT_RENDERED[name], variables)
     assert executions["rendered"] == before["rendered"]
+    assert executions["fell_back"] == before["fell_back"]  # decided before, not by failing
 
 
 async def test_a_page_after_a_cursor(gql, uncompiled_gql, executions, db):

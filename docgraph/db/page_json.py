@@ -96,6 +96,9 @@ ROW_COLUMNS = DOCUMENT_COLUMN_NAMES | {"link_id", "link_role", "link_created_at"
 LINK_COLUMNS = frozenset({"id", "document_id", "entity_type", "entity_id", "role",
                           "created_at"})
 
+# json_build_object takes at most 100 arguments: an object has at most 50 keys.
+MAX_KEYS = 50
+
 _OWNER_COLUMNS = ("owner_name", "owner_attributes", "owner_created_at", "owner_updated_at",
                   "total_count", "has_preceding")
 
@@ -119,6 +122,8 @@ def _value(column: Column, source: str) -> str:
 
 
 def _object(item: Item, source: str) -> str:
+    if len(item.fields) > MAX_KEYS:
+        raise ValueError(f"an object of at most {MAX_KEYS} keys")
     parts = []
     for key, value in item.fields:
         if isinstance(value, Item):

@@ -20,13 +20,13 @@ from typing import Any
 import orjson
 
 from docgraph.db import page_json
-from docgraph.db.page_json import Column, Form, HashedOnce, Item, Links
+from docgraph.db.page_json import MAX_KEYS, Column, Form, HashedOnce, Item, Links
 from docgraph.resolvers import resources as r
 from docgraph.resolvers.fields import Field, GraphQLType, Kind
 from docgraph.resolvers.records import EntityRecord
 
-__all__ = ["DOCUMENT_COLUMNS", "EDGE_COLUMNS", "LINK_COLUMNS", "Column", "Item", "Links",
-           "PageSelection", "RenderedDocuments", "RenderedPage", "render"]
+__all__ = ["DOCUMENT_COLUMNS", "EDGE_COLUMNS", "LINK_COLUMNS", "MAX_KEYS", "Column", "Item",
+           "Links", "PageSelection", "RenderedDocuments", "RenderedPage", "render"]
 
 _PLAIN = frozenset({GraphQLType.ID, GraphQLType.STRING, GraphQLType.INT,
                     GraphQLType.SAFE_INT, GraphQLType.BOOLEAN})

@@ -44,6 +44,7 @@ from docgraph.resolvers.rendered_pages import (
     DOCUMENT_COLUMNS,
     EDGE_COLUMNS,
     LINK_COLUMNS,
+    MAX_KEYS,
     Column,
     Item,
     Links,
@@ -230,7 +231,7 @@ def _plain(node: FieldNode) -> list[tuple[str, FieldNode]]:
         if not isinstance(selection, FieldNode) or selection.directives or selection.arguments:
             raise _Unrenderable
         fields.append(((selection.alias or selection.name).value, selection))
-    if len({key for key, _ in fields}) != len(fields):
+    if len({key for key, _ in fields}) != len(fields) or len(fields) > MAX_KEYS:
         raise _Unrenderable
     return fields
 
