@@ -11,6 +11,7 @@ missing values, times with and without microseconds.
 
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
@@ -74,6 +75,12 @@ RENDERED = {
           a: contact(id: $id) { documents(first: 2) { totalCount nodes { id } } }
           b: business(id: $business) { documents(first: 2) { totalCount nodes { id } } }
           c: contact(id: $missing) { documents(first: 2) { totalCount nodes { id } } }
+        }""",
+    "only the total and whether pages follow (no list)": """
+        query($id: ID!) {
+          contact(id: $id) {
+            documents(first: 1) { totalCount pageInfo { hasNextPage hasPreviousPage } }
+          }
         }""",
     "an empty page": """
         query($id: ID!) {
@@ -245,3 +252,44 @@ def test_the_declared_columns_are_the_documents_and_links_stored_fields():
     assert not {"user_data", "sha256", "attachment_type", "image"} & set(DOCUMENT_COLUMNS)
     assert set(LINK_COLUMNS) == {"id", "document_id", "entity_type", "entity_id", "role",
                                  "created_at"}
+
+
+def random_selection(rng: random.Random) -> str:
+    """A documents connection asking for stored values only, in a random order, some
+    under aliases."""
+    def pick(names: list[str], low: int) -> str:
+        chosen = rng.sample(names, rng.randint(low, len(names)))
+        return " ".join(f"{name[:3]}{i}: {name}" if rng.random() < 0.2 else name
+                        for i, name in enumerate(chosen))
+
+    document = pick(STORED.split(), 1)
+    if rng.random() < 0.6:
+        document += " links { " + pick(
+            ["id", "documentId", "entityType", "entityId", "role", "createdAt"], 1) + " }"
+    parts = []
+    if rng.random() < 0.5:
+        parts.append("totalCount")
+    if rng.random() < 0.7:
+        parts.append("edges { " + " ".join(rng.sample(
+            ["role", "linkedAt", f"node {{ {document} }}"], rng.randint(1, 3))) + " }")
+    if rng.random() < 0.5 or not parts:
+        parts.append(f"nodes {{ {document} }}")
+    if rng.random() < 0.4:
+        parts.append("pageInfo { " + " ".join(rng.sample(
+            ["hasNextPage", "hasPreviousPage"], rng.randint(1, 2))) + " }")
+    rng.shuffle(parts)
+    arguments = rng.choice(["first: 3", "first: 2, offset: 1", "first: 4, orderBy: LINKED_AT",
+                            'first: 5, role: "signed"', "first: 1, type: CONTRACT"])
+    return f"query($id: ID!) {{ contact(id: $id) {{ documents({arguments}) {{ " \
+           f"{' '.join(parts)} }} }} }}"
+
+
+async def test_random_selections_are_written_as_the_records_would(gql, uncompiled_gql,
+                                                                   executions, db):
+    variables = await pages(gql, db)
+    rng = random.Random(16)
+    for _ in range(40):
+        query = random_selection(rng)
+        before = executions["rendered"]
+        await both(gql, uncompiled_gql, query, variables)
+        assert executions["rendered"] == before + 1, query

@@ -152,8 +152,8 @@ def entity_document_page_json(shape: EntityPageShape, lists: tuple[Item, ...]) -
     page, and ``page_rows``, how many rows were read (the page's size plus one: there
     is a next page).
 
-    Its parameters are ``entity_document_pages``'s, then the page's size. An unknown
-    owner gives no row.
+    Its parameters are ``entity_document_pages``'s, then the page's size (when it has
+    lists). An unknown owner gives no row.
     """
     inner = entity_document_pages(shape, positions=True)
     size = f"${_parameters(inner) + 1}"
@@ -192,6 +192,7 @@ async def select_entity_document_page_json(
         workspace_id, owner_ids, role=role, type=type, status=status,
         by_link_time=by_link_time, after=after, with_links=False, with_total=with_total,
         scan_statuses=scan_statuses)
+    size = (limit,) if lists else ()  # (a statement without lists has no use for it)
     rows = await db.fetch(entity_document_page_json(shape, lists), *args, offset, limit + 1,
-                          limit)
+                          *size)
     return [row for row in rows if row["owner_id"] is not None]
