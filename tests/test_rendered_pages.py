@@ -293,3 +293,33 @@ async def test_random_selections_are_written_as_the_records_would(gql, uncompile
         before = executions["rendered"]
         await both(gql, uncompiled_gql, query, variables)
         assert executions["rendered"] == before + 1, query
+
+
+@pytest.mark.parametrize("name", ["every stored value, by edges", "several contacts in one query"])
+async def test_a_key_that_may_not_read_is_refused_alike(gql, uncompiled_gql, executions, db,
+                                                        tenant, name):
+    """Without read:documents, the same refusals from both executors; nothing is written."""
+    variables = await pages(gql, db)
+    query = RENDERED[name]
+    used = {k: v for k, v in variables.items() if f"${k}" in query}
+    before = executions["rendered"]
+    compiled = await gql.post(query, used, key=tenant.write_key)
+    reference = await uncompiled_gql.post(query, used, key=tenant.write_key)
+    assert compiled.status_code == reference.status_code == 200
+    assert compiled.content == reference.content
+    assert {e["extensions"]["code"] for e in compiled.json()["errors"]} == {
+        "insufficient_permissions"}
+    assert executions["rendered"] == before
+
+
+@pytest.mark.parametrize("arguments", ['first: 101', 'first: -1', 'offset: 100000000000',
+                                       'after: "bm90IGEgY3Vyc29y"', 'role: ""'])
+async def test_bad_page_arguments_get_the_same_errors(gql, uncompiled_gql, db, arguments):
+    variables = await pages(gql, db)
+    query = ("query($id: ID!) { contact(id: $id) { documents(" + arguments
+             + ") { totalCount nodes { id name } } } }")
+    compiled = await gql.post(query, {"id": variables["id"]})
+    reference = await uncompiled_gql.post(query, {"id": variables["id"]})
+    assert compiled.status_code == reference.status_code
+    assert compiled.content == reference.content
+    assert compiled.json()["errors"]
