@@ -32,16 +32,16 @@ _PLAIN = frozenset({GraphQLType.ID, GraphQLType.STRING, GraphQLType.INT,
                     GraphQLType.SAFE_INT, GraphQLType.BOOLEAN})
 
 
-def _column(field: Field, name: str | None = None) -> Column | None:
+def _column(field: Field) -> Column | None:
     """How a field is written from its column, if it is one the database can write."""
     kind: Kind = field.kind
     graphql = kind.graphql
     if graphql in _PLAIN:
-        return Column(name or field.name)
+        return Column(field.name)
     if graphql is GraphQLType.DATETIME and not kind.list_of:
-        return Column(name or field.name, Form.TIMESTAMP)
+        return Column(field.name, Form.TIMESTAMP)
     if isinstance(graphql, type) and issubclass(graphql, enum.Enum) and not kind.list_of:
-        return Column(name or field.name,
+        return Column(field.name,
                       names=tuple((member.value, member.name) for member in graphql))
     return None
 
@@ -51,11 +51,10 @@ DOCUMENT_COLUMNS: dict[str, Column] = {
     field.name: column for field in r.DOCUMENT.fields
     if field.name in page_json.DOCUMENT_COLUMN_NAMES
     and (column := _column(field)) is not None}
-# A link's fields, from the document's link arrays.
+# A link's fields that are its columns (each document's links are read from ``links``).
 LINK_COLUMNS: dict[str, Column] = {
     field.name: column for field in r.LINK.fields
-    if (field.name in page_json.LINK_COLUMNS or field.name == "document_id")
-    and (column := _column(field)) is not None}
+    if field.name in page_json.LINK_COLUMNS and (column := _column(field)) is not None}
 # An edge's own fields: the link that put the document on the entity's list.
 EDGE_COLUMNS: dict[str, Column] = {
     "role": Column("link_role"),
@@ -74,10 +73,6 @@ class PageSelection(HashedOnce):
     lists: tuple[Item, ...]
     _hash: int = dataclasses.field(init=False, repr=False, compare=False)
     __hash__ = HashedOnce.__hash__
-
-    @property
-    def with_total(self) -> bool:
-        return any(part == "total_count" for _, part, _ in self.fields)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
