@@ -9,6 +9,7 @@ on this machine.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tempfile
@@ -131,6 +132,16 @@ TEST_SIGNING_SECRET = "test-signing-secret-0123456789abcdef0123456789"
 TEST_ADDRESS_RATE_LIMIT = 100_000
 
 
+@contextlib.contextmanager
+def served(settings: Settings, database_url: str) -> Iterator[LiveServer]:
+    """The app made from ``settings`` on ``database_url``, served until the block ends."""
+    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
 def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
     """Test settings: local storage under ``tmp_root/data/objects``, no background sweep,
     no text extraction jobs."""
@@ -161,11 +172,8 @@ def make_settings(tmp_root: Path, **overrides: Any) -> Settings:
 @pytest.fixture(scope="session")
 def server(tmp_root: Path, database_url: str) -> Iterator[LiveServer]:
     settings = make_settings(tmp_root)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="session")
@@ -209,11 +217,8 @@ async def s3_store(tmp_root: Path, moto_server: str) -> AsyncIterator[ObjectStor
 def s3_server(tmp_root: Path, database_url: str, moto_server: str) -> Iterator[LiveServer]:
     """The app with the s3 backend (moto), on the session's database."""
     settings = s3_settings(tmp_root, moto_server)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -238,11 +243,8 @@ def scanning_server(tmp_root: Path, database_url: str, clamd: Any) -> Iterator[L
     """The app with the session's clamd as its scanner, on the session's database."""
     settings = make_settings(tmp_root, clamd_address=clamd.address, scan_poll_seconds=0.2,
                              scan_retry_seconds=0.1, scan_timeout_seconds=10.0)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @dataclasses.dataclass

@@ -9,9 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from docgraph.app import create_app
 from docgraph.http.paths import GRAPHQL_PATH
-from tests.conftest import LiveServer, Tenant, make_settings
+from tests.conftest import LiveServer, Tenant, make_settings, served
 
 DOCUMENT_FIELDS = """
     id name description mimeType sizeBytes storagePath folder tags type status userData
@@ -194,11 +193,8 @@ def other_gql(client: httpx.AsyncClient, other_tenant: Tenant) -> GraphQL:
 @pytest.fixture(scope="module")
 def uncompiled_server(tmp_root, database_url) -> Iterator[LiveServer]:
     settings = make_settings(tmp_root, graphql_compiled=False)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from typing import Any
 import asyncpg
 import httpx
 
-from docgraph.app import create_app
 from docgraph.db.migrate import migrate
 from docgraph.ops.embedded import EmbeddedPostgres, free_port
 from tests.conftest import (
@@ -32,6 +31,7 @@ from tests.conftest import (
     assert_local,
     create_database,
     make_settings,
+    served,
 )
 
 
@@ -39,11 +39,8 @@ from tests.conftest import (
 def serving(tmp_root: Path, database_url: str, **overrides: Any) -> Iterator[LiveServer]:
     """The app with ``overrides`` applied to the test settings, served in a thread."""
     settings = make_settings(tmp_root, **overrides)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 async def fresh_database(cluster: EmbeddedPostgres, prefix: str) -> str:

@@ -25,13 +25,12 @@ import pytest
 from PIL import Image
 from playwright.async_api import Page, Request
 
-from docgraph.app import create_app
 from docgraph.ops.embedded import free_port
 from docgraph.schema import build_schema
 from docgraph.schema.persisted import manifest
 
 from .browser import ConsoleLog, browser  # noqa: F401 - the fixture
-from .conftest import LiveServer, make_settings
+from .conftest import LiveServer, make_settings, served
 from .gql import GraphQL
 from .test_search import finished as text_extracted
 from .textfiles import pdf_with_text
@@ -63,11 +62,8 @@ def example_origin() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def cors_server(tmp_root, database_url, example_origin) -> Iterator[LiveServer]:
     settings = make_settings(tmp_root, cors_origins=(example_origin,), text_jobs=1)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture(scope="module")
@@ -78,11 +74,8 @@ def trusted_server(tmp_root, database_url, example_origin) -> Iterator[LiveServe
     path = tmp_root / "example-manifest.json"
     path.write_bytes(orjson.dumps(manifest(operations.values(), build_schema())))
     settings = make_settings(tmp_root, cors_origins=(example_origin,), trusted_documents=path)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def graphql_bodies(page: Page) -> list[dict]:

@@ -16,7 +16,7 @@ import pytest
 from docgraph.app import create_app
 from docgraph.resolvers import auth
 
-from .conftest import LiveServer, make_settings
+from .conftest import LiveServer, make_settings, served
 from .instances import serving
 
 APP_ORIGIN = "http://app.example.test:5173"
@@ -25,11 +25,8 @@ APP_ORIGIN = "http://app.example.test:5173"
 @pytest.fixture(scope="module")
 def cors_server(tmp_root, database_url) -> Iterator[LiveServer]:
     settings = make_settings(tmp_root, cors_origins=(APP_ORIGIN,))
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture

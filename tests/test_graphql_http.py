@@ -10,9 +10,8 @@ import uuid
 import httpx
 import pytest
 
-from docgraph.app import create_app
 from docgraph.schema.documents import OperationDocuments, parse_document
-from tests.conftest import LiveServer, make_settings
+from tests.conftest import make_settings, served
 from tests.gql import assert_graphql_error
 
 CYCLE = ["documents", "edges", "node", "links", "entity"]
@@ -278,11 +277,8 @@ def strict_server(tmp_root, database_url):
     settings = make_settings(tmp_root, graphql_introspection=False, graphql_graphiql=False,
                              graphql_max_depth=3, graphql_max_aliases=1,
                              graphql_max_tokens=200, graphql_max_body_bytes=4096)
-    live = LiveServer(create_app(settings, database_url), settings.host, settings.port).start()
-    try:
+    with served(settings, database_url) as live:
         yield live
-    finally:
-        live.stop()
 
 
 @pytest.fixture
