@@ -78,7 +78,8 @@ class PageSelection(HashedOnce):
 @dataclasses.dataclass(frozen=True, slots=True)
 class RenderedPage:
     """A connection's response, made: the value to put in the answer as it is (each
-    request's own: the answer may be changed after)."""
+    request's own: the answer may be changed after). Its lists are JSON text
+    (``orjson.Fragment``), which only the response's encoder reads."""
 
     value: dict[str, Any]
 
@@ -101,7 +102,7 @@ def render(selection: PageSelection, row: Any, *, limit: int, offset: int,
         if part == "total_count":
             value[key] = row["total_count"]
         elif part == "list":
-            value[key] = orjson.loads(row[f"list_{detail}"])
+            value[key] = orjson.Fragment(row[f"list_{detail}"])  # encoded as it is
         else:
             info: dict[str, Any] = {}
             for info_key, info_part in detail:
