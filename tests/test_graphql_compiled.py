@@ -79,6 +79,28 @@ QUERIES = {
             }
           }
         }""",
+    "every argument of an entity's documents, from variables": """
+        query($id: ID!, $role: String, $kind: DocumentType, $state: DocumentStatus,
+              $scan: ScanStatus, $order: LinkedDocumentOrder!, $size: Int, $skip: Int) {
+          contact(id: $id) {
+            signed: documents(role: $role, type: $kind, status: $state, scanStatus: $scan,
+                              orderBy: $order, first: $size, offset: $skip) {
+              totalCount nodes { id name }
+            }
+            defaults: documents { totalCount nodes { id } }
+            literals: documents(role: "signed", type: CONTRACT, status: PENDING,
+                                orderBy: LINKED_AT, first: 2, offset: 1) {
+              totalCount edges { role node { id } }
+            }
+          }
+        }""",
+    "entities by type and name, as literals and variables": """
+        query($kind: EntityType, $name: String) {
+          deals: entities(type: DEAL, nameContains: "Deal", first: 3) {
+            totalCount nodes { __typename id name }
+          }
+          some: entities(type: $kind, nameContains: $name, offset: 1) { totalCount }
+        }""",
     "the workspace's documents with a filter": """
         { documents(first: 10, filter: {tags: ["nda"]}) {
             totalCount edges { cursor node { id name folder } } } }""",
@@ -117,7 +139,8 @@ async def graph(gql: GraphQL) -> dict[str, str]:
             "DEAL", name=f"Deal {i}", attributes={"n": i}))
         await gql.link(doc["id"], "COMPANY", business, "client")
     return {"id": contact, "business": business, "missing": str(uuid.uuid4()),
-            "with": True}
+            "with": True, "role": "signed", "kind": None, "state": "PENDING", "scan": None,
+            "order": "LINKED_AT", "size": 2, "skip": 1, "name": "deal"}
 
 
 @pytest.mark.parametrize("name", list(QUERIES))

@@ -29,6 +29,7 @@ from graphql.execution.collect_fields import collect_fields, collect_subfields
 from graphql.language import DirectiveNode, Visitor, visit
 
 from docgraph.schema.fast.codegen import compile_build, compile_convert
+from docgraph.schema.fast.direct import direct_resolver
 from docgraph.schema.fast.plans import (
     AbstractCompleter,
     Bail,
@@ -96,7 +97,7 @@ class OperationPlan:
             else:
                 if field_def.resolve is None:
                     raise Bail
-                field.resolve = field_def.resolve
+                field.resolve = direct_resolver(field_def, self.schema) or field_def.resolve
                 field.has_args = bool(field_def.args or details[0].node.arguments)
             field.completer = self.completer(field_def.type, details, executor)
             plan.fields.append(field)
