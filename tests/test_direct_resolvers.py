@@ -110,3 +110,18 @@ def test_docgraphs_own_fields_take_the_direct_call_only_with_plain_arguments():
     for entity in ("Contact", "Business", "Deal", "Event", "Matter", "Task"):
         documents = schema.type_map[entity].fields["documents"]  # type: ignore[union-attr]
         assert direct_resolver(documents, schema) is not None, entity
+
+
+def test_a_resolver_wrapped_since_strawberry_made_it_keeps_its_wrapper():
+    """The root resolvers' tracing spans wrap ``resolve``: the direct call would skip it."""
+    schema = build_schema()._schema
+    query = schema.query_type
+    assert query is not None
+    field = query.fields["contact"]
+    made = field.resolve
+
+    def wrapped(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+        return made(source, info, **args)  # type: ignore[misc]
+
+    field.resolve = wrapped
+    assert direct_resolver(field, schema) is None

@@ -9,7 +9,9 @@ is a scalar or an enum (or a list of them), conversion is the identity (a list
 is copied) and the wrapper reduces to a renaming: ``direct_resolver`` returns
 that renaming, which calls the resolver itself. For a resolver with several
 arguments the wrapper cost more than the resolver's own work. Any other field
-keeps strawberry's wrapper (``None``).
+keeps strawberry's wrapper (``None``), and so does a field whose ``resolve`` is
+no longer strawberry's own: whoever wrapped it (the root resolvers' tracing
+spans) is still called.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from graphql import GraphQLField, GraphQLResolveInfo, GraphQLSchema
 from strawberry.relay.types import GlobalID
 from strawberry.scalars import is_scalar
+from strawberry.schema.schema_converter import GraphQLCoreConverter as _CONVERTER
 from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOptional
 from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
@@ -28,6 +31,13 @@ STRAWBERRY_DEFINITION = "strawberry-definition"
 
 # (GraphQL name, Python name, whether the value is a list to copy)
 _Argument = tuple[str, str, bool]
+
+
+def _strawberrys(resolve: Any) -> bool:
+    """Whether ``resolve`` is the wrapper strawberry made, not wrapped since."""
+    return (getattr(resolve, "__module__", None) == _CONVERTER.__module__
+            and getattr(resolve, "__qualname__", "").startswith(
+                f"{_CONVERTER.__qualname__}.from_resolver.<locals>."))
 
 
 def _leaf(type_: Any, scalar_registry: Any) -> bool:
@@ -65,6 +75,7 @@ def direct_resolver(field_def: GraphQLField,
     definition = field_def.extensions.get(STRAWBERRY_DEFINITION)
     strawberry_schema = getattr(schema, "_strawberry_schema", None)
     if (not isinstance(definition, StrawberryField) or strawberry_schema is None
+            or not _strawberrys(field_def.resolve)
             or definition.base_resolver is None or definition.extensions
             or definition.permission_classes or definition.is_subscription):
         return None
