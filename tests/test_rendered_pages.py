@@ -16,6 +16,7 @@ import uuid
 
 import pytest
 
+from docgraph.db.page_json import Form
 from docgraph.resolvers.rendered_pages import DOCUMENT_COLUMNS, LINK_COLUMNS
 
 STORED = """id name description mimeType sizeBytes storagePath folder tags type status
@@ -152,7 +153,9 @@ async def pages(gql, db) -> dict[str, str]:
                 "update documents set created_at = date_trunc('second', created_at), "
                 "verified_at = '2026-01-02T03:04:05Z', status = 'verified' "
                 "where id = $1", uuid.UUID(document["id"]))
-            await db.execute("update links set created_at = date_trunc('second', created_at) "
+            # (Links carry their document's time: documents never change it.)
+            await db.execute("update links set created_at = date_trunc('second', created_at), "
+                             "document_created_at = date_trunc('second', document_created_at) "
                              "where document_id = $1", uuid.UUID(document["id"]))
     return {"id": contact, "business": business, "missing": str(uuid.uuid4())}
 
@@ -254,6 +257,18 @@ def test_the_declared_columns_are_the_documents_and_links_stored_fields():
                                  "created_at"}
 
 
+async def test_columns_written_as_uuids_are_uuids_in_the_database(db):
+    """A UUID's text needs no escaping: only uuid columns are written without it."""
+    declared = {("documents", c.name) for c in DOCUMENT_COLUMNS.values()
+                if c.form is Form.UUID}
+    declared |= {("links", c.name) for c in LINK_COLUMNS.values() if c.form is Form.UUID}
+    assert ("documents", "id") in declared and ("links", "entity_id") in declared
+    types = {(r["table_name"], r["column_name"]): r["data_type"] for r in await db.fetch(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = current_schema() and table_name in ('documents', 'links')")}
+    assert {types[column] for column in declared} == {"uuid"}
+
+
 def random_selection(rng: random.Random) -> str:
     """A documents connection asking for stored values only, in a random order, some
     under aliases."""
@@ -323,3 +338,33 @@ async def test_bad_page_arguments_get_the_same_errors(gql, uncompiled_gql, db, a
     assert compiled.status_code == reference.status_code
     assert compiled.content == reference.content
     assert compiled.json()["errors"]
+
+
+@pytest.mark.parametrize("order", ["CREATED_AT", "LINKED_AT"])
+async def test_a_filtered_page_after_a_cursor_and_past_the_end(gql, uncompiled_gql, executions,
+                                                               db, order):
+    """Filtered by the documents' columns, the page counts its total and what precedes
+    the cursor in its own pass; past the end (no row), they are counted apart."""
+    variables = await pages(gql, db)
+    walk = await gql.result(
+        "query($id: ID!, $o: LinkedDocumentOrder!) { contact(id: $id) { "
+        "documents(first: 100, orderBy: $o, status: PENDING) { edges { cursor } } } }",
+        {"id": variables["id"], "o": order})
+    cursors = [e["cursor"] for e in walk["data"]["contact"]["documents"]["edges"]]
+    assert len(cursors) == len(NAMES) - 1  # one document is verified
+    for after, rows in ((cursors[1], 3), (cursors[-1], 0)):
+        before = executions["rendered"]
+        body = await both(gql, uncompiled_gql, """
+            query($id: ID!, $after: String, $o: LinkedDocumentOrder!) {
+              contact(id: $id) {
+                documents(first: 3, after: $after, orderBy: $o, type: CONTRACT,
+                          status: PENDING) {
+                  totalCount pageInfo { hasNextPage hasPreviousPage } edges { role node { id } }
+                }
+              }
+            }""", {"id": variables["id"], "after": after, "o": order})
+        assert executions["rendered"] == before + 1
+        page = body["data"]["contact"]["documents"]
+        assert page["totalCount"] == len(NAMES) - 1
+        assert page["pageInfo"] == {"hasNextPage": rows > 0, "hasPreviousPage": True}
+        assert len(page["edges"]) == rows

@@ -295,21 +295,32 @@ left join lateral (
 ) document_links on true"""
 
 
-@functools.cache
-def entity_document_pages(shape: EntityPageShape, *, positions: bool = False) -> str:
-    """Several entities (owners, $2: an array, or one id) and one page of each one's
-    documents, in one statement for a whole level of a query.
+@dataclasses.dataclass(frozen=True, slots=True)
+class PageParts:
+    """The pieces of an entity's page statement (``entity_page_parts``), for the
+    statements built around them."""
 
-    Parameters after $1 (the workspace) and $2: the role, type, status and scan
-    statuses (an array) the shape filters by, the cursor's time and id if it has
-    one, then the offset and the number of rows to read (the page's size plus one, which tells
-    whether a next page exists). An owner without documents on the page yields
-    one row whose document columns are null; an unknown owner yields none. The
-    owner's columns but its id and type, the total (``with_total``) and, after
-    a cursor, whether anything precedes it are on its first row only (null on
-    the others): each is computed once per owner. ``positions``: each row also has
-    its place in its owner's rows, ``page_position`` (1 for the first).
-    """
+    # A lateral subquery over the owner ``o``: one page of its documents, in order.
+    # Each row has ``columns``, ``link_id``, ``link_role`` and ``link_created_at``.
+    page: str
+    # The owner's total, and (after a cursor) whether anything precedes the cursor:
+    # expressions over ``o`` and the page's row ``p`` (its ``page_total`` and
+    # ``page_preceding`` when the page counts them itself; null when it has no row).
+    count: str
+    precedes: str | None
+    # The page's order, by its own columns (newest first).
+    order: tuple[str, str]
+    # The highest $n the page uses.
+    parameters: int
+    # Whether the page's rows carry ``page_total`` (and ``page_preceding``, after a
+    # cursor), which ``count`` and ``precedes`` read.
+    counts_itself: bool = False
+
+
+@functools.cache
+def entity_page_parts(shape: EntityPageShape, columns: str = DOCUMENT_COLUMNS) -> PageParts:
+    """The page ``shape`` asks of the owner ``o`` (see ``entity_document_pages`` for the
+    parameters), with the document's ``columns`` (``d.name, ...``)."""
     n = 2
     filters = []
     document_filters = []
@@ -335,23 +346,21 @@ def entity_document_pages(shape: EntityPageShape, *, positions: bool = False) ->
               + " and ".join(document_filters)) if document_filters else ""
     listed = " and ".join([entity, *filters]) + joined
     tables = "links l, documents d" if document_filters else "links l"
-    first_row = "row_number() over owner_rows"
-    first = f"{first_row} = 1"
     # Every piece is one of this function's constants; values are $n parameters.
     count = f"(select count(*) from {tables} where {listed})"  # noqa: S608
-    precedes = ""
+    precedes = None
     page_cursor = ""
     if cursor:
         precedes = (f"exists (select 1 from {tables} where {listed} "  # noqa: S608
                     f"and (l.{time}, l.{ident}) >= ({cursor[0]}, {cursor[1]}))")
         page_cursor = f"\n      and (l.{time}, l.{ident}) < ({cursor[0]}, {cursor[1]})"
     page_filters = "".join(f"\n      and {f}" for f in filters + document_filters)
-    columns = (f"{DOCUMENT_COLUMNS},\n"
-               "           l.id as link_id, l.role as link_role, l.created_at as link_created_at")
+    selected = (f"{columns},\n"
+                "           l.id as link_id, l.role as link_role, l.created_at as link_created_at")
     matching = ("from links l\n    join documents d on d.workspace_id = $1 "
                 f"and d.id = l.document_id and d.deleted_at is null\n    where {entity}")
     page = f"""
-    select {columns}
+    select {selected}
     {matching}{page_filters}{page_cursor}
     order by l.{time} desc, l.{ident} desc
     offset {offset} limit {rows}"""
@@ -368,7 +377,7 @@ def entity_document_pages(shape: EntityPageShape, *, positions: bool = False) ->
                  if cursor else "")
         page = f"""
     select * from (
-        select {columns},
+        select {selected},
                l.{time} as page_time, l.{ident} as page_ident,
                count(*) over () as page_total{before}
         {matching}{page_filters}
@@ -376,10 +385,36 @@ def entity_document_pages(shape: EntityPageShape, *, positions: bool = False) ->
     order by m.page_time desc, m.page_ident desc
     offset {offset} limit {rows}"""  # noqa: S608 - constants; values are $n parameters
         count = f"coalesce(p.page_total, {count})"
-        if cursor:
+        if precedes is not None:
             precedes = f"coalesce(p.page_preceding, {precedes})"
-    total = f"case when {first} then {count} end" if shape.with_total else "null::bigint"
-    preceding = f"case when {first} then {precedes} end" if cursor else "null::boolean"
+    return PageParts(page, count, precedes, (out_time, out_ident), n + 2,
+                     counts_itself=shape.with_total and bool(document_filters))
+
+
+@functools.cache
+def entity_document_pages(shape: EntityPageShape, *, positions: bool = False) -> str:
+    """Several entities (owners, $2: an array, or one id) and one page of each one's
+    documents, in one statement for a whole level of a query.
+
+    Parameters after $1 (the workspace) and $2: the role, type, status and scan
+    statuses (an array) the shape filters by, the cursor's time and id if it has
+    one, then the offset and the number of rows to read (the page's size plus one, which tells
+    whether a next page exists). An owner without documents on the page yields
+    one row whose document columns are null; an unknown owner yields none. The
+    owner's columns but its id and type, the total (``with_total``) and, after
+    a cursor, whether anything precedes it are on its first row only (null on
+    the others): each is computed once per owner. ``positions``: each row also has
+    its place in its owner's rows, ``page_position`` (1 for the first).
+    """
+    parts = entity_page_parts(shape)
+    out_time, out_ident = parts.order
+    first_row = "row_number() over owner_rows"
+    first = f"{first_row} = 1"
+    total = f"case when {first} then {parts.count} end" if shape.with_total \
+        else "null::bigint"
+    preceding = f"case when {first} then {parts.precedes} end" \
+        if parts.precedes is not None else "null::boolean"
+    # Every piece is one of entity_page_parts' constants; values are $n parameters.
     return f"""
 select o.id as owner_id, o.entity_type as owner_entity_type,
        case when {first} then o.name end as owner_name,
@@ -390,7 +425,7 @@ select o.id as owner_id, o.entity_type as owner_entity_type,
        {preceding} as has_preceding,{f" {first_row} as page_position," if positions else ""}
        p.*{", document_links.*" if shape.with_links else ""}
 from entities o
-left join lateral ({page}
+left join lateral ({parts.page}
 ) p on true{_PAGE_LINKS if shape.with_links else ""}
 where o.workspace_id = $1 and {"o.id = $2::uuid" if shape.one_owner else "o.id = any($2::uuid[])"}
 window owner_rows as (partition by o.id order by p.{out_time} desc, p.{out_ident} desc)

@@ -39,6 +39,7 @@ from docgraph.db.documents import (
     EntityPageShape,
     entity_document_pages,
     entity_page_arguments,
+    entity_page_parts,
 )
 
 
@@ -47,6 +48,7 @@ class Form(Enum):
 
     PLAIN = "plain"  # text, numbers, booleans, UUIDs and text arrays, as PostgreSQL writes them
     TIMESTAMP = "timestamp"  # ISO 8601 in UTC as Python's isoformat: +00:00, µs unless zero
+    UUID = "uuid"  # a uuid column, written as its text (nothing in it to escape)
 
 
 class HashedOnce:
@@ -127,6 +129,8 @@ def _value(column: Column, source: str) -> str:
     if column.form is Form.TIMESTAMP:  # (a whole second has no fraction: .000000 goes)
         return (f"""coalesce('"' || replace(to_char({expression} at time zone 'UTC', """
                 """'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || '+00:00"', 'null')""")
+    if column.form is Form.UUID:
+        return f"""coalesce('"' || {expression}::text || '"', 'null')"""
     # to_json writes strings as orjson does (the same escapes, and UTF-8 as it is),
     # arrays and objects without spaces.
     return f"coalesce(to_json({expression})::text, 'null')"
@@ -163,6 +167,26 @@ def _parameters(statement: str) -> int:
     return max(int(n) for n in re.findall(r"\$(\d+)", statement))
 
 
+def _document_columns(items: Sequence[Item]) -> str:
+    """The document's columns the items write, and its id (which reads its links)."""
+    names = {"id"}
+    pending = list(items)
+    while pending:
+        for _, value in pending.pop().fields:
+            if isinstance(value, Item):
+                pending.append(value)
+            elif isinstance(value, Column) and value.name in DOCUMENT_COLUMN_NAMES:
+                names.add(value.name)
+    return ", ".join(f"d.{name}" for name in sorted(names))
+
+
+def _lists(lists: tuple[Item, ...], size: str) -> list[str]:
+    return [f"'[' || coalesce(string_agg({_object(item, 'r')}, ',' order by r.page_position) "
+            f"filter (where r.id is not null and r.page_position <= {size}), '') || ']' "
+            f"as list_{i}"
+            for i, item in enumerate(lists)]
+
+
 @functools.lru_cache(maxsize=256)
 def entity_document_page_json(shape: EntityPageShape, lists: tuple[Item, ...]) -> str:
     """``entity_document_pages`` with each owner's page as JSON: a row per owner, with
@@ -173,29 +197,53 @@ def entity_document_page_json(shape: EntityPageShape, lists: tuple[Item, ...]) -
     Its parameters are ``entity_document_pages``'s, then the page's size (when it has
     lists). An unknown owner gives no row.
     """
+    if shape.one_owner:
+        return _one_owner_page_json(shape, lists)
     inner = entity_document_pages(shape, positions=True)
     size = f"${_parameters(inner) + 1}"
     owner = ",\n       ".join(
         f"(array_agg(r.{column}) filter (where r.page_position = 1))[1] as {column}"
         for column in _OWNER_COLUMNS)
-    arrays = ",\n       ".join(
-        f"'[' || coalesce(string_agg({_object(item, 'r')}, ',' order by r.page_position) "
-        f"filter (where r.id is not null and r.page_position <= {size}), '') || ']' "
-        f"as list_{i}"
-        for i, item in enumerate(lists))
-    # One owner: one group, and no owner at all (an unknown id) one row of nulls.
-    group = "" if shape.one_owner else "\ngroup by r.owner_id, r.owner_entity_type"
-    owner_id = ("(array_agg(r.owner_id))[1] as owner_id, "
-                "(array_agg(r.owner_entity_type))[1] as owner_entity_type"
-                if shape.one_owner else "r.owner_id, r.owner_entity_type")
+    arrays = ",\n       ".join(_lists(lists, size))
     # Every piece is one of this module's constants or a declared column; values are
     # $n parameters.
     return f"""
-select {owner_id},
+select r.owner_id, r.owner_entity_type,
        {owner},
        count(r.id) as page_rows{"," if arrays else ""}
        {arrays}
-from ({inner}) r{group}
+from ({inner}) r
+group by r.owner_id, r.owner_entity_type
+"""  # noqa: S608
+
+
+def _one_owner_page_json(shape: EntityPageShape, lists: tuple[Item, ...]) -> str:
+    """The statement for one owner: its page aggregated where it is read, with only the
+    columns the lists write (no window over the owner's rows, no sort of wide rows:
+    a tenth less of PostgreSQL's time than wrapping ``entity_document_pages``)."""
+    parts = entity_page_parts(shape, _document_columns(lists))
+    size = f"${parts.parameters + 1}"
+    counted = (",\n           max(r.page_total) as page_total"
+               + (", bool_or(r.page_preceding) as page_preceding" if parts.precedes else "")
+               if parts.counts_itself else "")
+    arrays = "".join(",\n           " + array for array in _lists(lists, size))
+    total = parts.count if shape.with_total else "null::bigint"
+    precedes = parts.precedes or "null::boolean"
+    # The page's rows are numbered as its subquery orders them. Every piece is one of
+    # this module's constants, entity_page_parts' or a declared column; values are $n
+    # parameters.
+    return f"""
+select o.id as owner_id, o.entity_type as owner_entity_type, o.name as owner_name,
+       o.attributes as owner_attributes, o.created_at as owner_created_at,
+       o.updated_at as owner_updated_at, {total} as total_count,
+       {precedes} as has_preceding, p.page_rows{"".join(f", p.list_{i}" for i in range(len(lists)))}
+from entities o
+left join lateral (
+    select count(*) as page_rows{counted}{arrays}
+    from (select q.*, row_number() over () as page_position from ({parts.page}
+    ) q) r
+) p on true
+where o.workspace_id = $1 and o.id = $2::uuid
 """  # noqa: S608
 
 

@@ -36,6 +36,8 @@ def _column(field: Field) -> Column | None:
     """How a field is written from its column, if it is one the database can write."""
     kind: Kind = field.kind
     graphql = kind.graphql
+    if graphql is GraphQLType.ID and not kind.list_of:  # every stored id is a uuid
+        return Column(field.name, Form.UUID)
     if graphql in _PLAIN:
         return Column(field.name)
     if graphql is GraphQLType.DATETIME and not kind.list_of:
