@@ -118,6 +118,11 @@ QUERIES = {
     "an error is reported by graphql-core": """
         query($id: ID!) { contact(id: $id) { documents(first: 101) { totalCount } } }""",
     "a malformed id": """{ document(id: "not-a-uuid") { id } }""",
+    "a written page, then an error: graphql-core runs it all again": """
+        query($id: ID!) {
+          contact(id: $id) { documents(first: 2) { totalCount nodes { id name } } }
+          bad: document(id: "not-a-uuid") { id }
+        }""",
     "directives take graphql-core's path": """
         query($id: ID!, $with: Boolean!) {
           contact(id: $id) { id name @include(if: $with) }

@@ -26,6 +26,7 @@ from docgraph.resolvers.loaders import (
     DocumentByIdLoader,
     DocumentPageByEntityLoader,
     EntityByIdLoader,
+    EntityDocumentsQuery,
     LinksByDocumentLoader,
     TextByDocumentLoader,
 )
@@ -154,8 +155,8 @@ class RequestContext:
     what they changed use :attr:`loaders` itself.
     """
 
-    __slots__ = ("accepts_rendered", "can_read", "db", "jobs", "loaders", "principal",
-                 "request_id", "scanner", "settings", "store")
+    __slots__ = ("accepts_rendered", "can_read", "db", "jobs", "loaders", "planned_pages",
+                 "principal", "request_id", "scanner", "settings", "store")
 
     def __init__(self, services: Services, principal: Principal, request_id: str) -> None:
         self.db = services.db
@@ -171,6 +172,9 @@ class RequestContext:
         # ``rendered_pages.RenderedPage``) in the answer as it is: the compiled
         # executor does; graphql-core's would try to read it as an object.
         self.accepts_rendered = False
+        # Pages the faces worked out ahead (``get_entity``'s ``with_documents``), by
+        # what asked for them; only for the executor that accepts rendered pages.
+        self.planned_pages: dict[Any, EntityDocumentsQuery] = {}
 
     @property
     def workspace_id(self) -> uuid.UUID:

@@ -97,7 +97,7 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
             return None
         args[name] = value
     try:
-        return entity_documents_query(
+        query = entity_documents_query(
             entity_id, role=args["role"], type=args["type"], status=args["status"],
             scan_status=args["scanStatus"], order=args["orderBy"],
             page=PageRequest.parse(args["first"], args["after"], args["offset"]),
@@ -106,6 +106,19 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
             selection=page_selection(info, fields))
     except (ValidationError, KeyError):
         return None
+    if query.selection is not None:  # the entity's documents field will ask for it
+        info.context.planned_pages[id(fields[0]), query.entity_id] = query
+    return query
+
+
+def planned_page(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
+    """The written page ``documents_query`` worked out for this documents field of this
+    entity, from the same arguments, when the executor still takes written pages."""
+    context = info.context
+    fields = info._raw_info.field_nodes
+    if not getattr(context, "accepts_rendered", False) or len(fields) != 1:
+        return None
+    return context.planned_pages.get((id(fields[0]), entity_id))  # type: ignore[no-any-return]
 
 
 def may_select(connections: Sequence[FieldNode], name: str) -> bool:

@@ -211,6 +211,10 @@ class Entity:
         after: After = None,
         offset: Offset = None,
     ) -> LinkedDocumentConnection | None:
+        planned = lookahead.planned_page(info, root.id)
+        if planned is not None:  # read with the entity, from these very arguments
+            return await documents_uc.entity_document_page(  # type: ignore[return-value]
+                info.context, planned, planned)
         fields = info._raw_info.field_nodes
         query = documents_uc.entity_documents_query(
             root.id, role=role, type=type, status=status, scan_status=scan_status,
