@@ -325,3 +325,22 @@ async def test_the_plan_cache_keeps_the_most_recent_operations():
     assert [key[1] for key in fast.plans._plans] == [id(documents[2].definitions[0]),
                                                      id(documents[0].definitions[0])]
     assert fast.executions == {"compiled": 5, "fell_back": 0, "graphql_core": 0, "rendered": 0}
+
+
+async def test_a_plan_keeps_literal_arguments_and_reads_variables_at_each_run(gql, executions):
+    """A plan coerces arguments written as literals once; a variable's value is each
+    request's own."""
+    first = await graph(gql)
+    second = await graph(gql)
+    query = """
+        query($id: ID!) {
+          contact(id: $id) { name documents(first: 2, role: "signed") { totalCount nodes { id } } }
+          documents(first: 1, filter: {tags: ["nda"]}) { totalCount }
+        }"""
+    before = executions["compiled"]
+    answers = [await gql.result(query, {"id": ids["id"]}) for ids in (first, second, first)]
+    assert executions["compiled"] == before + 3
+    assert answers[0] == answers[2] != answers[1]
+    for answer in answers:
+        assert answer["data"]["contact"]["documents"]["totalCount"] == 3  # 3 of 7 signed
+        assert answer["data"]["documents"]["totalCount"] >= 7

@@ -26,7 +26,7 @@ from graphql import (
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import collect_fields, collect_subfields
-from graphql.language import DirectiveNode, Visitor, visit
+from graphql.language import DirectiveNode, Node, VariableNode, Visitor, visit
 
 from docgraph.schema.fast.codegen import compile_build, compile_convert
 from docgraph.schema.fast.direct import direct_resolver
@@ -45,6 +45,17 @@ from docgraph.schema.relations import relation_of
 STRAWBERRY_DEFINITION = "strawberry-definition"
 # Operations whose plans (or the fact that they have none) a PlanCache keeps.
 PLAN_CACHE_SIZE = 512
+
+
+def _has_variables(node: Any) -> bool:
+    """Whether an AST node (or a tuple of them) holds a variable anywhere."""
+    if isinstance(node, VariableNode):
+        return True
+    if isinstance(node, tuple | list):
+        return any(_has_variables(child) for child in node)
+    if isinstance(node, Node):
+        return any(_has_variables(getattr(node, key, None)) for key in node.keys)
+    return False
 
 
 class OperationPlan:
@@ -99,6 +110,7 @@ class OperationPlan:
                     raise Bail
                 field.resolve = direct_resolver(field_def, self.schema) or field_def.resolve
                 field.has_args = bool(field_def.args or details[0].node.arguments)
+                field.constant_arguments = not _has_variables(details[0].node.arguments)
             field.completer = self.completer(field_def.type, details, executor)
             plan.fields.append(field)
         if plan.is_type_of is None and all(

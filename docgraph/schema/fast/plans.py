@@ -77,7 +77,8 @@ Completer = LeafCompleter | ListCompleter | ObjectCompleter | AbstractCompleter
 
 
 class FieldPlan:
-    __slots__ = ("attr", "completer", "details", "field_def", "has_args", "key", "nodes",
+    __slots__ = ("arguments", "attr", "completer", "constant_arguments", "details", "field_def",
+                 "has_args", "key", "nodes",
                  "relation", "resolve", "typename")
 
     def __init__(self, key: str, field_def: GraphQLField | None, details: list[Any]) -> None:
@@ -89,6 +90,9 @@ class FieldPlan:
         self.resolve: Callable[..., Any] | None = None
         self.typename: str | None = None
         self.has_args = False
+        # Arguments written as literals only (no variable): coerced once, then kept.
+        self.constant_arguments = False
+        self.arguments: dict[str, Any] | None = None
         self.relation: tuple[str, str] | None = None
         self.completer: Completer | None = None
 

@@ -76,9 +76,13 @@ class Run:
         field_path = (path, field.key, plan.type.name)
         info = executor.build_resolve_info(field_def, field.nodes, plan.type,
                                            graphql_path(field_path))
-        args = get_argument_values(
-            field_def, field.nodes[0], executor.variable_values,
-            None, executor.hide_suggestions) if field.has_args else {}
+        args = field.arguments
+        if args is None:
+            args = get_argument_values(
+                field_def, field.nodes[0], executor.variable_values,
+                None, executor.hide_suggestions) if field.has_args else {}
+            if field.constant_arguments:  # the same for every run of the plan
+                field.arguments = args
         value = resolve(source, info, **args)
         if executor.is_awaitable(value):
             target[field.key] = None
