@@ -28,6 +28,7 @@ from docgraph.resolvers.loaders import (
     EntityByIdLoader,
     EntityDocumentsQuery,
     LinksByDocumentLoader,
+    PrimedLoaders,
     TextByDocumentLoader,
 )
 from docgraph.resolvers.rate_limits import RateLimiter
@@ -96,35 +97,27 @@ class Loaders:
     ``read:documents``.
     """
 
-    __slots__ = ("_document_by_id", "_document_page_by_entity", "_entity_by_id",
-                 "_links_by_document", "_text_by_document", "db", "workspace_id")
+    __slots__ = ("_document_page_by_entity", "_primed", "_text_by_document", "db",
+                 "workspace_id")
 
     def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
         self.db = db
         self.workspace_id = workspace_id
-        self._document_by_id: DocumentByIdLoader | None = None
-        self._links_by_document: LinksByDocumentLoader | None = None
-        self._entity_by_id: EntityByIdLoader | None = None
+        self._primed = PrimedLoaders(db, workspace_id)
         self._document_page_by_entity: DocumentPageByEntityLoader | None = None
         self._text_by_document: TextByDocumentLoader | None = None
 
     @property
     def document_by_id(self) -> DocumentByIdLoader:
-        if self._document_by_id is None:
-            self._document_by_id = DocumentByIdLoader(self.db, self.workspace_id)
-        return self._document_by_id
+        return self._primed.document_by_id
 
     @property
     def links_by_document(self) -> LinksByDocumentLoader:
-        if self._links_by_document is None:
-            self._links_by_document = LinksByDocumentLoader(self.db, self.workspace_id)
-        return self._links_by_document
+        return self._primed.links_by_document
 
     @property
     def entity_by_id(self) -> EntityByIdLoader:
-        if self._entity_by_id is None:
-            self._entity_by_id = EntityByIdLoader(self.db, self.workspace_id)
-        return self._entity_by_id
+        return self._primed.entity_by_id
 
     @property
     def text_by_document(self) -> TextByDocumentLoader:
@@ -136,8 +129,7 @@ class Loaders:
     def document_page_by_entity(self) -> DocumentPageByEntityLoader:
         if self._document_page_by_entity is None:
             self._document_page_by_entity = DocumentPageByEntityLoader(
-                self.db, self.workspace_id, documents=self.document_by_id,
-                links=self.links_by_document, entities=self.entity_by_id)
+                self.db, self.workspace_id, primes=self._primed)
         return self._document_page_by_entity
 
 

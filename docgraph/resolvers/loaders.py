@@ -202,6 +202,40 @@ def _page_arguments(query: EntityDocumentsQuery) -> dict[str, Any]:
         "offset": page.offset, "limit": page.limit, "with_total": query.with_total}
 
 
+class PrimedLoaders:
+    """The loaders a page primes with what it read, each made on first use (a written
+    page primes only the entity's). They hold no reference back: see the module's
+    docstring."""
+
+    __slots__ = ("_document_by_id", "_entity_by_id", "_links_by_document", "db",
+                 "workspace_id")
+
+    def __init__(self, db: Database, workspace_id: uuid.UUID) -> None:
+        self.db = db
+        self.workspace_id = workspace_id
+        self._document_by_id: DocumentByIdLoader | None = None
+        self._links_by_document: LinksByDocumentLoader | None = None
+        self._entity_by_id: EntityByIdLoader | None = None
+
+    @property
+    def document_by_id(self) -> DocumentByIdLoader:
+        if self._document_by_id is None:
+            self._document_by_id = DocumentByIdLoader(self.db, self.workspace_id)
+        return self._document_by_id
+
+    @property
+    def links_by_document(self) -> LinksByDocumentLoader:
+        if self._links_by_document is None:
+            self._links_by_document = LinksByDocumentLoader(self.db, self.workspace_id)
+        return self._links_by_document
+
+    @property
+    def entity_by_id(self) -> EntityByIdLoader:
+        if self._entity_by_id is None:
+            self._entity_by_id = EntityByIdLoader(self.db, self.workspace_id)
+        return self._entity_by_id
+
+
 class DocumentPageByEntityLoader(
         DataLoader[EntityDocumentsQuery, EntityDocuments | RenderedDocuments | None]):
     """An entity and one page of its documents (``None`` for an unknown entity).
@@ -212,15 +246,11 @@ class DocumentPageByEntityLoader(
     other loaders, and so do the documents' links when the key asks for them.
     """
 
-    def __init__(self, db: Database, workspace_id: uuid.UUID, *,
-                 documents: DocumentByIdLoader, links: LinksByDocumentLoader,
-                 entities: EntityByIdLoader) -> None:
+    def __init__(self, db: Database, workspace_id: uuid.UUID, *, primes: PrimedLoaders) -> None:
         super().__init__()
         self.db = db
         self.workspace_id = workspace_id
-        self.documents = documents
-        self.links = links
-        self.entities = entities
+        self.primes = primes  # (each made when first primed: a written page primes none)
         # The keys loaded with a selection: the pages the database wrote.
         self.rendered: set[EntityDocumentsQuery] = set()
 
@@ -251,7 +281,7 @@ class DocumentPageByEntityLoader(
                   for owner_id, owner_rows in by_owner.items()}
         for key in keys:
             if key.entity_id not in loaded:  # unknown here: tell the entity loader too
-                self.entities.remember(key.entity_id, None)
+                self.primes.entity_by_id.remember(key.entity_id, None)
         return {key: loaded[key.entity_id] for key in keys if key.entity_id in loaded}
 
     async def _load_rendered(
@@ -268,7 +298,7 @@ class DocumentPageByEntityLoader(
         loaded: dict[uuid.UUID, RenderedDocuments] = {}
         for row in rows:
             owner = EntityRecord.from_row(row, prefix="owner_")
-            self.entities.remember(owner.id, owner)
+            self.primes.entity_by_id.remember(owner.id, owner)
             loaded[owner.id] = RenderedDocuments(owner=owner, page=render(
                 selection, row, limit=page.limit, offset=page.offset,
                 after=page.after is not None))
@@ -278,19 +308,19 @@ class DocumentPageByEntityLoader(
                 found[key] = loaded[key.entity_id]
                 self.rendered.add(key)
             else:  # unknown here: tell the entity loader too
-                self.entities.remember(key.entity_id, None)
+                self.primes.entity_by_id.remember(key.entity_id, None)
         return found
 
     def _entity_documents(self, query: EntityDocumentsQuery,
                           rows: list[Mapping[str, Any]]) -> EntityDocuments:
         first = rows[0]  # the only row with all of the owner's columns
         owner = EntityRecord.from_row(first, prefix="owner_")
-        self.entities.remember(owner.id, owner)
+        self.primes.entity_by_id.remember(owner.id, owner)
         edges: list[LinkedDocumentEdge] = []
         if first["id"] is not None:  # else the owner has no document on this page
             start = list(first.keys()).index("id")  # type: ignore[attr-defined]
-            prime = self.documents.remember
-            prime_links = self.links.remember
+            prime = self.primes.document_by_id.remember
+            prime_links = self.primes.links_by_document.remember
             entity_type, entity_id = owner.entity_type, owner.id
             with_links, by_link_time = query.with_links, query.by_link_time
             for row in rows:
