@@ -135,10 +135,10 @@ def create_app(settings: Settings, database_url: str, *,
             await db.close()
 
     routes: list[BaseRoute] = [
+        Route(GRAPHQL_PATH, observe.graphql(graphql)),  # (first: the most requests)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route(STORAGE_PREFIX + "{key:path}", storage_object, methods=["GET", "PUT"]),
-        Route(GRAPHQL_PATH, observe.graphql(graphql)),
         *observe.routes(),
         *rest.routes(),
     ]
