@@ -5,9 +5,11 @@ then into a response: for a page of 25 documents with their links, decoding
 the rows, building the records and filling the response cost the server more
 than the statement costs the database. When the query asks only for values
 that are columns, the database can write those parts of the response itself:
-``entity_document_page_json`` wraps the same statement (the same filters,
-order, page and counts) and aggregates its rows into one JSON array per list
-the query selects, each item an object with the query's keys in its order.
+``entity_document_page_json`` reads the same page (the same filters, order,
+page and counts: ``entity_page_parts``) and aggregates its rows into one JSON
+array per list the query selects, each item an object with the query's keys
+in its order. For several entities it wraps ``entity_document_pages``; for
+one, the page is aggregated where it is read, from only the columns written.
 
 The arrays are written as text, compact, exactly as the response's encoder
 (orjson) writes the same values, so the server puts them in the response as
