@@ -27,7 +27,8 @@ from strawberry.types.base import StrawberryList, StrawberryMaybe, StrawberryOpt
 from strawberry.types.enum import StrawberryEnumDefinition, has_enum_definition
 from strawberry.types.field import StrawberryField
 
-STRAWBERRY_DEFINITION = "strawberry-definition"
+# Where strawberry keeps a GraphQL field's own definition.
+STRAWBERRY_DEFINITION = _CONVERTER.DEFINITION_BACKREF
 
 # (GraphQL name, Python name, whether the value is a list to copy)
 _Argument = tuple[str, str, bool]

@@ -10,6 +10,7 @@ cache remembers that the operation has no plan.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from graphql import (
@@ -29,7 +30,7 @@ from graphql.execution.collect_fields import collect_fields, collect_subfields
 from graphql.language import DirectiveNode, Node, VariableNode, Visitor, visit
 
 from docgraph.schema.fast.codegen import compile_build, compile_convert
-from docgraph.schema.fast.direct import direct_resolver
+from docgraph.schema.fast.direct import STRAWBERRY_DEFINITION, direct_resolver
 from docgraph.schema.fast.plans import (
     AbstractCompleter,
     Bail,
@@ -42,20 +43,8 @@ from docgraph.schema.fast.plans import (
 )
 from docgraph.schema.relations import relation_of
 
-STRAWBERRY_DEFINITION = "strawberry-definition"
 # Operations whose plans (or the fact that they have none) a PlanCache keeps.
 PLAN_CACHE_SIZE = 512
-
-
-def _has_variables(node: Any) -> bool:
-    """Whether an AST node (or a tuple of them) holds a variable anywhere."""
-    if isinstance(node, VariableNode):
-        return True
-    if isinstance(node, tuple | list):
-        return any(_has_variables(child) for child in node)
-    if isinstance(node, Node):
-        return any(_has_variables(getattr(node, key, None)) for key in node.keys)
-    return False
 
 
 class OperationPlan:
@@ -110,7 +99,8 @@ class OperationPlan:
                     raise Bail
                 field.resolve = direct_resolver(field_def, self.schema) or field_def.resolve
                 field.has_args = bool(field_def.args or details[0].node.arguments)
-                field.constant_arguments = not _has_variables(details[0].node.arguments)
+                field.constant_arguments = not _contains(details[0].node.arguments or (),
+                                                          VariableNode)
             field.completer = self.completer(field_def.type, details, executor)
             plan.fields.append(field)
         if plan.is_type_of is None and all(
@@ -156,20 +146,27 @@ class OperationPlan:
                               collected.new_defer_usages, executor)
 
 
-def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+def _contains(nodes: Iterable[Node], kind: type[Node]) -> bool:
+    """Whether any of these AST nodes holds a node of ``kind`` anywhere."""
     found = False
 
     class Finder(Visitor):
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+        def enter(self, node: Node, *_: Any) -> Any:
             nonlocal found
-            found = True
-            return Visitor.BREAK
+            if isinstance(node, kind):
+                found = True
+                return Visitor.BREAK
+            return None
 
-    visit(operation, Finder())
-    for fragment in fragments.values():
-        if not found:
-            visit(fragment.definition, Finder())
+    for node in nodes:
+        if found:
+            break
+        visit(node, Finder())
     return found
+
+
+def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+    return _contains([operation, *(f.definition for f in fragments.values())], DirectiveNode)
 
 
 class PlanCache:
