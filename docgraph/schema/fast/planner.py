@@ -27,7 +27,7 @@ from graphql import (
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import collect_fields, collect_subfields
-from graphql.language import DirectiveNode, Node, VariableNode, Visitor, visit
+from graphql.language import DirectiveNode, Node, VariableNode
 
 from docgraph.schema.fast.codegen import compile_build, compile_convert
 from docgraph.schema.fast.direct import STRAWBERRY_DEFINITION, direct_resolver
@@ -146,23 +146,20 @@ class OperationPlan:
                               collected.new_defer_usages, executor)
 
 
-def _contains(nodes: Iterable[Node], kind: type[Node]) -> bool:
-    """Whether any of these AST nodes holds a node of ``kind`` anywhere."""
-    found = False
-
-    class Finder(Visitor):
-        def enter(self, node: Node, *_: Any) -> Any:
-            nonlocal found
-            if isinstance(node, kind):
-                found = True
-                return Visitor.BREAK
-            return None
-
+def _contains(nodes: Iterable[Any], kind: type[Node]) -> bool:
+    """Whether any of these AST nodes (or tuples of them) holds a node of ``kind``
+    anywhere. (A walk, not a graphql-core Visitor: a visitor keeps its own bound
+    methods, so each one made is cyclic garbage.)"""
     for node in nodes:
-        if found:
-            break
-        visit(node, Finder())
-    return found
+        if isinstance(node, kind):
+            return True
+        if isinstance(node, tuple | list):
+            if _contains(node, kind):
+                return True
+        elif isinstance(node, Node) and _contains(
+                [getattr(node, key, None) for key in node.keys], kind):
+            return True
+    return False
 
 
 def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
