@@ -32,10 +32,12 @@ insert into folders (workspace_id, path) values ($1, $2) on conflict do nothing
 # upload ($7) stops being pending, its size moves from the workspace's pending to
 # its used bytes, the folder ($8) is created on demand, the document is inserted
 # (with the type its bytes were detected as, $14, and its scan status, $15: a
-# pending one is due at once), and so is its event (document.created, by the
-# actor $16). Nothing happens (no row) when the upload is no longer pending. As
-# one statement, it holds the workspace row's lock only while it runs and
-# commits, never across a round trip to the client.
+# pending one is due after $17 seconds, the first try's lease when the recording
+# instance scans it itself, 0 when it leaves it to instances that have a scanner),
+# and so is its event (document.created, by the actor $16). Nothing happens (no
+# row) when the upload is no longer pending. As one statement, it holds the
+# workspace row's lock only while it runs and commits, never across a round trip to
+# the client.
 INSERT_UPLOADED_DOCUMENT = f"""
 with recorded as (
     delete from uploads where workspace_id = $1 and storage_path = $7 returning size_bytes
@@ -54,7 +56,7 @@ with recorded as (
                                 storage_path, folder, tags, type, user_data, created_by,
                                 checksum_sha256, detected_mime_type, scan_status, scan_due_at)
     select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::text,
-           case when $15::text = 'pending' then now() end
+           case when $15::text = 'pending' then now() + make_interval(secs => $17) end
     from counted
     returning {DOCUMENT_COLUMNS}
 ), event as (
@@ -442,16 +444,22 @@ async def insert_uploaded_document(
     description: str | None, mime_type: str, size_bytes: int, storage_path: str,
     folder: str | None, tags: Sequence[str], type: str, user_data: Mapping[str, Any],
     created_by: uuid.UUID | None, checksum_sha256: bytes | None = None,
-    detected_mime_type: str | None = None, scan_status: str = "not_scanned", actor: str,
+    detected_mime_type: str | None = None, scan_status: str = "not_scanned",
+    first_scan_lease_seconds: float = 0.0, actor: str,
 ) -> Mapping[str, Any] | None:
     """Record a document on the pending upload at ``storage_path`` (see
     INSERT_UPLOADED_DOCUMENT), with its event by ``actor``; None when the upload is no
-    longer pending. A live document at the same storage path is a conflict."""
+    longer pending. A live document at the same storage path is a conflict.
+
+    A pending document's first try is held for ``first_scan_lease_seconds``: the
+    recording instance makes it (``db.scans.claim_scan``), and other instances' rounds
+    take it only if that try is lost."""
     try:
         return await db.fetchrow(INSERT_UPLOADED_DOCUMENT, workspace_id, document_id, name,
                                  description, mime_type, size_bytes, storage_path, folder,
                                  list(tags), type, user_data, created_by, checksum_sha256,
-                                 detected_mime_type, scan_status, actor)
+                                 detected_mime_type, scan_status, actor,
+                                 float(first_scan_lease_seconds))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == "documents_live_storage_path":
             raise StorageConflict(details={"storage_path": storage_path}) from exc

@@ -21,13 +21,15 @@ from docgraph.db.events import document_event
 
 _CLAIMED = "d.workspace_id, d.id, d.storage_path, d.mime_type, d.scan_attempts"
 
-# One document's try, if it is due ($3: the lease, seconds).
+# One document's try, if it is due or none was made yet ($3: the lease, seconds). A
+# new document's first try is held for the instance that recorded it (its due time
+# is a lease ahead); the periodic rounds take it only once that lease ended.
 CLAIM_SCAN = f"""
 update documents d
 set scan_attempts = d.scan_attempts + 1,
     scan_due_at = now() + make_interval(secs => $3)
 where d.workspace_id = $1 and d.id = $2 and d.scan_status = 'pending'
-  and d.deleted_at is null and d.scan_due_at <= now()
+  and d.deleted_at is null and (d.scan_due_at <= now() or d.scan_attempts = 0)
 returning {_CLAIMED}
 """  # noqa: S608 - composed of constants; values are $n parameters
 # Up to $2 due tries, oldest first ($1: the lease, seconds).
@@ -133,7 +135,8 @@ select (select count(*) from (select 1 from documents
 
 async def claim_scan(db: Executor, workspace_id: uuid.UUID, document_id: uuid.UUID, *,
                      lease_seconds: float) -> Mapping[str, Any] | None:
-    """Count a try at this document's scan and hold it, if it is pending and due."""
+    """Count a try at this document's scan and hold it, if it is pending and due (or
+    its first try, which its recording instance holds, was not made yet)."""
     return await db.fetchrow(CLAIM_SCAN, workspace_id, document_id, float(lease_seconds))
 
 

@@ -115,6 +115,7 @@ async def create_document(ctx: RequestContext, fields: Mapping[str, Any]) -> Doc
         actor=ctx.principal.actor,
         detected_mime_type=upload.detected_mime_type,
         scan_status=scans.initial_status(ctx.settings, ctx.scanner).value,
+        first_scan_lease_seconds=scans.first_try_lease(ctx.settings, ctx.scanner),
     )
     if row is None:
         raise StorageConflict("The upload at storage_path was already recorded or has expired.",

@@ -4,7 +4,9 @@ With a scanner configured (``DOCGRAPH_CLAMD_ADDRESS``), a new document is
 recorded ``pending``, and ``scan_document`` runs right after (a background
 job): it claims a try (``db.scans``: counted first, held for a lease, so no
 two instances scan it at once and a crash only delays it), streams the object
-to the scanner and records the result:
+to the scanner and records the result. The first try is the recording
+instance's: the document is recorded due a lease ahead, so another instance's
+round (which may run no text jobs) does not take it first:
 
 * clean: the document may be downloaded; its preview job runs now, and its text
   extraction starts (``resolvers.texts``, in the jobs' text lane when the caller
@@ -63,6 +65,12 @@ def initial_status(settings: Settings, scanner: Scanner | None) -> ScanStatus:
     if scanner is not None or settings.scan_required:
         return ScanStatus.PENDING
     return ScanStatus.NOT_SCANNED
+
+
+def first_try_lease(settings: Settings, scanner: Scanner | None) -> float:
+    """How long a new pending document's first try is left to the instance that records
+    it: a lease when it scans it itself, none when only other instances can."""
+    return lease_seconds(settings) if scanner is not None else 0.0
 
 
 def lease_seconds(settings: Settings) -> float:
