@@ -9,8 +9,9 @@ connection, in R interleaved rounds, and prints the backend's CPU per
 execution (utime + stime from ``/proc``, so the server is on this machine):
 the minimum and the median of the rounds. Every statement's page must be the
 same JSON as the first's, or the run stops; with ``--any-page`` it may differ,
-to price a part of the statement (a variant without it, say). Steadier than a wrk run for a change
-to the SQL alone; ``make bench`` and the anchor remain the measure.
+to price a part of the statement (a variant without it, say). Steadier than a
+wrk run for a change to the SQL alone; ``make bench`` and the anchor remain the
+measure.
 """
 
 from __future__ import annotations
