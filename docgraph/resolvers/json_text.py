@@ -13,8 +13,9 @@ of storing another number.
 
 REST bodies and GraphQL requests are read with :func:`loads`, GraphQL
 literals with :func:`integer` and :func:`fraction`. Almost every body takes
-orjson's fast path alone: only one with a number written with a fraction or
-an exponent (or one orjson cannot read) is read again, by Python's json.
+orjson's fast path alone: only one with a number orjson read as a float (one
+written with a fraction or an exponent, or an integer beyond 64 bits) or
+cannot read at all is read again, by Python's json.
 """
 
 from __future__ import annotations
@@ -29,10 +30,6 @@ import orjson
 
 # 2^53 - 1 has 16 digits: a longer integer is beyond the range whatever it is.
 _INTEGER_DIGITS = 16
-# Where a number with a fraction or exponent may start. (Also inside strings:
-# such a body is just read twice. A number token is preceded by whitespace,
-# '[', ',' or ':', never by a letter, digit, '.' or '-'.)
-_FRACTION_OR_EXPONENT = re.compile(rb"(?<![\w.\-])-?[0-9]+(?:\.[0-9]|[eE][-+]?[0-9])")
 _NUMBER_START = re.compile(r"-?[0-9]")
 
 
@@ -85,13 +82,33 @@ def loads(data: bytes | str) -> Any:
             raise exc from None
         _check_strings(value, exc)
         return value
-    raw = data.encode() if isinstance(data, str) else data
-    if _FRACTION_OR_EXPONENT.search(raw) is None:
+    if not _has_float(value):
         return value
+    text = data.decode() if isinstance(data, bytes) else data
     try:
-        return _python_loads(raw.decode())
+        return _python_loads(text)
     except RecursionError:  # orjson reads 1024 levels, Python's json a few less
-        raise json.JSONDecodeError("The JSON nests too deeply.", raw.decode(), 0) from None
+        raise json.JSONDecodeError("The JSON nests too deeply.", text, 0) from None
+
+
+def _has_float(value: Any) -> bool:
+    """Whether orjson read a number as a float: one written with a fraction or an
+    exponent, or an integer beyond 64 bits. Only those are read again. (Walking
+    the values is cheaper than searching the text: a regular expression took
+    8 µs on a 376-byte GraphQL request, the walk under one.)"""
+    if isinstance(value, float):
+        return True
+    if not isinstance(value, (dict, list)):
+        return False
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        for inner in (item.values() if isinstance(item, dict) else item):
+            if isinstance(inner, float):
+                return True
+            if isinstance(inner, (dict, list)):
+                pending.append(inner)
+    return False
 
 
 def _check_strings(value: Any, error: orjson.JSONDecodeError) -> None:
