@@ -187,3 +187,42 @@ async def test_links_load_with_the_page_only_when_written_out(gql):
     assert [edge["linkedAt"] for edge in page["edges"]] == \
         [node["links"][0]["createdAt"] for node in page["nodes"]]
     assert (count_direct, count_hidden) == (3, 4)
+
+
+async def test_one_query_text_reads_each_entitys_page_with_its_own_arguments(gql):
+    """The look-ahead's work is kept per query text and argument values, never per
+    entity: each request still gets its own entity's page, in one statement."""
+    ada = await contact_with_documents(gql, 3)
+    bob = await contact_with_documents(gql, 2)
+    query = """query($id: ID!, $n: Int, $role: String, $after: String) {
+        contact(id: $id) { name documents(first: $n, role: $role, after: $after) {
+            totalCount pageInfo { endCursor } nodes { id name } } } }"""
+
+    async def page(**variables):
+        count, data = await statements(gql, query, variables)
+        assert count == 3, variables  # limit + key + the contact with its page
+        return data["contact"]
+
+    first_ada = await page(id=ada, n=2, role="signed")
+    first_bob = await page(id=bob, n=2, role="signed")
+    assert (first_ada["name"], first_ada["documents"]["totalCount"]) == ("Ada", 3)
+    assert first_bob["documents"]["totalCount"] == 2
+    assert not {n["id"] for n in first_ada["documents"]["nodes"]} & \
+        {n["id"] for n in first_bob["documents"]["nodes"]}
+    assert len((await page(id=ada, n=1, role="signed"))["documents"]["nodes"]) == 1
+    assert (await page(id=ada, n=2, role="client"))["documents"]["totalCount"] == 0
+    assert await page(id=ada, n=2, role="signed") == first_ada  # the same again
+    # A cursor walk: every page of its own cursor.
+    seen, after = [], None
+    while True:
+        walked = (await page(id=ada, n=1, role="signed", after=after))["documents"]
+        if not walked["nodes"]:
+            break
+        seen += [n["id"] for n in walked["nodes"]]
+        after = walked["pageInfo"]["endCursor"]
+    assert len(seen) == len(set(seen)) == 3
+    # Arguments the page refuses are refused as before, whoever asked first.
+    for variables in ({"id": ada, "n": -1}, {"id": "not-a-uuid", "n": 2}):
+        r = await gql.post(query, variables)
+        assert r.status_code == 200
+        assert r.json()["errors"][0]["extensions"]["code"] == "validation_error", r.json()

@@ -18,6 +18,8 @@ asked only for stored values, the database writes the page
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from enum import StrEnum
@@ -37,6 +39,7 @@ from strawberry.utils.str_converters import to_camel_case
 
 from docgraph.errors import ValidationError
 from docgraph.resolvers import records
+from docgraph.resolvers import validation as v
 from docgraph.resolvers.documents import entity_documents_query
 from docgraph.resolvers.loaders import EntityDocumentsQuery
 from docgraph.resolvers.pagination import DEFAULT_PAGE_SIZE, PageRequest
@@ -79,12 +82,49 @@ def _value(info: Info, name: str, node: ValueNode) -> Any:
 
 def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
     """The page the selection's one ``documents`` field asks for, if certain."""
-    fields = [
-        selection
-        for node in info._raw_info.field_nodes if node.selection_set is not None
-        for selection in node.selection_set.selections
-        if isinstance(selection, FieldNode) and selection.name.value == "documents"
-    ]
+    nodes = info._raw_info.field_nodes
+    if len(nodes) != 1:
+        return _documents_query(info, entity_id, _documents_fields(nodes))
+    known = _known_field(nodes[0])
+    if len(known.fields) != 1 or known.fields[0].directives:
+        return None
+    values = []
+    for name, node in known.arguments:
+        value = _value(info, name, node)
+        if value is _UNREADABLE:
+            return None
+        values.append(value)
+    accepts = getattr(info.context, "accepts_rendered", False)
+    key = (accepts, tuple(values))
+    try:
+        shape = known.shapes[key]
+    except KeyError:
+        shape = _documents_query(info, _ANY_ENTITY, known.fields)
+        if len(known.shapes) >= SHAPES_KEPT:
+            known.shapes.clear()
+        known.shapes[key] = shape
+    except TypeError:  # an unhashable value: not one these arguments take
+        return None
+    if shape is None:
+        return None
+    try:
+        query = shape.for_entity(v.identifier(entity_id))
+    except v.Invalid:
+        return None
+    if query.selection is not None:  # the entity's documents field will ask for it
+        info.context.planned_pages[id(known.fields[0]), query.entity_id] = query
+    return query
+
+
+def _documents_fields(nodes: Sequence[FieldNode]) -> list[FieldNode]:
+    return [selection
+            for node in nodes if node.selection_set is not None
+            for selection in node.selection_set.selections
+            if isinstance(selection, FieldNode) and selection.name.value == "documents"]
+
+
+def _documents_query(info: Info, entity_id: Any,
+                     fields: Sequence[FieldNode]) -> EntityDocumentsQuery | None:
     if len(fields) != 1 or fields[0].directives:
         return None
     args = dict(_DEFAULTS)
@@ -106,9 +146,45 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
             selection=page_selection(info, fields))
     except (ValidationError, KeyError):
         return None
-    if query.selection is not None:  # the entity's documents field will ask for it
+    if entity_id is not _ANY_ENTITY and query.selection is not None:
         info.context.planned_pages[id(fields[0]), query.entity_id] = query
     return query
+
+
+@dataclasses.dataclass(slots=True)
+class _KnownField:
+    """An entity field's node, its ``documents`` fields, and the page each set of
+    their argument values asks for (of any entity: ``for_entity`` names it)."""
+
+    node: FieldNode  # held, so that no other node takes its id while it is known
+    fields: list[FieldNode]
+    arguments: tuple[tuple[str, ValueNode], ...]
+    shapes: dict[tuple[bool, tuple[Any, ...]], EntityDocumentsQuery | None]
+
+
+# documents_query's work by the entity field's node (parsed documents are cached, and
+# so are their nodes): the fields are found once per query text, and each page once
+# per set of argument values (a cursor walk's pages each once: at most SHAPES_KEPT).
+_KNOWN_FIELDS: OrderedDict[int, _KnownField] = OrderedDict()
+SHAPES_KEPT = 64
+_ANY_ENTITY = uuid.UUID(int=0)
+
+
+def _known_field(node: FieldNode) -> _KnownField:
+    known = _KNOWN_FIELDS.get(id(node))
+    if known is not None and known.node is node:
+        _KNOWN_FIELDS.move_to_end(id(node))
+        return known
+    fields = _documents_fields([node])
+    arguments = tuple((a.name.value, a.value) for a in fields[0].arguments or ()) \
+        if len(fields) == 1 else ()
+    known = _KnownField(node, fields, arguments, {})
+    if any(name not in _DEFAULTS for name, _ in arguments):
+        known.fields = []  # an argument not read here: never planned
+    _KNOWN_FIELDS[id(node)] = known
+    if len(_KNOWN_FIELDS) > SELECTIONS_KEPT:
+        _KNOWN_FIELDS.popitem(last=False)
+    return known
 
 
 def planned_page(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
