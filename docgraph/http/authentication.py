@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from docgraph.errors import AppError, InvalidKey
 from docgraph.http.context import services
+from docgraph.http.headers import header
 from docgraph.http.responses import error_response
 from docgraph.resolvers.auth import Principal, bearer_token
 
@@ -24,7 +24,7 @@ async def authenticate(scope: Scope) -> Principal | None:
     if "principal" in state or "auth_error" in state:
         return state.get("principal")
     try:
-        key = bearer_token(Headers(scope=scope).get("authorization"))
+        key = bearer_token(header(scope, b"authorization"))
         state["principal"] = await services(scope["app"]).keys.verify(key)
     except InvalidKey as error:
         state["auth_error"] = error

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docgraph.errors import PayloadTooLarge
+from docgraph.http.headers import header
 from docgraph.http.paths import STORAGE_PREFIX
 from docgraph.http.responses import error_response
 
@@ -25,7 +25,7 @@ def too_large(max_bytes: int) -> PayloadTooLarge:
 
 def declared_length(scope: Scope) -> int | None:
     """The request's ``Content-Length``, when it declares a sane one."""
-    value = Headers(scope=scope).get("content-length")
+    value = header(scope, b"content-length")
     if value is None or not value.isdigit():
         return None
     return int(value)

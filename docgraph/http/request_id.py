@@ -12,14 +12,14 @@ whichever layer sends it (the rate-limit headers).
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
-from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from docgraph.errors import AppError, InternalError
+from docgraph.http.headers import header, set_headers
 from docgraph.http.responses import error_response
 from docgraph.logs import request_id_var
 
@@ -30,7 +30,7 @@ _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@/+=-]{1,128}$")
 
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex
+    return "req_" + os.urandom(16).hex()  # uuid4().hex's length, at a fifth of its cost
 
 
 class RequestIdMiddleware:
@@ -51,7 +51,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = Headers(scope=scope).get("x-request-id")
+        incoming = header(scope, b"x-request-id")
         request_id = incoming if incoming and _SANE_REQUEST_ID.match(incoming) else None
         request_id = request_id or new_request_id()
         state = scope.setdefault("state", {})
@@ -66,10 +66,8 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                for name, value in state.get("response_headers", {}).items():
-                    headers[name] = value
+                set_headers(message, {"X-Request-ID": request_id,
+                                      **state.get("response_headers", {})})
             await send(message)
 
         try:
