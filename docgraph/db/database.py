@@ -207,6 +207,7 @@ class Database:
         self._releases = 0
         self._closing = False
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._idle_task: asyncio.Future[None] | None = None
 
     @classmethod
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10,
@@ -317,10 +318,13 @@ class Database:
     def _on_idle_timer(self) -> None:
         self._idle_timer = None
         limit = time.monotonic() - KEPT_IDLE_SECONDS
-        task = asyncio.ensure_future(self._give_back(lambda since: since <= limit))
-        task.add_done_callback(self._after_idle_give_back)
+        # Held until done: the event loop keeps only a weak reference to a task.
+        self._idle_task = asyncio.ensure_future(
+            self._give_back(lambda since: since <= limit))
+        self._idle_task.add_done_callback(self._after_idle_give_back)
 
     def _after_idle_give_back(self, task: asyncio.Future[None]) -> None:
+        self._idle_task = None
         if not task.cancelled() and task.exception() is not None:
             log.warning("giving idle connections back failed", exc_info=task.exception())
         if not self._closing and any(self._kept.values()) and self._idle_timer is None:
