@@ -71,12 +71,14 @@ async def test_an_error_inside_a_transaction_block_leaves_no_transaction(own_db)
 
 async def test_a_kept_connection_the_server_closed_is_replaced(own_db, db):
     pid = await backend(own_db)
+    kept = [conn for conn, _ in own_db._kept[own_db.pool]]
+    assert len(kept) == 1
     assert await db.fetchval("select pg_terminate_backend($1)", pid)
-    for _ in range(100):  # until the server has let it go
-        if not await db.fetchval("select count(*) from pg_stat_activity where pid = $1", pid):
+    for _ in range(400):  # until the client has read the end of its socket
+        if database_module._closed(kept[0]):
             break
         await asyncio.sleep(0.05)
-    await asyncio.sleep(0.1)  # and the client has read the end of its socket
+    assert database_module._closed(kept[0])
     other = await backend(own_db)
     assert other != pid
     assert own_db.stats().in_use == 0
