@@ -312,8 +312,11 @@ class Database:
     def _keep(self, pool: asyncpg.Pool, conn: asyncpg.Connection) -> None:
         self._kept[pool].append((conn, time.monotonic()))
         if self._idle_timer is None:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                KEPT_IDLE_SECONDS, self._on_idle_timer)
+            self._arm_idle_timer()
+
+    def _arm_idle_timer(self) -> None:
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            KEPT_IDLE_SECONDS, self._on_idle_timer)
 
     def _on_idle_timer(self) -> None:
         self._idle_timer = None
@@ -328,16 +331,14 @@ class Database:
         if not task.cancelled() and task.exception() is not None:
             log.warning("giving idle connections back failed", exc_info=task.exception())
         if not self._closing and any(self._kept.values()) and self._idle_timer is None:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                KEPT_IDLE_SECONDS, self._on_idle_timer)
+            self._arm_idle_timer()
 
     async def _give_back(self, due: Callable[[float], bool]) -> None:
         """Give the kept connections ``due`` (by the time they were kept) back to
         asyncpg's pool. The oldest are first in each list."""
         for pool, kept in self._kept.items():
-            stay = [(conn, since) for conn, since in kept if not due(since)]
             going = [conn for conn, since in kept if due(since)]
-            kept[:] = stay
+            kept[:] = [(conn, since) for conn, since in kept if not due(since)]
             for conn in going:
                 try:
                     await pool.release(conn)

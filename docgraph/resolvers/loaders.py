@@ -181,12 +181,6 @@ class EntityDocumentsQuery:
     # (``rendered_pages``), and the result's page is a RenderedPage.
     selection: PageSelection | None = None
 
-    def for_entity(self, entity_id: uuid.UUID) -> EntityDocumentsQuery:
-        """The same page of another entity's documents."""
-        return EntityDocumentsQuery(entity_id, self.role, self.type, self.status,
-                                    self.scan_statuses, self.page, self.by_link_time,
-                                    self.with_links, self.with_total, self.selection)
-
     @property
     def shape(self) -> tuple[Any, ...]:
         """Everything but the entity: queries of one shape share a statement."""

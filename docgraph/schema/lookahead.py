@@ -83,9 +83,21 @@ def _value(info: Info, name: str, node: ValueNode) -> Any:
 def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
     """The page the selection's one ``documents`` field asks for, if certain."""
     nodes = info._raw_info.field_nodes
-    if len(nodes) != 1:
-        return _documents_query(info, entity_id, _documents_fields(nodes))
-    known = _known_field(nodes[0])
+    if len(nodes) == 1:
+        known = _known_field(nodes[0])
+        fields, query = known.fields, _known_query(info, known, entity_id)
+    else:  # the field asked for twice under one key: not kept
+        fields = _documents_fields(nodes)
+        query = _documents_query(info, entity_id, fields)
+    if query is not None and query.selection is not None:
+        # The entity's documents field will ask for it.
+        info.context.planned_pages[id(fields[0]), query.entity_id] = query
+    return query
+
+
+def _known_query(info: Info, known: _KnownField, entity_id: Any,
+                 ) -> EntityDocumentsQuery | None:
+    """``_documents_query``'s answer, from the shape kept for these argument values."""
     if len(known.fields) != 1 or known.fields[0].directives:
         return None
     values = []
@@ -94,8 +106,7 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
         if value is _UNREADABLE:
             return None
         values.append(value)
-    accepts = getattr(info.context, "accepts_rendered", False)
-    key = (accepts, tuple(values))
+    key = (getattr(info.context, "accepts_rendered", False), tuple(values))
     try:
         shape = known.shapes[key]
     except KeyError:
@@ -108,12 +119,9 @@ def documents_query(info: Info, entity_id: Any) -> EntityDocumentsQuery | None:
     if shape is None:
         return None
     try:
-        query = shape.for_entity(v.identifier(entity_id))
+        return dataclasses.replace(shape, entity_id=v.identifier(entity_id))
     except v.Invalid:
         return None
-    if query.selection is not None:  # the entity's documents field will ask for it
-        info.context.planned_pages[id(known.fields[0]), query.entity_id] = query
-    return query
 
 
 def _documents_fields(nodes: Sequence[FieldNode]) -> list[FieldNode]:
@@ -146,15 +154,13 @@ def _documents_query(info: Info, entity_id: Any,
             selection=page_selection(info, fields))
     except (ValidationError, KeyError):
         return None
-    if entity_id is not _ANY_ENTITY and query.selection is not None:
-        info.context.planned_pages[id(fields[0]), query.entity_id] = query
     return query
 
 
 @dataclasses.dataclass(slots=True)
 class _KnownField:
     """An entity field's node, its ``documents`` fields, and the page each set of
-    their argument values asks for (of any entity: ``for_entity`` names it)."""
+    their argument values asks for (of any entity: the request's is put in)."""
 
     node: FieldNode  # held, so that no other node takes its id while it is known
     fields: list[FieldNode]
